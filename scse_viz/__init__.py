@@ -1,0 +1,9 @@
+"""scSE Lens: see what the cSE and sSE gates of a CNN computed for one image.
+
+Importing the package makes torchvision importable on CPU-only torch builds (see ``_torchvision``).
+"""
+
+from scse_viz._torchvision import torchvision as _torchvision  # noqa: F401  (must precede any torchvision import)
+from scse_viz.errors import ScseVizError
+
+__all__ = ["ScseVizError"]
