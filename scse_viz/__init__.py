@@ -4,6 +4,22 @@ Importing the package makes torchvision importable on CPU-only torch builds (see
 """
 
 from scse_viz._torchvision import torchvision as _torchvision  # noqa: F401  (must precede any torchvision import)
+from scse_viz.capture import (
+    BlockInfo,
+    BlockRecord,
+    CaptureResult,
+    Knockout,
+    capture_attention,
+    find_attention_blocks,
+)
 from scse_viz.errors import ScseVizError
 
-__all__ = ["ScseVizError"]
+__all__ = [
+    "BlockInfo",
+    "BlockRecord",
+    "CaptureResult",
+    "Knockout",
+    "ScseVizError",
+    "capture_attention",
+    "find_attention_blocks",
+]

@@ -1,0 +1,254 @@
+"""Run one forward pass and record every attention block's gates, exactly as the model computed them.
+
+How it stays correct when one cached model serves many people at once:
+
+- Hooks are registered for this call only and removed in ``finally``, also when the forward pass raises.
+- Each hook belongs to one :class:`_Session` and acts only when that session is the one active in the *current*
+  context (a ``ContextVar``). Another thread's forward pass on the same module also runs our hooks, but they see
+  their own session there and do nothing: no recording, no knock-out.
+- Recorded gates are ``detach().clone()`` copies, so in-place operations after a block cannot change them.
+- Every call of a block is checked: its output must equal its input recombined with the captured gates (sum or max
+  for scSE, product for cSE/sSE). A block that fails the check is reported "not readable", never shown.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from scse_viz.capture.discovery import BlockPlan, Branch, plan_blocks
+from scse_viz.capture.records import BlockRecord, Branch as BranchName, CaptureResult
+from scse_viz.errors import CaptureError
+
+_active_session: contextvars.ContextVar[_Session | None] = contextvars.ContextVar("scse_capture", default=None)
+
+
+@dataclass(frozen=True)
+class Knockout:
+    """Replace the ``branch`` gate of ``blocks`` (None: every block with that branch) by ``value`` for one call.
+
+    ``value=0.5`` is what an untrained gate gives (sigmoid(0)); ``value=0.0`` removes the branch from the scSE sum.
+    """
+
+    branch: BranchName
+    value: float = 0.5
+    blocks: tuple[str, ...] | None = None
+
+    def applies_to(self, name: str) -> bool:
+        return self.blocks is None or name in self.blocks
+
+
+@dataclass
+class _Frame:
+    """Gates seen during one call of one block."""
+
+    channel: torch.Tensor | None = None
+    spatial: torch.Tensor | None = None
+
+
+class _Session:
+    def __init__(self, plans: list[BlockPlan], knockouts: Sequence[Knockout], input_size: tuple[int, int]) -> None:
+        self.plans = plans
+        self.knockouts = knockouts
+        self.input_size = input_size
+        self.open_frames: dict[str, list[_Frame]] = {p.info.name: [] for p in plans}
+        self.records: dict[str, list[BlockRecord]] = {p.info.name: [] for p in plans}
+
+    def knockout_value(self, name: str, branch: str) -> float | None:
+        values = [k.value for k in self.knockouts if k.branch == branch and k.applies_to(name)]
+        return values[-1] if values else None
+
+
+# Eval mode for the duration of captures, restored when the last concurrent capture of a model ends.
+_mode_lock = threading.Lock()
+_mode_users: weakref.WeakKeyDictionary[nn.Module, list] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    with _mode_lock:
+        entry = _mode_users.setdefault(model, [0, model.training])
+        entry[0] += 1
+        model.eval()
+    try:
+        yield
+    finally:
+        with _mode_lock:
+            entry[0] -= 1
+            if entry[0] == 0:
+                model.train(entry[1])
+                del _mode_users[model]
+
+
+def _gate_hook(session: _Session, plan: BlockPlan, branch: Branch, role: str):
+    name = plan.info.name
+
+    def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
+        if _active_session.get() is not session or not session.open_frames[name]:
+            return None
+        gate = torch.sigmoid(output) if branch.recomputed else output
+        replacement = None
+        value = session.knockout_value(name, "cse" if role == "channel" else "sse")
+        if value is not None:
+            replacement = gate = torch.full_like(output, value)
+        setattr(session.open_frames[name][-1], role, gate.detach().clone())
+        return replacement
+
+    return hook
+
+
+def _block_pre_hook(session: _Session, name: str):
+    def hook(module: nn.Module, args: tuple) -> None:
+        if _active_session.get() is session:
+            session.open_frames[name].append(_Frame())
+
+    return hook
+
+
+def _block_hook(session: _Session, plan: BlockPlan):
+    name = plan.info.name
+
+    def hook(module: nn.Module, args: tuple, output: Any) -> None:
+        if _active_session.get() is not session or not session.open_frames[name]:
+            return
+        frame = session.open_frames[name].pop()
+        record = _read_call(session, plan, frame, args[0] if args else None, output)
+        session.records[name].append(record)
+
+    return hook
+
+
+def _read_call(session: _Session, plan: BlockPlan, frame: _Frame, x: Any, output: Any) -> BlockRecord:
+    """Turn one block call's hooked tensors into a checked record."""
+    info = plan.info
+    record = BlockRecord(info=info, call=len(session.records[info.name]), ran=True)
+    record.knocked_out = {
+        b: v for b in ("cse", "sse") if (v := session.knockout_value(info.name, b)) is not None
+        and ((b == "cse" and plan.channel) or (b == "sse" and plan.spatial))
+    }  # fmt: skip
+    if not info.readable:
+        record.readable, record.reason = False, info.reason
+        return record
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or not isinstance(output, torch.Tensor):
+        record.readable, record.reason = False, "the block's input or output is not an N×C×H×W tensor"
+        return record
+    n, c, h, w = x.shape
+    record.feature_size = (h, w)
+    record.stride = (session.input_size[0] / h, session.input_size[1] / w)
+    gate_w = gate_q = None
+    if plan.channel is not None:
+        if frame.channel is None or frame.channel.numel() != n * c:
+            return _unreadable(record, "its channel gate did not run or has the wrong size")
+        gate_w = frame.channel.reshape(n, c)
+    if plan.spatial is not None:
+        if frame.spatial is None or frame.spatial.numel() != n * h * w:
+            return _unreadable(record, "its spatial gate did not run or is not one map per image")
+        gate_q = frame.spatial.reshape(n, h, w)
+    join = _identify_join(x, output, gate_w, gate_q)
+    if join is None:
+        return _unreadable(record, "its output could not be rebuilt from its input and the captured gates")
+    record.join = join
+    record.channel_gate = None if gate_w is None else gate_w.float().cpu().numpy()
+    record.spatial_gate = None if gate_q is None else gate_q.float().cpu().numpy()
+    return record
+
+
+def _unreadable(record: BlockRecord, reason: str) -> BlockRecord:
+    record.readable, record.reason = False, reason
+    return record
+
+
+def _identify_join(
+    x: torch.Tensor, output: torch.Tensor, gate_w: torch.Tensor | None, gate_q: torch.Tensor | None
+) -> str | None:
+    """Which recombination of x with the gates reproduces the block's output, or None."""
+    n, c, h, w = x.shape
+    scaled_w = None if gate_w is None else x * gate_w.view(n, c, 1, 1)
+    scaled_q = None if gate_q is None else x * gate_q.view(n, 1, h, w)
+    if scaled_w is None or scaled_q is None:
+        candidates = {"scale": scaled_w if scaled_q is None else scaled_q}
+    else:
+        candidates = {"sum": lambda: scaled_w + scaled_q, "max": lambda: torch.maximum(scaled_w, scaled_q)}
+    if output.shape != x.shape:
+        return None
+    tolerance = 1e-6 + 1e-5 * float(x.abs().max()) if x.numel() else 1e-6
+    for join, candidate in candidates.items():
+        rebuilt = candidate() if callable(candidate) else candidate
+        if torch.equal(rebuilt, output) or torch.allclose(rebuilt, output, rtol=1e-5, atol=tolerance):
+            return join
+    return None
+
+
+def _check_knockouts(plans: list[BlockPlan], knockouts: Sequence[Knockout]) -> None:
+    by_name = {p.info.name: p for p in plans}
+    for knockout in knockouts:
+        if knockout.branch not in ("cse", "sse"):
+            raise CaptureError(f"unknown branch {knockout.branch!r}: choose 'cse' or 'sse'")
+        for name in knockout.blocks or ():
+            if name not in by_name:
+                raise CaptureError(f"there is no attention block named {name!r} in this model")
+        for plan in plans:
+            branch = plan.channel if knockout.branch == "cse" else plan.spatial
+            if branch is not None and knockout.applies_to(plan.info.name) and branch.recomputed:
+                raise CaptureError(
+                    f"block {plan.info.name!r} computes its gate inside forward(); it cannot be knocked out"
+                )
+
+
+def capture_attention(
+    model: nn.Module, x: torch.Tensor, knockout: Knockout | Sequence[Knockout] | None = None
+) -> CaptureResult:
+    """Run ``model(x)`` once in eval mode without gradients and record every attention block's gates.
+
+    Returns the model's output (identical, bit for bit, to a plain forward pass unless ``knockout`` is given) and one
+    record per block call; blocks that did not run get one record with ``ran=False``.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise CaptureError("the input must be an N×C×H×W tensor")
+    knockouts = [knockout] if isinstance(knockout, Knockout) else list(knockout or [])
+    plans = plan_blocks(model)
+    _check_knockouts(plans, knockouts)
+    session = _Session(plans, knockouts, (x.shape[-2], x.shape[-1]))
+    handles = []
+    token = _active_session.set(session)
+    try:
+        for plan in plans:
+            handles.append(plan.module.register_forward_pre_hook(_block_pre_hook(session, plan.info.name)))
+            handles.append(plan.module.register_forward_hook(_block_hook(session, plan)))
+            for role, branch in (("channel", plan.channel), ("spatial", plan.spatial)):
+                if branch is not None and plan.info.readable:
+                    handles.append(branch.gate_module.register_forward_hook(_gate_hook(session, plan, branch, role)))
+        with _eval_mode(model), torch.no_grad():
+            output = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+        _active_session.reset(token)
+    records = []
+    for plan in plans:
+        calls = session.records[plan.info.name]
+        records.extend(calls or [_did_not_run(plan)])
+    return CaptureResult(output=_detach(output), input_size=session.input_size, records=records)
+
+
+def _did_not_run(plan: BlockPlan) -> BlockRecord:
+    return BlockRecord(info=plan.info, call=0, ran=False, readable=plan.info.readable,
+                       reason=plan.info.reason or "did not run in this forward pass")  # fmt: skip
+
+
+def _detach(output: Any) -> Any:
+    if isinstance(output, torch.Tensor):
+        return output.detach()
+    if isinstance(output, (list, tuple)):
+        return type(output)(_detach(o) for o in output)
+    if isinstance(output, dict):
+        return {k: _detach(v) for k, v in output.items()}
+    return output
