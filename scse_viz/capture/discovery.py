@@ -104,7 +104,14 @@ _PACKAGES = {
     "monai": "monai",
     "squeeze_and_excitation": "squeeze_and_excitation (authors)",
 }
-_AUTHORS_CLASSES = {"ChannelSELayer", "SpatialSELayer", "ChannelSpatialSELayer"}
+
+
+def _authors_layout(module: nn.Module) -> bool:
+    """The authors' package names its layers fc1/fc2/relu/sigmoid and conv/sigmoid, and joins cSE/sSE children."""
+    names = dict(module.named_children())
+    if {"fc1", "fc2", "sigmoid"} <= names.keys() or set(names) == {"conv", "sigmoid"}:
+        return True
+    return {"cSE", "sSE"} <= names.keys() and all(_authors_layout(names[k]) for k in ("cSE", "sSE"))
 
 
 def _implementation(module: nn.Module) -> str:
@@ -112,8 +119,8 @@ def _implementation(module: nn.Module) -> str:
     package = type(module).__module__.split(".")[0]
     if package in _PACKAGES:
         return _PACKAGES[package]
-    if type(module).__name__ in _AUTHORS_CLASSES:
-        return "authors' layout (squeeze_and_excitation)"
+    if _authors_layout(module):
+        return f"authors' layout ({type(module).__name__})"
     return f"structure match ({type(module).__name__})"
 
 
