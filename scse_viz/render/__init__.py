@@ -1,0 +1,31 @@
+"""Rendering: numpy arrays in, matplotlib Figures out (no streamlit, no torch, no pyplot global state)."""
+
+from scse_viz.render.channel import channel_gate_comparison_figure, channel_gate_figure, channel_gate_table
+from scse_viz.render.export import figure_bytes, new_figure
+from scse_viz.render.geometry import pixel_extent, upsample_map
+from scse_viz.render.outputs import (
+    class_colors,
+    class_probability_figure,
+    difference_map_figure,
+    mask_overlay_figure,
+    side_by_side_figure,
+)
+from scse_viz.render.spatial import effective_gain_figure, spatial_grid_figure, spatial_overlay_figure
+
+__all__ = [
+    "channel_gate_comparison_figure",
+    "channel_gate_figure",
+    "channel_gate_table",
+    "class_colors",
+    "class_probability_figure",
+    "difference_map_figure",
+    "effective_gain_figure",
+    "figure_bytes",
+    "mask_overlay_figure",
+    "new_figure",
+    "pixel_extent",
+    "side_by_side_figure",
+    "spatial_grid_figure",
+    "spatial_overlay_figure",
+    "upsample_map",
+]

@@ -1,0 +1,25 @@
+"""Shared test set-up.
+
+``scse_viz`` is imported first so torchvision imports on CPU-only torch before smp or MONAI pull it in.
+"""
+
+from pathlib import Path
+
+import scse_viz  # noqa: F401  (must precede any torchvision import)
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """``test-artifacts/`` in the repo root (gitignored): screenshots and other things a person may want to look at."""
+    path = REPO_ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
