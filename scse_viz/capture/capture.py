@@ -48,7 +48,7 @@ class Knockout:
 
 @dataclass
 class _Frame:
-    """Gates seen during one call of one block."""
+    """Gates seen during the current call of one block (a block never runs inside itself)."""
 
     channel: torch.Tensor | None = None
     spatial: torch.Tensor | None = None
@@ -59,7 +59,7 @@ class _Session:
         self.plans = plans
         self.knockouts = knockouts
         self.input_size = input_size
-        self.open_frames: dict[str, list[_Frame]] = {p.info.name: [] for p in plans}
+        self.pending: dict[str, _Frame] = {p.info.name: _Frame() for p in plans}  # gates of the call under way
         self.records: dict[str, list[BlockRecord]] = {p.info.name: [] for p in plans}
 
     def knockout_value(self, name: str, branch: str) -> float | None:
@@ -92,23 +92,15 @@ def _gate_hook(session: _Session, plan: BlockPlan, branch: Branch, role: str):
     name = plan.info.name
 
     def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
-        if _active_session.get() is not session or not session.open_frames[name]:
+        if _active_session.get() is not session:
             return None
         gate = torch.sigmoid(output) if branch.recomputed else output
         replacement = None
         value = session.knockout_value(name, "cse" if role == "channel" else "sse")
         if value is not None:
             replacement = gate = torch.full_like(output, value)
-        setattr(session.open_frames[name][-1], role, gate.detach().clone())
+        setattr(session.pending[name], role, gate.detach().clone())
         return replacement
-
-    return hook
-
-
-def _block_pre_hook(session: _Session, name: str):
-    def hook(module: nn.Module, args: tuple) -> None:
-        if _active_session.get() is session:
-            session.open_frames[name].append(_Frame())
 
     return hook
 
@@ -117,9 +109,9 @@ def _block_hook(session: _Session, plan: BlockPlan):
     name = plan.info.name
 
     def hook(module: nn.Module, args: tuple, output: Any) -> None:
-        if _active_session.get() is not session or not session.open_frames[name]:
+        if _active_session.get() is not session:
             return
-        frame = session.open_frames[name].pop()
+        frame, session.pending[name] = session.pending[name], _Frame()
         record = _read_call(session, plan, frame, args[0] if args else None, output)
         session.records[name].append(record)
 
@@ -186,12 +178,16 @@ def _identify_join(
     scaled_w = None if gate_w is None else x * gate_w.view(n, c, 1, 1)
     scaled_q = None if gate_q is None else x * gate_q.view(n, 1, h, w)[:, :, rows, cols]
     if scaled_w is None or scaled_q is None:
-        candidates = {"scale": scaled_w if scaled_q is None else scaled_q}
+        candidates = {"scale": lambda: scaled_w if scaled_q is None else scaled_q}
     else:
-        candidates = {"sum": scaled_w + scaled_q, "max": torch.maximum(scaled_w, scaled_q)}
-    tolerance = 1e-6 + 1e-5 * float(x.abs().max()) if x.numel() else 1e-6
-    for join, rebuilt in candidates.items():
-        if torch.allclose(rebuilt, output, rtol=1e-5, atol=tolerance):
+        candidates = {"sum": lambda: scaled_w + scaled_q, "max": lambda: torch.maximum(scaled_w, scaled_q)}
+    tolerance = None
+    for join, rebuild in candidates.items():
+        rebuilt = rebuild()
+        if torch.equal(rebuilt, output):  # the usual case: the block did these very operations
+            return join
+        tolerance = tolerance or 1e-6 + 1e-5 * float(x.abs().max())
+        if torch.allclose(rebuilt, output, rtol=1e-5, atol=tolerance):  # same maths in another order
             return join
     return None
 
@@ -245,7 +241,6 @@ def capture_attention(
     token = _active_session.set(session)
     try:
         for plan in plans:
-            handles.append(plan.module.register_forward_pre_hook(_block_pre_hook(session, plan.info.name)))
             handles.append(plan.module.register_forward_hook(_block_hook(session, plan)))
             for role, branch in (("channel", plan.channel), ("spatial", plan.spatial)):
                 if branch is not None and plan.info.readable:
