@@ -7,8 +7,12 @@ How it stays correct when one cached model serves many people at once:
   context (a ``ContextVar``). Another thread's forward pass on the same module also runs our hooks, but they see
   their own session there and do nothing: no recording, no knock-out.
 - Recorded gates are ``detach().clone()`` copies, so in-place operations after a block cannot change them.
-- Every call of a block is checked: its output must equal its input recombined with the captured gates (sum or max
-  for scSE, product for cSE/sSE). A block that fails the check is reported "not readable", never shown.
+- Each block is checked: its output must equal its input recombined with the captured gates (sum or max for scSE,
+  product for cSE/sSE). A block that fails the check is reported "not readable", never shown. The check runs on a
+  block's first call for each feature-map shape and knock-out setting of a model object; the join found is cached
+  with the model's plan (the block's code and weights' shapes cannot change without the plan being redone), which
+  keeps capture within a few per cent of a plain forward pass. Gates recomputed from a projection (no Sigmoid
+  module) are checked on every call.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -55,8 +60,15 @@ class _Frame:
 
 
 class _Session:
-    def __init__(self, plans: list[BlockPlan], knockouts: Sequence[Knockout], input_size: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        plans: list[BlockPlan],
+        knockouts: Sequence[Knockout],
+        input_size: tuple[int, int],
+        verified: dict[tuple, str],
+    ) -> None:
         self.plans = plans
+        self.verified = verified  # (block, feature shape, knock-outs) -> join, shared by captures of one model
         self.knockouts = knockouts
         self.input_size = input_size
         self.pending: dict[str, _Frame] = {p.info.name: _Frame() for p in plans}  # gates of the call under way
@@ -74,17 +86,27 @@ _mode_users: weakref.WeakKeyDictionary[nn.Module, list] = weakref.WeakKeyDiction
 
 @contextmanager
 def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """Put ``model`` in eval mode while any capture of it runs; give the modules that were training back after.
+
+    A model already in eval mode (the app's case) is left untouched: ``model.eval()`` walks every module and costs
+    several per cent of a small forward pass.
+    """
     with _mode_lock:
-        entry = _mode_users.setdefault(model, [0, model.training])
+        entry = _mode_users.get(model)
+        if entry is None:
+            training = [m for m in model.modules() if m.training]
+            if training:
+                model.eval()
+            entry = _mode_users[model] = [0, training]
         entry[0] += 1
-        model.eval()
     try:
         yield
     finally:
         with _mode_lock:
             entry[0] -= 1
             if entry[0] == 0:
-                model.train(entry[1])
+                for module in entry[1]:
+                    module.training = True
                 del _mode_users[model]
 
 
@@ -144,9 +166,15 @@ def _read_call(session: _Session, plan: BlockPlan, frame: _Frame, x: Any, output
         if frame.spatial is None or frame.spatial.numel() != n * h * w:
             return _unreadable(record, "its spatial gate did not run or is not one map per image")
         gate_q = frame.spatial.reshape(n, h, w)
-    join = _identify_join(x, output, gate_w, gate_q)
+    recomputed = any(b is not None and b.recomputed for b in (plan.channel, plan.spatial))
+    key = (info.name, tuple(x.shape[1:]), tuple(sorted(record.knocked_out.items())))
+    join = None if recomputed else session.verified.get(key)
     if join is None:
-        return _unreadable(record, "its output could not be rebuilt from its input and the captured gates")
+        join = _identify_join(x, output, gate_w, gate_q)
+        if join is None:
+            return _unreadable(record, "its output could not be rebuilt from its input and the captured gates")
+        if not recomputed:
+            session.verified[key] = join
     record.join = join
     record.channel_gate = None if gate_w is None else gate_w.float().cpu().numpy()
     record.spatial_gate = None if gate_q is None else gate_q.float().cpu().numpy()
@@ -168,43 +196,54 @@ def _identify_join(
 
     The check rebuilds every image and channel on a grid of at most 16×16 positions spread over the whole map: a
     wrong gate or join fails at nearly every position, and the full-size check would cost 15 % of a U-Net forward.
+    It runs in numpy on views of those positions (float32 products and sums round the same way in both libraries),
+    because at this size the cost is per-operation overhead, which is several times lower in numpy.
     """
     if not isinstance(output, torch.Tensor) or output.shape != x.shape:
         return None
     n, c, h, w = x.shape
     rows = slice(None, None, max(1, -(-h // _CHECK_GRID)))
     cols = slice(None, None, max(1, -(-w // _CHECK_GRID)))
-    x, output = x[:, :, rows, cols], output[:, :, rows, cols]
-    scaled_w = None if gate_w is None else x * gate_w.view(n, c, 1, 1)
-    scaled_q = None if gate_q is None else x * gate_q.view(n, 1, h, w)[:, :, rows, cols]
+
+    def grid(t: torch.Tensor) -> np.ndarray:
+        return t[:, :, rows, cols].float().cpu().numpy()
+
+    xs, out = grid(x), grid(output)
+    scaled_w = None if gate_w is None else xs * gate_w.float().cpu().numpy().reshape(n, c, 1, 1)
+    scaled_q = None if gate_q is None else xs * grid(gate_q.reshape(n, 1, h, w))
     if scaled_w is None or scaled_q is None:
         candidates = {"scale": lambda: scaled_w if scaled_q is None else scaled_q}
     else:
-        candidates = {"sum": lambda: scaled_w + scaled_q, "max": lambda: torch.maximum(scaled_w, scaled_q)}
+        candidates = {"sum": lambda: scaled_w + scaled_q, "max": lambda: np.maximum(scaled_w, scaled_q)}
     tolerance = None
     for join, rebuild in candidates.items():
         rebuilt = rebuild()
-        if torch.equal(rebuilt, output):  # the usual case: the block did these very operations
+        if np.array_equal(rebuilt, out):  # the usual case: the block did these very operations
             return join
-        tolerance = tolerance or 1e-6 + 1e-5 * float(x.abs().max())
-        if torch.allclose(rebuilt, output, rtol=1e-5, atol=tolerance):  # same maths in another order
+        tolerance = tolerance or 1e-6 + 1e-5 * float(np.abs(xs).max())
+        if np.allclose(rebuilt, out, rtol=1e-5, atol=tolerance):  # same maths in another order
             return join
     return None
 
 
-_plan_cache: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, ...], list[BlockPlan]]] = (
-    weakref.WeakKeyDictionary()
-)
+@dataclass
+class _ModelPlan:
+    signature: tuple[int, ...]  # ids of every module: a replaced or added layer changes it
+    blocks: list[BlockPlan]
+    verified: dict[tuple, str]
 
 
-def _plans(model: nn.Module) -> list[BlockPlan]:
-    """``plan_blocks`` cached per model; a changed module tree (a layer replaced or added) is planned again."""
+_plan_cache: weakref.WeakKeyDictionary[nn.Module, _ModelPlan] = weakref.WeakKeyDictionary()
+
+
+def _model_plan(model: nn.Module) -> _ModelPlan:
+    """``plan_blocks`` cached per model; a changed module tree is planned (and verified) again."""
     signature = tuple(id(m) for m in model.modules())
     cached = _plan_cache.get(model)
-    if cached is None or cached[0] != signature:
-        cached = (signature, plan_blocks(model))
+    if cached is None or cached.signature != signature:
+        cached = _ModelPlan(signature, plan_blocks(model), {})
         _plan_cache[model] = cached
-    return cached[1]
+    return cached
 
 
 def _check_knockouts(plans: list[BlockPlan], knockouts: Sequence[Knockout]) -> None:
@@ -234,9 +273,10 @@ def capture_attention(
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         raise CaptureError("the input must be an N×C×H×W tensor")
     knockouts = [knockout] if isinstance(knockout, Knockout) else list(knockout or [])
-    plans = _plans(model)
+    model_plan = _model_plan(model)
+    plans = model_plan.blocks
     _check_knockouts(plans, knockouts)
-    session = _Session(plans, knockouts, (x.shape[-2], x.shape[-1]))
+    session = _Session(plans, knockouts, (x.shape[-2], x.shape[-1]), model_plan.verified)
     handles = []
     token = _active_session.set(session)
     try:
