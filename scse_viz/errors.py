@@ -53,3 +53,7 @@ class CheckpointError(ScseVizError):
 
 class CaptureError(ScseVizError):
     """Attention capture cannot do what was asked (for example, knock out a gate it cannot replace)."""
+
+
+class UnsupportedBlockError(ScseVizError):
+    """The teaching walk-through cannot recompute this block step by step from its weights."""
