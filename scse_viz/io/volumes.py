@@ -1,18 +1,5 @@
-"""Turn the bytes of an uploaded file into arrays the rest of the app can trust.
-
-This is the core layer's only door to the outside world, so it is strict: every way a user's file can be wrong ends
-in one of the typed :mod:`scse_viz.errors` exceptions with a message for that user, never in a Pillow, nibabel or
-zlib traceback. It needs numpy, Pillow and nibabel only (no Streamlit, no torch), so it can be tested and reused on
-its own.
-
-Two kinds of input are read:
-
-* 2-D images (PNG, JPEG, TIFF, BMP, WebP, GIF) with :func:`load_image`, giving a :class:`LoadedImage`;
-* NIfTI-1/NIfTI-2 volumes (``.nii``, ``.nii.gz``) with :func:`load_volume`, giving a :class:`Volume` from which
-  :func:`volume_slice` cuts 2-D slices and :func:`image_from_slice` makes a displayable :class:`LoadedImage`.
-
-:func:`load_any` picks between the two from the file's first bytes, so the app has a single entry point. The type of
-a file is always decided from its content (magic bytes), never from its name: browsers and users get extensions wrong.
+"""NIfTI-1/NIfTI-2 volumes: :func:`load_volume` gives a RAS+ :class:`Volume`, :func:`volume_slice` cuts 2-D slices
+from it and :func:`image_from_slice` makes a displayable :class:`LoadedImage` of one.
 """
 
 from __future__ import annotations
@@ -20,7 +7,6 @@ from __future__ import annotations
 import gzip
 import io
 import operator
-import struct
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -28,103 +14,34 @@ from dataclasses import dataclass
 import nibabel as nib
 import numpy as np
 from nibabel.spatialimages import HeaderDataError
-from PIL import Image, ImageOps
 
 from scse_viz.errors import (
-    EmptyFileError,
     ImageTooLargeError,
-    ImageTooSmallError,
     NonFiniteValuesError,
     SliceIndexError,
     UnreadableFileError,
     UnsupportedFormatError,
     VolumeIndexRequiredError,
 )
+from scse_viz.io.images import LoadedImage
+from scse_viz.io.sniff import (
+    _DECODE_ERRORS,
+    _GZIP_MAGIC,
+    _IMAGE_TYPES,
+    _NIFTI1_HEADER_SIZE,
+    _NIFTI2_HEADER_SIZE,
+    _VOLUME_TYPES,
+    _empty,
+    _looks_like,
+    _nifti_kind,
+    _read_only,
+)
 
-__all__ = [
-    "ORIENTATIONS",
-    "LoadedImage",
-    "Volume",
-    "image_from_slice",
-    "load_any",
-    "load_image",
-    "load_volume",
-    "slice_count",
-    "volume_slice",
-]
-
-DEFAULT_MAX_PIXELS = 40_000_000
-DEFAULT_MIN_SIDE = 8
 DEFAULT_MAX_VOXELS = 200_000_000
 
 ORIENTATIONS = ("sagittal", "coronal", "axial")
 
-_IMAGE_TYPES = "PNG, JPEG, TIFF, BMP, WebP or GIF image"
-_VOLUME_TYPES = "NIfTI volume (.nii or .nii.gz)"
-
-# ITU-R 601-2 luma, the weights Pillow uses for mode "L".
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-# What Pillow and its plugins raise on malformed data. Broad on purpose: a corrupt upload must become
-# UnreadableFileError, whatever corner of a decoder it trips over.
-_DECODE_ERRORS = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    struct.error,
-    zlib.error,
-    IndexError,
-    KeyError,
-    TypeError,
-    ZeroDivisionError,
-    OverflowError,
-)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Data classes
-
-
-@dataclass(frozen=True, eq=False)
-class LoadedImage:
-    """A decoded 2-D image, ready for display and for a model.
-
-    ``pixels`` is float32, HxW for gray or HxWx3 for colour, read-only. Integer files are mapped from their own full
-    scale to [0, 1] (8-bit / 255, 16-bit / 65535, 32-bit signed / (2**31 - 1)); float files (TIFF mode ``F``) keep
-    their values as they are, which may lie outside [0, 1]. ``mode`` is the Pillow mode of the file as stored (or
-    ``"nifti"`` for a slice of a volume), ``bit_depth`` the bits per channel of the values held in ``pixels``, and
-    ``source_size`` the (H, W) of the image as first loaded, after EXIF orientation: it stays with resized copies
-    (``dataclasses.replace``) so the app can still report the original size.
-    """
-
-    pixels: np.ndarray
-    name: str
-    mode: str
-    bit_depth: int
-    source_size: tuple[int, int]
-
-    def __post_init__(self) -> None:
-        pixels = self.pixels
-        if pixels.dtype != np.float32 or not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3)):
-            raise ValueError(f"pixels must be float32 HxW or HxWx3, got {pixels.dtype} {pixels.shape}")
-
-    def __repr__(self) -> str:
-        return (
-            f"LoadedImage(name={self.name!r}, shape={self.pixels.shape}, mode={self.mode!r}, "
-            f"bit_depth={self.bit_depth}, source_size={self.source_size})"
-        )
-
-    @property
-    def is_gray(self) -> bool:
-        """Whether the pixels have a single channel."""
-        return self.pixels.ndim == 2
-
-    def to_gray(self) -> np.ndarray:
-        """Return the image as HxW float32 luma (ITU-R 601-2 weights, as Pillow's "L"), for single-channel models."""
-        if self.pixels.ndim == 2:
-            return self.pixels
-        return np.ascontiguousarray(self.pixels @ _LUMA, dtype=np.float32)
+_GZIP_TRAILING_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,262 +73,6 @@ class Volume:
     def shape(self) -> tuple[int, int, int]:
         """The (X, Y, Z) voxel counts of ``data``."""
         return self.data.shape  # type: ignore[return-value]
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
-    return array
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Sniffing file types from their bytes
-
-_GZIP_MAGIC = b"\x1f\x8b"
-_NIFTI1_HEADER_SIZE = 348
-_NIFTI2_HEADER_SIZE = 540
-_GZIP_TRAILING_LIMIT = 1 << 20
-_BMP_DIB_HEADER_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
-
-
-def _sniff_image(data: bytes) -> str | None:
-    """Return the Pillow format name of a supported image from its magic bytes, or None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return "TIFF"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF"
-    # "BM" alone would claim any text starting with those letters; also require a known DIB header size.
-    if data[:2] == b"BM" and len(data) >= 18 and struct.unpack("<I", data[14:18])[0] in _BMP_DIB_HEADER_SIZES:
-        return "BMP"
-    return None
-
-
-def _nifti_kind(head: bytes) -> str | None:
-    """Return ``"n+1"``, ``"ni1"``, ``"n+2"`` or ``"ni2"`` if ``head`` starts a NIfTI header, else None.
-
-    NIfTI-1 keeps its magic at byte 344 of a 348-byte header, NIfTI-2 at byte 4 of a 540-byte header; ``sizeof_hdr``
-    (first 4 bytes, either byte order) must agree, as nibabel requires.
-    """
-    if len(head) < 8:
-        return None
-    sizes = {struct.unpack("<i", head[:4])[0], struct.unpack(">i", head[:4])[0]}
-    if _NIFTI2_HEADER_SIZE in sizes and head[4:8] in (b"n+2\x00", b"ni2\x00"):
-        return head[4:7].decode("ascii")
-    if _NIFTI1_HEADER_SIZE in sizes and len(head) >= 348 and head[344:348] in (b"n+1\x00", b"ni1\x00"):
-        return head[344:347].decode("ascii")
-    return None
-
-
-def _looks_like(data: bytes) -> str:
-    """Name a few common wrong uploads, so the message can say what the file seems to be."""
-    if data.startswith(b"%PDF"):
-        return " (it looks like a PDF document)"
-    if data.startswith(b"PK\x03\x04"):
-        return " (it looks like a ZIP archive or an Office document)"
-    if data[128:132] == b"DICM":
-        return " (it looks like a DICOM file: convert it to NIfTI first, for example with dcm2niix)"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"avif", b"heim", b"heis"):
-        return " (it looks like a HEIC/AVIF photo: export it as JPEG or PNG)"
-    if data.startswith(b"\x00\x00\x00\x0cjP  ") or data.startswith(b"\xff\x4f\xff\x51"):
-        return " (it looks like a JPEG 2000 image: export it as PNG or TIFF)"
-    if data.startswith(b"8BPS"):
-        return " (it looks like a Photoshop document: export it as PNG or TIFF)"
-    if data.startswith(_GZIP_MAGIC) or _nifti_kind(data[:_NIFTI2_HEADER_SIZE]) is not None:
-        return " (it looks like a NIfTI volume, not a 2-D image)"
-    head = data[:1024]
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return ""
-    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
-        return " (it looks like a text file)"
-    return ""
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# 2-D images
-
-
-def load_image(
-    data: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int = DEFAULT_MIN_SIDE
-) -> LoadedImage:
-    """Decode an uploaded PNG, JPEG, TIFF, BMP, WebP or GIF image into a :class:`LoadedImage`.
-
-    The type comes from the bytes, so a PNG named ``photo.jpg`` still loads. What the user gets:
-
-    * EXIF orientation is applied (:func:`PIL.ImageOps.exif_transpose`), so pixels are arranged as an image viewer
-      shows them; a broken EXIF block is ignored rather than refusing the image.
-    * Gray files (modes 1, L, I;16*, I, F) give HxW; everything else gives HxWx3 RGB. Palette images become RGB,
-      CMYK and YCbCr are converted by Pillow.
-    * Transparency (RGBA, LA, palettes or gray/RGB with a transparent colour) is composited onto WHITE, not black:
-      uploads with alpha are mostly scans, drawings and objects cut out on a white page, and black would invent
-      dark edges the model never saw. Fully transparent pixels therefore read as 1.0.
-    * Multi-frame files (animated GIF, multi-page TIFF) give their first frame.
-    * 16-bit gray keeps 16-bit precision. Pillow reads 16-bit colour PNG/TIFF as 8-bit RGB, so those arrive with
-      ``bit_depth`` 8.
-
-    The size limits are checked from the header, before any pixel data is decoded, so a decompression bomb costs
-    nothing. Pillow's own bomb guard (``Image.MAX_IMAGE_PIXELS``) is reported as :class:`ImageTooLargeError` too;
-    a ``max_pixels`` above twice that limit therefore cannot be reached.
-
-    Raises:
-        EmptyFileError: ``data`` is empty.
-        UnsupportedFormatError: the bytes are not one of the image types above, or use a colour mode we cannot convert.
-        UnreadableFileError: the file is of a supported type but truncated or corrupt.
-        ImageTooLargeError: more than ``max_pixels`` pixels.
-        ImageTooSmallError: a side shorter than ``min_side`` pixels.
-        NonFiniteValuesError: a float image holds NaN or infinite values.
-    """
-    if not data:
-        raise _empty(name)
-    fmt = _sniff_image(data)
-    if fmt is None:
-        raise UnsupportedFormatError(
-            f'"{name}" is not an image the app can read{_looks_like(data)}. Upload a {_IMAGE_TYPES}.'
-        )
-    limit = Image.MAX_IMAGE_PIXELS
-    with warnings.catch_warnings():
-        # Pillow warns past MAX_IMAGE_PIXELS. If our own limit is lower, that warning already means "too large";
-        # if the caller raised max_pixels above it, our check after open() is the one that counts. (catch_warnings
-        # is process-wide before Python 3.14; the worst a concurrent thread sees is this one filter, briefly.)
-        bomb_action = "error" if limit is None or max_pixels <= limit else "ignore"
-        warnings.simplefilter(bomb_action, Image.DecompressionBombWarning)
-        try:
-            return _decode_image(data, name, fmt, max_pixels=max_pixels, min_side=min_side)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise ImageTooLargeError(
-                f'"{name}" has far more pixels than the app accepts (at most {max_pixels:,}). '
-                "Downscale it and upload it again."
-            ) from error
-
-
-def _decode_image(data: bytes, name: str, fmt: str, *, max_pixels: int, min_side: int) -> LoadedImage:
-    label = {"WEBP": "WebP"}.get(fmt, fmt)
-    try:
-        img = Image.open(io.BytesIO(data), formats=[fmt])
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise
-    except _DECODE_ERRORS as error:
-        raise _unreadable(name, label, error) from error
-
-    width, height = img.size
-    if width * height > max_pixels:
-        raise ImageTooLargeError(
-            f'"{name}" is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels); the app accepts at most '
-            f"{max_pixels / 1e6:g} megapixels. Downscale it and upload it again."
-        )
-    if min(width, height) < min_side:
-        raise ImageTooSmallError(
-            f'"{name}" is only {width}x{height} pixels; both sides must be at least {min_side} pixels. '
-            "Upload a larger image."
-        )
-
-    mode = img.mode
-    bits_hint = _tiff_bits(img) if fmt == "TIFF" else None
-    try:
-        img.load()  # LOAD_TRUNCATED_IMAGES stays False, so a cut-off file fails here instead of loading half gray
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise
-    except _DECODE_ERRORS as error:
-        raise _unreadable(name, label, error) from error
-    try:
-        oriented = ImageOps.exif_transpose(img) or img
-    except _DECODE_ERRORS:
-        oriented = img  # a damaged EXIF block should not cost the user their image; show it as stored
-    pixels, bit_depth = _pixels_of(oriented, name, fmt, bits_hint)
-    return LoadedImage(
-        pixels=_read_only(pixels),
-        name=name,
-        mode=mode,
-        bit_depth=bit_depth,
-        source_size=(int(pixels.shape[0]), int(pixels.shape[1])),
-    )
-
-
-def _tiff_bits(img: Image.Image) -> tuple[int, bool] | None:
-    """(BitsPerSample, signed) of a TIFF's first sample, read before transposing drops the tags."""
-    tags = getattr(img, "tag_v2", None)
-    if tags is None:
-        return None
-    bits = tags.get(258)
-    fmt = tags.get(339)
-    bits0 = bits[0] if isinstance(bits, tuple) and bits else bits
-    fmt0 = fmt[0] if isinstance(fmt, tuple) and fmt else fmt
-    if not isinstance(bits0, int):
-        return None
-    return bits0, fmt0 == 2
-
-
-def _pixels_of(img: Image.Image, name: str, fmt: str, bits_hint: tuple[int, bool] | None) -> tuple[np.ndarray, int]:
-    """Convert a loaded Pillow image to (float32 pixels, bit depth) following :func:`load_image`'s rules."""
-    mode = img.mode
-    try:
-        if mode in ("P", "PA"):
-            img = img.convert("RGBA" if img.has_transparency_data else "RGB")
-        elif mode in ("L", "RGB") and "transparency" in img.info:
-            img = img.convert("LA" if mode == "L" else "RGBA")
-        elif mode == "La":
-            img = img.convert("LA")
-        elif mode == "RGBa":
-            img = img.convert("RGBA")
-        elif mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F") and not mode.startswith("I;16"):
-            img = img.convert("RGB")  # CMYK, YCbCr, RGBX, HSV, ...
-    except _DECODE_ERRORS as error:
-        raise UnsupportedFormatError(
-            f'"{name}" uses the "{mode}" colour mode, which the app cannot convert to RGB. '
-            "Save it as an RGB or grayscale image and upload it again."
-        ) from error
-
-    mode = img.mode
-    if mode == "1":
-        return np.asarray(img, dtype=bool).astype(np.float32), 1
-    if mode.startswith("I;16"):
-        raw = np.asarray(img)
-        scale = 32767.0 if raw.dtype.kind == "i" else 65535.0
-        return raw.astype(np.float32) / np.float32(scale), 16
-    if mode == "I":
-        raw = np.asarray(img)
-        if fmt == "PNG" or (bits_hint is not None and bits_hint[0] <= 16):
-            return raw.astype(np.float32) / np.float32(65535.0), 16
-        signed = bits_hint is None or bits_hint[1]
-        scale = 2.0**31 - 1 if signed else 2.0**32 - 1
-        return (raw.astype(np.float64) / scale).astype(np.float32), 32
-    if mode == "F":
-        pixels = np.array(img, dtype=np.float32)
-        bad = pixels.size - int(np.count_nonzero(np.isfinite(pixels)))
-        if bad:
-            raise NonFiniteValuesError(
-                f'"{name}" contains {bad:,} NaN or infinite pixel value{"s" if bad != 1 else ""} (out of '
-                f"{pixels.size:,}). Replace them with numbers (for example 0) and upload it again."
-            )
-        return pixels, 32
-
-    raw = np.asarray(img, dtype=np.float32) / np.float32(255.0)
-    if mode in ("L", "RGB"):
-        return raw, 8
-    # LA or RGBA: composite onto white.
-    alpha = raw[..., -1:]
-    color = raw[..., :-1] * alpha + (np.float32(1.0) - alpha)
-    if mode == "LA":
-        color = color[..., 0]
-    return np.ascontiguousarray(color, dtype=np.float32), 8
-
-
-def _empty(name: str) -> EmptyFileError:
-    return EmptyFileError(f'"{name}" is 0 bytes long: it may not have finished uploading. Try uploading it again.')
-
-
-def _unreadable(name: str, label: str, error: BaseException) -> UnreadableFileError:
-    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return UnreadableFileError(
-        f'"{name}" looks like a {label} image but cannot be decoded: it is probably truncated or corrupt '
-        f"({detail}). Export or download it again and upload the new file."
-    )
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -700,35 +361,4 @@ def image_from_slice(slice2d: np.ndarray, name: str) -> LoadedImage:
         mode="nifti",
         bit_depth=32,
         source_size=(int(values.shape[0]), int(values.shape[1])),
-    )
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# One entry point
-
-
-def load_any(
-    data: bytes,
-    name: str,
-    *,
-    volume_index: int | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    min_side: int = DEFAULT_MIN_SIDE,
-    max_voxels: int = DEFAULT_MAX_VOXELS,
-) -> LoadedImage | Volume:
-    """Load an upload as a :class:`Volume` (NIfTI, plain or gzip-compressed) or else a :class:`LoadedImage`.
-
-    The choice is made from the magic bytes (gzip ``1f 8b``; NIfTI-1 ``n+1``/``ni1`` at byte 344; NIfTI-2
-    ``n+2``/``ni2`` at byte 4), never from the file name. Keyword arguments go to :func:`load_volume` or
-    :func:`load_image`, whichever applies. Raises what those raise; bytes of neither kind give
-    :class:`UnsupportedFormatError` listing every type the app reads.
-    """
-    if not data:
-        raise _empty(name)
-    if data.startswith(_GZIP_MAGIC) or _nifti_kind(data[:_NIFTI2_HEADER_SIZE]) is not None:
-        return load_volume(data, name, volume_index=volume_index, max_voxels=max_voxels)
-    if _sniff_image(data) is not None:
-        return load_image(data, name, max_pixels=max_pixels, min_side=min_side)
-    raise UnsupportedFormatError(
-        f'"{name}" is not a file the app can read{_looks_like(data)}. Upload a {_IMAGE_TYPES}, or a {_VOLUME_TYPES}.'
     )
