@@ -1,0 +1,201 @@
+"""Train one brain-MRI U-Net (one variant, one seed) on MNI152 template slices; write weights and a JSON record.
+
+Every slice goes through :func:`scse_viz.preprocess.brain_preprocess`, the function the app and the evaluation use;
+the labels follow the same geometry (their class probabilities are resized like the image, then arg-maxed).
+Augmentation is drawn from torch's RNG only (seeded), jointly on image and mask with torchvision transforms.v2
+(flip, affine, elastic), followed by intensity changes on the image alone (gamma, a smooth bias field, contrast and
+brightness, Gaussian noise) so that the models also work on slices that are not the template's exact intensities.
+The Dice stored at the end is measured by :func:`scse_viz.evaluate.measure_brain`, the same function the evaluation
+command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
+from scse_viz.data.brain import BRAIN_CLASSES, BrainSlice, load_brain_slices
+from scse_viz.evaluate import measure_brain
+from scse_viz.preprocess import brain_preprocess
+from scse_viz.train.common import (
+    TrainResult,
+    attention_parameters,
+    count_parameters,
+    environment,
+    make_optimizer,
+    resolve_device,
+    save_weights,
+    seed_everything,
+    sha256_of,
+)
+from scse_viz.train.config import BrainConfig
+
+from torchvision import tv_tensors  # noqa: E402  (after the shim above)
+from torchvision.transforms import v2  # noqa: E402
+
+
+def model_inputs(slices: list[BrainSlice], size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Preprocessed images (N×1×size×size float32) and labels at the model's resolution (N×size×size int64)."""
+    images, labels = [], []
+    for item in slices:
+        pixels, geometry = brain_preprocess(item.pixels, size)
+        images.append(pixels)
+        labels.append(np.argmax(geometry.to_model(item.probabilities), axis=0))
+    return torch.from_numpy(np.stack(images)).unsqueeze(1), torch.from_numpy(np.stack(labels).astype(np.int64))
+
+
+def geometric_augmentation(config: BrainConfig) -> v2.Compose:
+    """Joint image/mask transforms: the mask is resampled with nearest neighbours by torchvision."""
+    return v2.Compose(
+        [
+            v2.RandomHorizontalFlip(p=config.hflip),
+            v2.RandomAffine(
+                degrees=config.affine_degrees,
+                translate=(config.affine_translate, config.affine_translate),
+                scale=config.affine_scale,
+            ),
+            v2.RandomApply([v2.ElasticTransform(alpha=config.elastic_alpha, sigma=config.elastic_sigma)],
+                           p=config.elastic_probability),  # fmt: skip
+        ]
+    )
+
+
+def _uniform(low: float, high: float) -> float:
+    return low + (high - low) * float(torch.rand(()))
+
+
+def intensity_augmentation(image: torch.Tensor, config: BrainConfig) -> torch.Tensor:
+    """Gamma, smooth multiplicative bias field, contrast/brightness and Gaussian noise on a 1×H×W image in [0, 1]."""
+    image = image.clamp(0.0, 1.0) ** _uniform(*config.gamma_range)
+    _, h, w = image.shape
+    v, u = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    terms = torch.stack([u, v, u * v, u * u, v * v])
+    coefficients = (torch.rand(5) * 2 - 1) * config.bias_field
+    image = image * torch.exp(torch.einsum("k,khw->hw", coefficients, terms))
+    image = image * _uniform(*config.contrast_range) + _uniform(-config.brightness, config.brightness)
+    image = image + torch.randn_like(image) * _uniform(0.0, config.noise_std)
+    return image.clamp(0.0, 1.0)
+
+
+class AugmentedSlices(Dataset):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, config: BrainConfig) -> None:
+        self.images, self.labels, self.config = images, labels, config
+        self.geometric = geometric_augmentation(config)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image, mask = self.geometric(tv_tensors.Image(self.images[index]), tv_tensors.Mask(self.labels[index]))
+        return intensity_augmentation(image.as_subclass(torch.Tensor), self.config), mask.as_subclass(torch.Tensor)
+
+
+def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """1 - mean soft Dice over the foreground classes (1..K-1), pooled over the batch."""
+    probabilities = logits.softmax(dim=1)[:, 1:]
+    one_hot = nn.functional.one_hot(labels, logits.shape[1]).permute(0, 3, 1, 2)[:, 1:].to(probabilities.dtype)
+    intersection = (probabilities * one_hot).sum(dim=(0, 2, 3))
+    total = probabilities.sum(dim=(0, 2, 3)) + one_hot.sum(dim=(0, 2, 3))
+    return 1.0 - ((2 * intersection + 1.0) / (total + 1.0)).mean()
+
+
+def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
+    """Train ``config.variant`` with ``config.seed``; write ``<variant>-seed<k>.safetensors`` and ``.json``."""
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+
+    train_slices = load_brain_slices("train")
+    if config.max_train_items is not None:
+        train_slices = train_slices[:: max(1, len(train_slices) // config.max_train_items)][: config.max_train_items]
+    val_slices = load_brain_slices("val")
+    images, labels = model_inputs(train_slices, config.size)
+    dataset = AugmentedSlices(images, labels, config)
+    workers = config.workers(device.type)
+    loader = DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(dataset) >= 2 * config.batch_size,
+        generator=torch.Generator().manual_seed(config.seed),
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=device.type == "cuda",
+    )
+
+    model = config.build_model().to(device)
+    optimizer = make_optimizer(model, config.optimizer, config.lr, config.weight_decay, config.momentum)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=config.epochs * len(loader), pct_start=config.warmup_fraction
+    )
+    cross_entropy = nn.CrossEntropyLoss()
+
+    history: list[dict[str, Any]] = []
+    step_losses: list[float] = []
+    for epoch in range(config.epochs):
+        model.train()
+        epoch_start = time.perf_counter()
+        loss_sum, seen = 0.0, 0
+        bar = tqdm(loader, desc=f"{config.run_name} epoch {epoch + 1}/{config.epochs}", disable=not config.progress,
+                   leave=False)  # fmt: skip
+        for batch, target in bar:
+            batch, target = batch.to(device, non_blocking=True), target.to(device, non_blocking=True)
+            logits = model(batch)
+            loss = cross_entropy(logits, target) + config.dice_weight * soft_dice_loss(logits, target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_value = loss.item()
+            step_losses.append(loss_value)
+            loss_sum += loss_value * len(target)
+            seen += len(target)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+        entry: dict[str, Any] = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
+                                 "seconds": time.perf_counter() - epoch_start}  # fmt: skip
+        if (epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs:
+            entry["val_dice"] = measure_brain(model, val_slices, device, config.eval_batch_size)["mean_dice"]
+        history.append(entry)
+        if config.progress:
+            val = f"  val Dice {entry['val_dice']:.4f}" if "val_dice" in entry else ""
+            tqdm.write(f"{config.run_name} epoch {epoch + 1}: loss {entry['train_loss']:.4f}{val} "
+                       f"({entry['seconds']:.0f} s)")  # fmt: skip
+    train_time = time.perf_counter() - started
+
+    report = measure_brain(model, load_brain_slices("test"), device, config.eval_batch_size)
+    weights_path = out_dir / f"{config.run_name}.safetensors"
+    save_weights(model, weights_path, {"family": config.family, "variant": config.variant, "seed": str(config.seed)})
+    record = {
+        "family": config.family,
+        "variant": config.variant,
+        "seed": config.seed,
+        "config": config.to_dict(),
+        "test_dice": report["dice"],
+        "test_mean_dice": report["mean_dice"],
+        "test_count": report["count"],
+        "class_names": list(BRAIN_CLASSES),
+        "val_mean_dice": history[-1]["val_dice"],
+        "train_items": len(dataset),
+        "train_time_s": train_time,
+        "history": history,
+        "step_losses": [round(v, 5) for v in step_losses],
+        "parameters": count_parameters(model),
+        "attention_parameters": attention_parameters(model),
+        **environment(device),
+        "weights_file": weights_path.name,
+        "sha256": sha256_of(weights_path),
+    }
+    record_path = out_dir / f"{config.run_name}.json"
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return TrainResult(weights_path=weights_path, record_path=record_path, record=record)

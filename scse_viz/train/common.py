@@ -1,0 +1,96 @@
+"""Pieces every family's training shares: seeding, the optimiser, parameter counts, weight files and run records."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from scse_viz._torchvision import torchvision
+from scse_viz.blocks import SCSE, ChannelSE, SpatialSE
+
+
+@dataclass
+class TrainResult:
+    """Where a run wrote its files and what it measured."""
+
+    weights_path: Path
+    record_path: Path
+    record: dict[str, Any]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every RNG a run touches and ask torch for deterministic kernels (warnings, not errors, where it has none)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed by deterministic cuBLAS; harmless on CPU
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"``: CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float,
+                   momentum: float = 0.9) -> torch.optim.Optimizer:  # fmt: skip
+    """SGD (Nesterov) or AdamW; weight decay on conv/linear weights only, since decaying BN scales and biases hurts."""
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=True)
+    if optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    raise ValueError(f"unknown optimizer {optimizer!r}; choose 'sgd' or 'adamw'")
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def attention_parameters(model: nn.Module) -> int:
+    """Weights inside the model's attention blocks (zero for a baseline)."""
+    blocks = [m for m in model.modules() if isinstance(m, (ChannelSE, SpatialSE, SCSE))]
+    return sum(p.numel() for block in blocks for p in block.parameters())
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_weights(model: nn.Module, path: Path, metadata: dict[str, str]) -> None:
+    """state_dict as safetensors: floating tensors as contiguous float32 on CPU (NCHW even after channels-last)."""
+    tensors = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().cpu()
+        tensors[key] = (value.float() if value.is_floating_point() else value).contiguous()
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Where a run ran: device name, threads and library versions (stored in every run record)."""
+    return {
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "cpu_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "torchvision_version": torchvision.__version__,
+        "python_version": platform.python_version(),
+    }

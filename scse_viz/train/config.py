@@ -1,0 +1,179 @@
+"""Training recipes as plain dataclasses: what a run's JSON and the model card store, and all ``build_model`` needs.
+
+One dataclass per family; the fields they share live in :class:`RunConfig`. A recipe is everything that decides the
+trained weights; ``RUN_KEYS`` are the fields that describe one run (which variant, which seed, where it ran) and are
+left out of the card's recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+from torch import nn
+
+from scse_viz.blocks import ATTENTION_KINDS
+from scse_viz.models import ResidualClassifier, UNet2D
+
+RUN_KEYS = ("variant", "seed", "device", "max_train_items", "progress", "num_workers")
+
+
+@dataclass
+class RunConfig:
+    """Fields every family's recipe has."""
+
+    family: ClassVar[str] = ""
+    variant: str = "scse"  # none | cse | sse | scse
+    seed: int = 0
+    epochs: int = 1
+    batch_size: int = 16
+    optimizer: str = "adamw"  # "sgd" (Nesterov momentum) or "adamw"
+    lr: float = 1e-3  # peak learning rate of the one-cycle schedule
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 0.0  # on conv and linear weights only (not on BatchNorm or biases)
+    warmup_fraction: float = 0.2  # share of the steps spent rising to the peak learning rate
+    reduction: int = 8  # r of the cSE bottleneck, C/r = max(C // r, 1)
+    max_train_items: int | None = None  # None: the whole train split; a number: its first N (tiny runs)
+    device: str = "auto"  # "auto" takes CUDA when available
+    num_workers: int = -1  # DataLoader workers; -1: none on CPU (both cores compute), 4 on GPU
+    progress: bool = True  # tqdm bars
+
+    def __post_init__(self) -> None:
+        if self.variant not in ATTENTION_KINDS:
+            raise ValueError(f"unknown variant {self.variant!r}; choose one of {ATTENTION_KINDS}")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose 'sgd' or 'adamw'")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be at least 1")
+        if self.max_train_items is not None and self.max_train_items < 1:
+            raise ValueError("max_train_items must be at least 1 (or None for all)")
+
+    @property
+    def run_name(self) -> str:
+        """File stem of this run's outputs: ``<variant>-seed<k>``."""
+        return f"{self.variant}-seed{self.seed}"
+
+    def workers(self, device_type: str) -> int:
+        return self.num_workers if self.num_workers >= 0 else (0 if device_type == "cpu" else 4)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists), with the family."""
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return {"family": self.family, **data}
+
+    def recipe(self) -> dict[str, Any]:
+        """The part shared by every run of the family: ``to_dict`` without variant, seed and run-only settings."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUN_KEYS}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> RunConfig:
+        """Rebuild from ``to_dict``/``recipe`` output; unknown keys are ignored so older JSON stays readable."""
+        known = {f.name for f in fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        values.update(overrides)
+        return cls(**values)
+
+    def build_model(self) -> nn.Module:
+        raise NotImplementedError
+
+
+@dataclass
+class FashionConfig(RunConfig):
+    """The Fashion-MNIST recipe of the shipped classifiers.
+
+    Sized by timing on a 2-core CPU (``python -m benchmarks.train_epoch_time``): widths (16, 32, 64) with two blocks
+    per stage trains an scSE model in about 55 s per epoch there (channels-last, no affine augmentation), so 20
+    epochs take about 18 minutes.
+    """
+
+    family: ClassVar[str] = "fashion"
+    epochs: int = 20
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.05
+    widths: tuple[int, ...] = (16, 32, 64)
+    blocks_per_stage: int = 2
+    reduction: int = 8  # C/r >= 2 even in the 16-channel stage (r = 16 would leave a 1-unit bottleneck there)
+    crop_padding: int = 2  # RandomCrop(28, padding=2): shifts of up to 2 px
+    hflip: float = 0.5  # RandomHorizontalFlip probability
+    affine_degrees: float = 0.0  # RandomAffine rotation range (±); 0 with scale (1, 1): no RandomAffine at all
+    affine_scale: tuple[float, float] = (1.0, 1.0)  # RandomAffine scale range
+    channels_last: bool = True  # NHWC training: about 20 % faster on CPU with oneDNN; evaluation is always NCHW
+    eval_batch_size: int = 500
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.widths = tuple(int(w) for w in self.widths)
+        self.affine_scale = (float(self.affine_scale[0]), float(self.affine_scale[1]))
+
+    def build_model(self) -> nn.Module:
+        """The untrained network this recipe describes (10 classes, one input channel)."""
+        return ResidualClassifier(
+            in_channels=1,
+            num_classes=10,
+            widths=self.widths,
+            blocks_per_stage=self.blocks_per_stage,
+            attention=self.variant,  # type: ignore[arg-type]
+            reduction=self.reduction,
+        )
+
+
+@dataclass
+class BrainConfig(RunConfig):
+    """The brain-MRI recipe of the shipped U-Nets (sized for about 15 minutes per model on a 2-core CPU)."""
+
+    family: ClassVar[str] = "brain"
+    epochs: int = 40  # passes over the training slices
+    batch_size: int = 16
+    optimizer: str = "adamw"
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.1
+    base_channels: int = 16
+    depth: int = 4
+    size: int = 160  # model input side (scse_viz.preprocess.BRAIN_SIZE)
+    dice_weight: float = 1.0  # loss = cross-entropy + dice_weight · (1 - mean soft Dice over CSF, GM, WM)
+    hflip: float = 0.5
+    affine_degrees: float = 15.0
+    affine_translate: float = 0.06  # fraction of the side
+    affine_scale: tuple[float, float] = (0.85, 1.15)
+    elastic_probability: float = 0.5
+    elastic_alpha: float = 30.0  # torchvision's ElasticTransform, in pixels of the model input
+    elastic_sigma: float = 4.0
+    gamma_range: tuple[float, float] = (0.7, 1.5)  # intensity ** gamma
+    bias_field: float = 0.3  # largest coefficient of the smooth multiplicative field exp(poly2(u, v))
+    contrast_range: tuple[float, float] = (0.85, 1.15)
+    brightness: float = 0.05  # ± shift
+    noise_std: float = 0.04  # Gaussian noise with a standard deviation drawn from [0, noise_std]
+    eval_batch_size: int = 32
+    val_every: int = 10  # epochs between validation Dice measurements
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("affine_scale", "gamma_range", "contrast_range"):
+            low, high = getattr(self, name)
+            setattr(self, name, (float(low), float(high)))
+
+    def build_model(self) -> nn.Module:
+        """The untrained U-Net this recipe describes (4 classes: background, CSF, GM, WM; one input channel)."""
+        return UNet2D(
+            in_channels=1,
+            num_classes=4,
+            base_channels=self.base_channels,
+            depth=self.depth,
+            attention=self.variant,  # type: ignore[arg-type]
+            reduction=self.reduction,
+        )
+
+
+CONFIGS: dict[str, type[RunConfig]] = {"fashion": FashionConfig, "brain": BrainConfig}
+FAMILIES = tuple(CONFIGS)
+
+
+def config_for(family: str, **values: Any) -> RunConfig:
+    """The recipe of ``family`` with ``values`` overriding its defaults."""
+    if family not in CONFIGS:
+        raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
+    return CONFIGS[family](**values)
