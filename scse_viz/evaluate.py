@@ -1,9 +1,9 @@
-"""Measure a classifier's test accuracy the one way training measures it, and compare with the model card.
+"""Measure a model on its family's test set the one way training measures it, and compare with the model card.
 
-``python -m scse_viz.evaluate fashion --variant scse [--weights my.safetensors] [--device cpu]`` re-measures a
-shipped (or given) checkpoint on the Fashion-MNIST test set with the very function training used at its end
-(:func:`measure_fashion_test`), prints it next to the card's number and the difference, and exits with status 1 when
-the difference exceeds the tolerance (0.002).
+``python -m scse_viz.evaluate {brain,fashion} [--variant scse] [--weights my.safetensors] [--device cpu]``
+re-measures the shipped (or given) checkpoints with the very functions training used at its end
+(:func:`measure_fashion_test`, :func:`measure_brain`), prints them next to the card's numbers, and exits with status
+1 when a headline number differs from the card by more than the tolerance (accuracy 0.002, mean Dice 0.005).
 """
 
 from __future__ import annotations
@@ -127,58 +127,78 @@ def measure_brain(model: nn.Module, slices: Sequence[BrainSlice], device: torch.
     return {**dice_report(counts), "count": len(slices)}
 
 
-def _format_report(report: dict[str, Any], class_names: Sequence[str], card_entry: dict[str, Any] | None) -> str:
-    card_per_class = (card_entry or {}).get("per_class_accuracy")
-    lines = [f"{'class':<14}{'measured':>10}" + (f"{'card':>10}{'diff':>10}" if card_per_class else "")]
-    for k, name in enumerate(class_names):
-        value = report["per_class_accuracy"][k]
+def measure_test(family_name: str, model: nn.Module, device: torch.device | None = None,
+                 data_root: str | Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """The test-set report of a family's model, with its headline number under ``"metric"``.
+
+    fashion: accuracy and per-class accuracy on the 10,000 official test images; brain: pooled Dice per class on
+    the held-out test slabs and their mean over CSF, GM and WM.
+    """
+    if family_name == "fashion":
+        report = measure_fashion_test(model, root=data_root, device=device)
+        return {**report, "metric": report["accuracy"]}
+    if family_name == "brain":
+        from scse_viz.data.brain import load_brain_slices
+
+        report = measure_brain(model, load_brain_slices("test"), device)
+        return {**report, "metric": report["mean_dice"]}
+    raise ValueError(f"unknown family {family_name!r}")
+
+
+def per_class(report: dict[str, Any], class_names: Sequence[str]) -> dict[str, float | None]:
+    """Per-class numbers of a report by class name: accuracy (fashion) or Dice (brain)."""
+    if "dice" in report:
+        return dict(report["dice"])
+    return dict(zip(class_names, report["per_class_accuracy"]))
+
+
+def _format(measured: dict[str, float | None], card: dict[str, float | None] | None) -> str:
+    lines = [f"{'class':<14}{'measured':>10}" + (f"{'card':>10}{'diff':>10}" if card else "")]
+    for name, value in measured.items():
         line = f"{name:<14}{'-' if value is None else f'{value:.4f}':>10}"
-        if card_per_class and value is not None and card_per_class[k] is not None:
-            line += f"{card_per_class[k]:>10.4f}{value - card_per_class[k]:>+10.4f}"
+        if card and value is not None and card.get(name) is not None:
+            line += f"{card[name]:>10.4f}{value - card[name]:>+10.4f}"
         lines.append(line)
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scse_viz.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("family", choices=["fashion"])
-    parser.add_argument("--variant", required=True, choices=["none", "cse", "sse", "scse"])
+    parser.add_argument("family", choices=["brain", "fashion"])
+    parser.add_argument("--variant", default="all", choices=["all", "none", "cse", "sse", "scse"])
     parser.add_argument("--weights", type=Path, help="a safetensors checkpoint (default: the shipped one)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--data-root", type=Path, help="folder with the four IDX files (default: Debian's path)")
+    parser.add_argument("--device", default="cpu", help="cpu (what the card was measured on), cuda, auto")
+    parser.add_argument("--data-root", type=Path, help="fashion: folder with the four IDX files (default: Debian's)")
     args = parser.parse_args(argv)
+    if args.weights is not None and args.variant == "all":
+        parser.error("--weights needs one --variant (the architecture the weights are for)")
 
-    from scse_viz import zoo  # here, not at the top: zoo imports the training config, which needs nothing from us
+    from scse_viz import zoo  # late: --help stays fast
 
     spec = zoo.family(args.family)
-    model = spec.build(args.variant)
-    weights = args.weights or zoo.weights_path(args.family, args.variant)
-    zoo.load_checkpoint(model, weights)
     device = resolve_device(args.device)
-    report = measure_fashion_test(model, root=args.data_root, device=device)
-
-    card_entry = None
     try:
-        card_entry = zoo.load_card(args.family)["variants"].get(args.variant)
+        card = spec.card()
     except FileNotFoundError:
-        pass
-    print(f"{args.family} / {args.variant}: {weights} on {device}")
-    print(_format_report(report, spec.class_names, card_entry))
-    measured = report["accuracy"]
-    if card_entry is None:
-        print(f"test accuracy {measured:.4f} (no card entry to compare with)")
-        return 0
-    card_value = card_entry["shipped"]["test_accuracy"]
-    difference = measured - card_value
-    ok = abs(difference) <= REPRODUCE_TOLERANCE
-    print(
-        f"test accuracy {measured:.4f}   card {card_value:.4f}   difference {difference:+.4f}   "
-        f"{'OK' if ok else 'MISMATCH'} (tolerance {REPRODUCE_TOLERANCE})"
-    )
-    if args.weights is not None:
-        print("(the card's number is for the shipped checkpoint; your weights may differ legitimately)")
-        return 0
-    return 0 if ok else 1
+        card = None
+    tolerance = REPRODUCE_TOLERANCE[args.family]
+    failed = 0
+    for variant in spec.variants if args.variant == "all" else (args.variant,):
+        weights = args.weights or spec.weights_path(variant)
+        model = zoo.load_checkpoint(spec.build(variant), weights)
+        report = measure_test(args.family, model, device, args.data_root)
+        shipped = card["variants"][variant]["shipped"] if card and args.weights is None else None
+        print(f"\n{args.family} / {variant}: {weights} on {device}")
+        print(_format(per_class(report, spec.class_names), shipped and shipped["per_class"]))
+        if shipped is None:
+            print(f"{card and card['metric'] or 'headline'} {report['metric']:.4f} (nothing on the card to compare with)")
+            continue
+        difference = report["metric"] - shipped["metric"]
+        ok = abs(difference) <= tolerance
+        failed += not ok
+        print(f"{card['metric']} {report['metric']:.4f}   card {shipped['metric']:.4f}   difference {difference:+.4f}   "
+              f"{'OK' if ok else 'MISMATCH'} (tolerance {tolerance})")  # fmt: skip
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
