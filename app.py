@@ -2,9 +2,19 @@
 
 import streamlit as st
 
-import scse_viz  # noqa: F401  (proves the package imports; also makes torchvision importable on CPU torch)
+import scse_viz  # noqa: F401  (makes torchvision importable on CPU torch before anything else imports it)
+from scse_viz import zoo
+from scse_viz.render import figure_bytes
+from scse_viz.render.diagram import scse_diagram_figure
+from scse_viz.ui.state import FAMILY
 
 st.set_page_config(page_title="scSE Lens", layout="wide")
+
+
+@st.cache_data(show_spinner=False)
+def diagram_png() -> bytes:
+    return figure_bytes(scse_diagram_figure(), "png", dpi=110)
+
 
 st.title("scSE Lens")
 st.caption("See what the squeeze-and-excitation gates of a CNN computed for your image.")
@@ -18,15 +28,30 @@ weight `q` in (0, 1) per pixel.
 **scSE** applies both gates to the same feature map and adds the results: `x·w + x·q`.
 """
 )
+st.image(diagram_png(), caption="The scSE block (Roy, Navab and Wachinger, MICCAI 2018).")
 
-st.subheader("What the pages will do")
-st.markdown(
-    """
-- **Upload** a photo, a 16-bit TIFF or a NIfTI volume and run it through a CNN that contains scSE blocks.
-- **Channel gates (cSE):** show the per-channel weights of every block, which channels were kept and which were muted.
-- **Spatial maps (sSE):** overlay each block's per-pixel weight map on the input image.
-- **Compare** gates across blocks and between images, and export the figures.
-"""
-)
+st.subheader("Model families")
+st.markdown("Each family holds four models trained alike that differ only in their attention blocks: a baseline "
+            "without attention, cSE, sSE and scSE.")  # fmt: skip
+for column, spec in zip(st.columns(len(zoo.FAMILIES)), zoo.list_families()):
+    with column:
+        st.markdown(f"#### {spec.title}")
+        st.caption(f"Trained on {spec.trained_on}.")
+        try:
+            card = spec.card()
+        except FileNotFoundError:
+            st.warning("No card shipped for this family.")
+            continue
+        st.dataframe(
+            [{"model": entry["label"],
+              card["metric"]: f"{entry['metric']['mean']:.4f} ± {entry['metric']['std']:.4f}",
+              "parameters": f"{entry['parameters']:,}",
+              "overhead": f"{entry['overhead_percent']:+.2f} %"} for entry in card["variants"].values()],
+            hide_index=True,
+        )  # fmt: skip
+        st.caption(f"Mean ± standard deviation over three seeds, measured on the test set ({card['measured_on']}).")
+        if st.button("Open a sample in the explorer", key=f"open-{spec.name}", type="primary"):
+            st.session_state[FAMILY] = spec.name
+            st.switch_page("pages/1_Explore.py")
 
 st.info("Use the sidebar to open the other pages.")

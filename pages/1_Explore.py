@@ -1,0 +1,251 @@
+"""Explore: a family's four variants on one input, their outputs side by side, and every block's attention."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import scse_viz  # noqa: F401  (torchvision shim first)
+from scse_viz import explore, export
+from scse_viz.capture import Knockout
+from scse_viz.render import (
+    channel_gate_comparison_figure,
+    channel_gate_figure,
+    class_probability_figure,
+    difference_map_figure,
+    effective_gain_figure,
+    figure_bytes,
+    side_by_side_figure,
+    spatial_grid_figure,
+    spatial_overlay_figure,
+)
+from scse_viz.render import charts, raster
+from scse_viz.render.outputs import class_colors
+from scse_viz.ui.inputs import choose_family, choose_input, pick_input
+from scse_viz.ui.runs import family_run, knockout_output, second_output
+from scse_viz.ui.state import memo
+
+st.set_page_config(page_title="Explore · scSE Lens", layout="wide")
+CMAPS = ["magma", "viridis", "inferno", "plasma", "gray", "jet"]
+KNOCKOUT_VALUES = {0.5: "0.5 = σ(0), an untrained gate", 0.0: "0 — branch removed", 1.0: "1 — gate fully open"}
+
+family = choose_family()
+image = choose_input(family)
+st.title("Explore")
+if image is None:
+    st.info("Choose a bundled sample or upload an image in the sidebar.")
+    st.stop()
+
+run = family_run(family, image)
+names = list(family.class_names)
+attention_variants = [v for v in run.outputs if run.outputs[v].shown()]
+shown = explore.display_image(run)
+segmentation = family.task == "segmentation"
+
+
+def picture(key: tuple, make) -> object:
+    """A raster picture memoised per run and settings; small images are enlarged pixel by pixel."""
+    return memo(("picture", run.key, *key), lambda: raster.enlarge(make()))
+
+
+def download(label: str, make_bytes, file_name: str, mime: str, key: str) -> None:
+    st.download_button(label, data=make_bytes, file_name=file_name, mime=mime, key=key, on_click="ignore")
+
+
+def figure_downloads(name: str, make_figure, key: str) -> None:
+    """PNG and SVG of a matplotlib figure, drawn only when someone clicks."""
+    left, right = st.columns(2)
+    with left:
+        download("PNG", lambda: figure_bytes(make_figure(), "png"), f"{name}.png", "image/png", f"{key}-png")
+    with right:
+        download("SVG", lambda: figure_bytes(make_figure(), "svg"), f"{name}.svg", "image/svg+xml", f"{key}-svg")
+
+
+# ------------------------------------------------------------------------------------------------------ the input
+left, right = st.columns(2)
+left.image(picture(("input",), lambda: raster.to_rgb(image.pixels)), caption=f"{image.name} — {image.note}")
+right.image(picture(("model-input",), lambda: raster.to_rgb(run.prepared.pixels)),
+            caption=f"what the models see: {run.prepared.pixels.shape[0]}×{run.prepared.pixels.shape[1]}")  # fmt: skip
+st.caption(f"These models were trained on {family.trained_on}. Any image runs; on images unlike those, read the "
+           "results as a demonstration of the mechanism, not as a diagnosis.")  # fmt: skip
+
+outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab = st.tabs(
+    ["Outputs", "Attention", "Knock-out", "Compare two images", "Export"]
+)
+
+# ------------------------------------------------------------------------------------------------------ outputs
+with outputs_tab:
+    columns = st.columns(len(run.outputs))
+    if segmentation:
+        rgba = class_colors(len(names))
+        legend = " ".join(
+            f"<span style='background:rgba({int(c[0]*255)},{int(c[1]*255)},{int(c[2]*255)},0.8);padding:0 8px'>"
+            f"&nbsp;</span> {n}" for n, c in zip(names[1:], rgba[1:])
+        )  # fmt: skip
+        st.markdown(f"Legend: {legend}", unsafe_allow_html=True)
+        for column, (variant, output) in zip(columns, run.outputs.items()):
+            column.image(picture(("mask", variant), lambda o=output: raster.mask_overlay(shown, o.mask, len(names))),
+                         caption=output.label)  # fmt: skip
+        st.subheader("Area per class (% of the image)")
+        areas = {o.label: [a["percent"] for a in explore.class_areas(o.mask, names)] for o in run.outputs.values()}
+        st.dataframe({"class": names, **areas}, hide_index=True)
+        if image.truth_mask is not None:
+            st.subheader("Dice against the ground truth")
+            rows = []
+            for output in run.outputs.values():
+                scores = explore.dice_scores(output.mask, image.truth_mask, names)
+                rows.append({"model": output.label, **{n: scores["dice"][n] for n in names[1:]},
+                             "mean (CSF, GM, WM)": scores["mean_dice"]})  # fmt: skip
+            st.dataframe(rows, hide_index=True)
+        st.subheader("Where each attention model differs from the baseline")
+        baseline = run.outputs["none"]
+        for column, variant in zip(st.columns(len(run.outputs) - 1), [v for v in run.outputs if v != "none"]):
+            differ, share = explore.disagreement(run.outputs[variant].mask, baseline.mask)
+            column.image(picture(("differ", variant), lambda d=differ: raster.highlight(shown, d)),
+                         caption=f"{run.outputs[variant].label} ≠ baseline: {100 * share:.2f} % of pixels")  # fmt: skip
+    else:
+        if image.truth_label is not None:
+            st.markdown(f"Ground truth: **{names[image.truth_label]}**")
+        for column, output in zip(columns, run.outputs.values()):
+            column.vega_lite_chart(charts.probability_chart(explore.top_classes(output.probabilities, names),
+                                                            title=output.label), width="stretch")  # fmt: skip
+
+# ------------------------------------------------------------------------------------------------------ attention
+with attention_tab:
+    controls, view = st.columns([1, 3])
+    variant = controls.selectbox("Model", attention_variants, index=len(attention_variants) - 1,
+                                 format_func=lambda v: run.outputs[v].label)  # fmt: skip
+    output = run.outputs[variant]
+    labels = [r.label for r in output.shown()]
+    block = controls.selectbox("Block", labels)
+    record = output.record(block)
+    order = controls.radio("Bar order", ["sorted", "channel"], horizontal=True)
+    top_k = controls.slider("Top-k channels (0 = all)", 0, 64, 0)
+    cmap = controls.selectbox("Colormap", CMAPS)
+    alpha = controls.slider("Opacity", 0.0, 1.0, 0.5, 0.05)
+    with view:
+        st.markdown(f"**{output.label} · {block}** — {record.info.channels} channels, feature map "
+                    f"{record.feature_size[0]}×{record.feature_size[1]} (stride {record.stride[0]:g}), "
+                    f"branches joined by {record.join}")  # fmt: skip
+        if record.channel_gate is not None:
+            st.vega_lite_chart(charts.channel_gate_chart(record.channel_gate[0], order, top_k or None,
+                                                         title="cSE channel gate w"), width="stretch")  # fmt: skip
+        if record.spatial_gate is not None:
+            q = memo(("q", run.key, variant, block), lambda: explore.spatial_map(run, record))
+            st.image(picture(("sse", variant, block, cmap, alpha), lambda: raster.overlay(shown, q, cmap, alpha)),
+                     caption=f"sSE gate q over the image (0 → 1 on {cmap}); min {q.min():.3f}, max {q.max():.3f}")  # fmt: skip
+            st.image(raster.colorbar(cmap, 0.0, 1.0), caption="q: 0 (left) to 1 (right)")
+        if record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum":
+            st.markdown("**Effective gain of the scSE sum**: x·w + x·q = (w_c + q_ij)·x; "
+                        "shown as w_c + q_ij − 1 (red boosted, blue damped, white unchanged).")  # fmt: skip
+            channel = st.selectbox("Channel", ["mean over channels", *range(record.info.channels)], key="gain-c")
+            wc = record.channel_gate[0].mean() if channel == "mean over channels" else record.channel_gate[0][channel]
+            gain = memo(("gain", run.key, variant, block, channel), lambda: wc + q - 1.0)
+            st.image(picture(("gain", variant, block, channel, alpha),
+                             lambda: raster.overlay(shown, gain, "RdBu_r", alpha, -1.0, 1.0)),
+                     caption=f"w_c + q_ij − 1 for {channel if channel != 'mean over channels' else 'the mean w'} "
+                     "on [−1, 1]")  # fmt: skip
+    if any(r.spatial_gate is not None for r in output.shown()):
+        st.subheader(f"Every block's sSE map — {output.label}")
+        maps = [r for r in output.shown() if r.spatial_gate is not None]
+        tiles = [picture(("sse", variant, r.label, cmap, alpha), lambda r=r: raster.overlay(
+            shown, memo(("q", run.key, variant, r.label), lambda: explore.spatial_map(run, r)), cmap, alpha))
+            for r in maps]  # fmt: skip
+        st.image(tiles, caption=[f"{r.label} (stride {r.stride[0]:g})" for r in maps], width=180)
+
+# ------------------------------------------------------------------------------------------------------ knock-out
+with knockout_tab:
+    controls, view = st.columns([1, 3])
+    ko_variant = controls.selectbox("Model", attention_variants, index=len(attention_variants) - 1,
+                                    format_func=lambda v: run.outputs[v].label, key="ko-model")  # fmt: skip
+    intact = run.outputs[ko_variant]
+    branches = [b for b in ("cse", "sse") if any(getattr(r, f"{'channel' if b == 'cse' else 'spatial'}_gate")
+                                                   is not None for r in intact.shown())]  # fmt: skip
+    branch = controls.radio("Switch off", branches, format_func=lambda b: {"cse": "cSE", "sse": "sSE"}[b],
+                            horizontal=True)  # fmt: skip
+    scope = controls.selectbox("In", ["all blocks", *[r.label for r in intact.shown()]])
+    value = controls.selectbox("Replace the gate by", list(KNOCKOUT_VALUES), format_func=KNOCKOUT_VALUES.get)
+    knockout = Knockout(branch, value, None if scope == "all blocks" else (scope.split(" (call")[0],))
+    knocked = knockout_output(run, ko_variant, knockout)
+    effect = explore.knockout_effect(intact, knocked, names)
+    with view:
+        a, b, c = st.columns(3)
+        if segmentation:
+            a.image(picture(("mask", ko_variant), lambda: raster.mask_overlay(shown, intact.mask, len(names))),
+                    caption=f"{intact.label}, intact")  # fmt: skip
+            b.image(raster.enlarge(raster.mask_overlay(shown, knocked.mask, len(names))),
+                    caption=f"{intact.label}, {branch.upper()} gate = {value:g} in {scope}")  # fmt: skip
+            differ, share = explore.disagreement(knocked.mask, intact.mask)
+            c.image(raster.enlarge(raster.highlight(shown, differ)), caption=f"changed: {100 * share:.2f} % of pixels")
+            st.metric("Mean Dice of the knocked-out mask against the intact one", f"{effect['dice_vs_intact']:.4f}")
+        else:
+            a.vega_lite_chart(charts.probability_chart(explore.top_classes(intact.probabilities, names),
+                                                       title="intact"), width="stretch")  # fmt: skip
+            b.vega_lite_chart(charts.probability_chart(explore.top_classes(knocked.probabilities, names),
+                                                       title="knocked out"), width="stretch")  # fmt: skip
+            c.metric("Top class", effect["top1_knocked"], None if effect["top1_knocked"] == effect["top1_intact"]
+                     else f"was {effect['top1_intact']}")  # fmt: skip
+            c.metric("Largest probability change", f"{effect['largest_change']:.4f}")
+
+# ------------------------------------------------------------------------------------------------------ compare
+with compare_tab:
+    st.markdown("cSE is input-dependent: the same model gives different channel weights to different images.")
+    controls, view = st.columns([1, 3])
+    with controls:
+        other = pick_input(family, st, prefix="compare-")
+        cmp_variant = st.selectbox("Model", [v for v in attention_variants if any(
+            r.channel_gate is not None for r in run.outputs[v].shown())], format_func=lambda v: run.outputs[v].label,
+            key="cmp-model")  # fmt: skip
+    if other is None:
+        view.info("Choose a second image on the left.")
+    else:
+        second = second_output(family, other, cmp_variant)
+        blocks = [r.label for r in run.outputs[cmp_variant].shown() if r.channel_gate is not None]
+        cmp_block = controls.selectbox("Block", blocks, key="cmp-block")
+        gate_a = run.outputs[cmp_variant].record(cmp_block).channel_gate[0]
+        gate_b = second.record(cmp_block).channel_gate[0]
+        pair = ("A: " + image.name, "B: " + other.name)
+        with view:
+            st.vega_lite_chart(charts.gate_comparison_chart(gate_a, gate_b, pair), width="stretch")
+            st.vega_lite_chart(charts.gate_difference_chart(gate_b - gate_a, pair), width="stretch")
+            st.caption(f"mean |w(B) − w(A)| = {abs(gate_b - gate_a).mean():.4f}, largest "
+                       f"{abs(gate_b - gate_a).max():.4f} (channel {int(abs(gate_b - gate_a).argmax())})")  # fmt: skip
+
+# ------------------------------------------------------------------------------------------------------ export
+with export_tab:
+    settings = {"attention_model": variant, "block": block, "order": order, "top_k": top_k, "colormap": cmap,
+                "opacity": alpha, "knockout": {"model": ko_variant, "branch": branch, "value": value,
+                                               "scope": scope}}  # fmt: skip
+    stem = f"scse-lens_{family.name}_{image.key}"
+    st.markdown("**All captured numbers** of this input (every model, every block), with model, input and settings "
+                "recorded in the file.")  # fmt: skip
+    left, right = st.columns(2)
+    with left:
+        download("CSV", lambda: export.to_csv(run, settings), f"{stem}.csv", "text/csv", "csv")
+    with right:
+        download("NPZ", lambda: export.to_npz(run, settings), f"{stem}.npz", "application/octet-stream", "npz")
+    figures = {
+        "outputs side by side": lambda: side_by_side_figure(
+            shown, [(o.label, o.mask) for o in run.outputs.values()], names) if segmentation
+        else class_probability_figure(run.outputs[variant].probabilities, names, title=run.outputs[variant].label),
+        f"cSE gate — {output.label} {block}": (lambda: channel_gate_figure(
+            record.channel_gate[0], order=order, top_k=top_k or None, title=f"{output.label} · {block}"))
+        if record.channel_gate is not None else None,
+        f"sSE map — {output.label} {block}": (lambda: spatial_overlay_figure(
+            shown, explore.spatial_map(run, record), cmap=cmap, alpha=alpha, title=f"{output.label} · {block}"))
+        if record.spatial_gate is not None else None,
+        f"every sSE map — {output.label}": (lambda: spatial_grid_figure(
+            shown, [(r.label, explore.spatial_map(run, r), None) for r in output.shown()
+                    if r.spatial_gate is not None], cmap=cmap, alpha=alpha))
+        if any(r.spatial_gate is not None for r in output.shown()) else None,
+        f"effective gain — {output.label} {block}": (lambda: effective_gain_figure(
+            shown, record.channel_gate[0], explore.spatial_map(run, record), alpha=alpha))
+        if record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum" else None,
+        "difference from the baseline": (lambda: difference_map_figure(
+            shown, run.outputs["none"].mask, run.outputs[variant].mask, labels=("baseline", output.label)))
+        if segmentation else None,
+        "two images' channel gates": (lambda: channel_gate_comparison_figure(gate_a, gate_b, pair))
+        if other is not None else None,
+    }  # fmt: skip
+    for number, (title, make) in enumerate(f for f in figures.items() if f[1] is not None):
+        st.markdown(f"**{title}**")
+        figure_downloads(f"{stem}_{number}", make, f"fig-{number}")

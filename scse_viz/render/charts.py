@@ -1,0 +1,114 @@
+"""Interactive charts as Vega-Lite specifications (plain dicts): bars with hover tooltips for the pages.
+
+The same rows and colours as the matplotlib figures (:func:`channel_gate_table`, the class palette), so the chart on
+screen and the PNG/SVG download say the same thing. Nothing here imports streamlit; a page passes the dict to
+``st.vega_lite_chart``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from scse_viz.render.channel import (
+    BAR_COLOR,
+    BOOST_COLOR,
+    COMPARE_COLORS,
+    REFERENCE,
+    SUPPRESS_COLOR,
+    Order,
+    channel_gate_table,
+)
+
+ROLE_NAMES = {"boost": "highest w (strongest boost)", "suppression": "lowest w (strongest suppression)",
+              "": "other channels"}  # fmt: skip
+GATE_AXIS = {"title": "gate w_c (0–1)", "scale": {"domain": [0, 1]}}
+
+
+def _reference_rule(value: float = REFERENCE) -> dict[str, Any]:
+    return {
+        "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#404040"},
+        "encoding": {"y": {"datum": value}, "tooltip": {"value": f"{value:g} = σ(0), an untrained gate"}},
+    }
+
+
+def channel_gate_chart(gate: np.ndarray, order: Order = "sorted", top_k: int | None = None, highlight: int = 3,
+                       title: str = "") -> dict[str, Any]:  # fmt: skip
+    """Bars of one image's cSE gate, hover shows channel and w, dashed reference at 0.5, boosts/suppressions coloured."""
+    rows = channel_gate_table(gate, order, top_k, highlight)
+    values = [{"channel": r["channel"], "w": r["value"], "rank": r["rank"], "role": ROLE_NAMES[r["role"]]}
+              for r in rows]  # fmt: skip
+    sort = {"field": "rank", "order": "ascending"}
+    bars = {
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": "channel", "type": "ordinal", "sort": sort,
+                  "title": "channel (sorted by w)" if order == "sorted" else "channel"},
+            "y": {"field": "w", "type": "quantitative", **GATE_AXIS},
+            "color": {"field": "role", "type": "nominal", "title": None, "legend": {"orient": "bottom"},
+                      "scale": {"domain": list(ROLE_NAMES.values()),
+                                "range": [BOOST_COLOR, SUPPRESS_COLOR, BAR_COLOR]}},
+            "tooltip": [{"field": "channel", "type": "ordinal"},
+                        {"field": "w", "type": "quantitative", "format": ".4f"}],
+        },
+    }  # fmt: skip
+    return {"data": {"values": values}, "title": title, "layer": [bars, _reference_rule()], "height": 260}
+
+
+def gate_comparison_chart(gate_a: np.ndarray, gate_b: np.ndarray, labels: tuple[str, str]) -> dict[str, Any]:
+    """Two inputs' gates of one block as grouped bars (hover: channel, input, w) with the 0.5 reference."""
+    a, b = np.asarray(gate_a, dtype=float), np.asarray(gate_b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"both gates must be 1-D with the same channels, got {a.shape} and {b.shape}")
+    values = [{"channel": c, "input": label, "w": float(g[c])}
+              for label, g in zip(labels, (a, b)) for c in range(a.size)]  # fmt: skip
+    bars = {
+        "mark": "bar",
+        "encoding": {
+            "x": {"field": "channel", "type": "ordinal"},
+            "xOffset": {"field": "input"},
+            "y": {"field": "w", "type": "quantitative", **GATE_AXIS},
+            "color": {"field": "input", "type": "nominal", "scale": {"range": list(COMPARE_COLORS)},
+                      "legend": {"orient": "bottom", "title": None}},
+            "tooltip": [{"field": "channel"}, {"field": "input"}, {"field": "w", "format": ".4f"}],
+        },
+    }  # fmt: skip
+    return {"data": {"values": values}, "layer": [bars, _reference_rule()], "height": 220}
+
+
+def gate_difference_chart(difference: np.ndarray, labels: tuple[str, str]) -> dict[str, Any]:
+    """w(B) − w(A) per channel, red up / blue down, hover shows the value."""
+    d = np.asarray(difference, dtype=float)
+    values = [{"channel": c, "difference": float(v), "sign": "B higher" if v >= 0 else "A higher"}
+              for c, v in enumerate(d)]  # fmt: skip
+    title = f"w({labels[1]}) − w({labels[0]})"
+    return {
+        "data": {"values": values},
+        "mark": "bar",
+        "height": 160,
+        "encoding": {
+            "x": {"field": "channel", "type": "ordinal"},
+            "y": {"field": "difference", "type": "quantitative", "title": title},
+            "color": {"field": "sign", "type": "nominal", "legend": None,
+                      "scale": {"domain": ["B higher", "A higher"], "range": [BOOST_COLOR, SUPPRESS_COLOR]}},
+            "tooltip": [{"field": "channel"}, {"field": "difference", "format": "+.4f"}],
+        },
+    }  # fmt: skip
+
+
+def probability_chart(top: Sequence[tuple[str, float]], title: str = "") -> dict[str, Any]:
+    """Horizontal bars of the most probable classes, most probable on top, hover shows the probability."""
+    values = [{"class": name, "probability": p, "rank": i} for i, (name, p) in enumerate(top)]
+    return {
+        "data": {"values": values},
+        "title": title,
+        "mark": "bar",
+        "height": 24 * max(1, len(values)),
+        "encoding": {
+            "y": {"field": "class", "type": "nominal", "sort": {"field": "rank"}, "title": None},
+            "x": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]}},
+            "tooltip": [{"field": "class"}, {"field": "probability", "format": ".4f"}],
+        },
+    }

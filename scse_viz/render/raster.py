@@ -1,0 +1,86 @@
+"""Pictures as RGB arrays, composited with numpy: what the pages show on every rerun.
+
+A matplotlib figure costs 100–500 ms to draw; the app redraws on every widget change, so the pictures on screen are
+made here instead (a colormap lookup and an alpha blend, a few milliseconds) and the matplotlib figures of the other
+modules are drawn only when someone downloads a PNG or SVG. Both use the same colours, limits and geometry: maps
+must already be on the image's pixels (``upsample_map``), nothing here resamples except :func:`enlarge`, which
+repeats pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+
+from scse_viz.render.geometry import check_image
+from scse_viz.render.outputs import DIFF_COLOR, class_colors
+
+DIFF_RGB = tuple(int(DIFF_COLOR[i : i + 2], 16) / 255.0 for i in (1, 3, 5))
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """Gray H×W or colour H×W×3 in [0, 1] (or uint8) -> float32 H×W×3."""
+    img = check_image(image).astype(np.float32)
+    return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
+
+
+def colorize(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
+    """Map values through a matplotlib colormap with fixed limits (clipped) -> float32 H×W×3."""
+    if vmax <= vmin:
+        raise ValueError(f"vmax ({vmax}) must be larger than vmin ({vmin})")
+    scaled = np.clip((np.asarray(values, dtype=np.float64) - vmin) / (vmax - vmin), 0.0, 1.0)
+    return colormaps[cmap](scaled)[..., :3].astype(np.float32)
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def overlay(image: np.ndarray, values: np.ndarray, cmap: str, alpha: float, vmin: float = 0.0,
+            vmax: float = 1.0) -> np.ndarray:  # fmt: skip
+    """``values`` (on the image's pixels) coloured and blended over the image with opacity ``alpha`` -> uint8."""
+    base = to_rgb(image)
+    if np.shape(values) != base.shape[:2]:
+        raise ValueError(f"map of shape {np.shape(values)} is not on the image's pixels {base.shape[:2]}")
+    return _to_uint8((1.0 - alpha) * base + alpha * colorize(values, cmap, vmin, vmax))
+
+
+def mask_overlay(image: np.ndarray, mask: np.ndarray, n_classes: int, alpha: float = 0.5,
+                 colors: Sequence[Any] | None = None) -> np.ndarray:  # fmt: skip
+    """Class colours over the image (class 0 transparent), the palette of ``mask_overlay_figure`` -> uint8."""
+    base = to_rgb(image)
+    m = np.asarray(mask)
+    if m.shape != base.shape[:2]:
+        raise ValueError(f"mask of shape {m.shape} is not on the image's pixels {base.shape[:2]}")
+    rgba = class_colors(n_classes, colors)[m].astype(np.float32)
+    weight = alpha * rgba[..., 3:4]
+    return _to_uint8((1.0 - weight) * base + weight * rgba[..., :3])
+
+
+def highlight(image: np.ndarray, where: np.ndarray, alpha: float = 0.75) -> np.ndarray:
+    """Pixels where ``where`` is true painted in the difference colour (the one of ``difference_map_figure``)."""
+    base = to_rgb(image)
+    if np.shape(where) != base.shape[:2]:
+        raise ValueError(f"selection of shape {np.shape(where)} is not on the image's pixels {base.shape[:2]}")
+    out = base.copy()
+    out[where] = (1.0 - alpha) * base[where] + alpha * np.asarray(DIFF_RGB, dtype=np.float32)
+    return _to_uint8(out)
+
+
+def enlarge(rgb: np.ndarray, min_side: int = 224) -> np.ndarray:
+    """Repeat pixels by the smallest integer factor that makes the shorter side at least ``min_side``.
+
+    Small inputs (the classifier's 28×28) stay crisp in the browser instead of being blurred by its scaling, and
+    pixel (i, j) still covers exactly the block of pixels it came from.
+    """
+    factor = max(1, -(-min_side // min(rgb.shape[:2])))
+    return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1) if factor > 1 else rgb
+
+
+def colorbar(cmap: str, vmin: float, vmax: float, width: int = 256, height: int = 10) -> np.ndarray:
+    """A horizontal colour strip from vmin (left) to vmax (right), uint8 height×width×3."""
+    ramp = np.linspace(vmin, vmax, width)[None, :].repeat(height, axis=0)
+    return _to_uint8(colorize(ramp, cmap, vmin, vmax))

@@ -1,0 +1,108 @@
+"""The sidebar every page shares: which model family, and which input (a bundled sample or an upload).
+
+A bad upload never costs the person what they had: the error is shown once, in words, and the previous input (and
+so its results) stays selected. Decoded files are memoised per session, so moving a slice slider does not decode
+the volume again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from scse_viz import explore, samples, zoo
+from scse_viz.errors import ScseVizError, VolumeIndexRequiredError
+from scse_viz.io import ORIENTATIONS, LoadedImage, Volume, load_any, slice_count
+from scse_viz.ui.state import FAMILY, chosen_input, keep_input, memo
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif", "nii", "gz"]
+SAMPLE, UPLOAD = "Bundled sample", "Upload your own"
+
+
+def choose_family() -> zoo.Family:
+    """Sidebar select of the model family; the choice is shared by every page of this session."""
+    names = list(zoo.FAMILIES)
+    current = st.session_state.get(FAMILY, names[0])
+    name = st.sidebar.selectbox(
+        "Model family", names, index=names.index(current), format_func=lambda n: zoo.family(n).title
+    )
+    st.session_state[FAMILY] = name
+    return zoo.family(name)
+
+
+def _decode(data: bytes, name: str, volume_index: int | None) -> tuple[str, Any]:
+    """("ok", LoadedImage | Volume) or ("error", message): memoised, including failures."""
+    try:
+        return "ok", load_any(data, name, volume_index=volume_index)
+    except VolumeIndexRequiredError as error:
+        return "needs-index", str(error)
+    except ScseVizError as error:
+        return "error", str(error)
+
+
+def _volume_slice(volume: Volume, key: str, where: Any) -> explore.InputImage:
+    """Orientation and slice controls for a volume (middle slice first)."""
+    orientation = where.radio("Slice orientation", ORIENTATIONS, index=2, horizontal=True, key=f"{key}-o")
+    count = slice_count(volume, orientation)
+    index = where.slider("Slice", 0, count - 1, count // 2, key=f"{key}-{orientation}-s")
+    return memo(("slice", key, orientation, index), lambda: explore.input_from_volume(volume, orientation, index))
+
+
+def _from_sample(family: zoo.Family, where: Any, prefix: str) -> explore.InputImage | None:
+    options = samples.list_samples(family.name)
+    if not options:
+        where.info("No samples are bundled for this family.")
+        return None
+    titles = [s.title for s in options]
+    sample = options[titles.index(where.selectbox("Sample", titles, key=f"{prefix}sample-{family.name}"))]
+    status, loaded = memo(("sample", family.name, sample.name), lambda: _decode(samples.sample_bytes(sample),
+                                                                                sample.path.name, None))  # fmt: skip
+    if status != "ok":  # a broken bundle is our bug, but it must not take the page down
+        where.error(f"The sample {sample.title} could not be read: {loaded}")
+        return None
+    if isinstance(loaded, Volume):
+        return _volume_slice(loaded, f"{prefix}sample-{sample.name}", where)
+    truth = samples.sample_truth_mask(sample)
+    return memo(("sample-input", sample.name),
+                lambda: explore.input_from_image(loaded, truth_mask=truth, truth_label=sample.label))  # fmt: skip
+
+
+def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputImage | None:
+    upload = where.file_uploader(
+        "Image or NIfTI volume", type=UPLOAD_TYPES, key=f"{prefix}upload-{family.name}",
+        help="PNG, JPEG, TIFF (8/16-bit), BMP, WebP, GIF, or a NIfTI volume (.nii, .nii.gz).",
+    )  # fmt: skip
+    if upload is None:
+        return None
+    volume_index = st.session_state.get(f"{prefix}volume-index-{upload.file_id}")
+    status, loaded = memo(("upload", upload.file_id, volume_index),
+                          lambda: _decode(upload.getvalue(), upload.name, volume_index))  # fmt: skip
+    if status == "needs-index":
+        where.error(loaded)
+        where.number_input("Volume (4th dimension) to use", min_value=0, value=0, step=1,
+                                key=f"{prefix}volume-index-{upload.file_id}")  # fmt: skip
+        return None
+    if status == "error":
+        where.error(loaded)
+        return None
+    if isinstance(loaded, Volume):
+        return _volume_slice(loaded, f"{prefix}upload-{upload.file_id}", where)
+    assert isinstance(loaded, LoadedImage)
+    return memo(("upload-input", upload.file_id), lambda: explore.input_from_image(loaded))
+
+
+def pick_input(family: zoo.Family, where: Any = st.sidebar, prefix: str = "") -> explore.InputImage | None:
+    """Sample-or-upload controls in ``where``; the new valid input, or None (nothing chosen, or a bad file whose
+    message is shown)."""
+    source = where.radio("Input", [SAMPLE, UPLOAD], key=f"{prefix}source-{family.name}", horizontal=True)
+    return _from_sample(family, where, prefix) if source == SAMPLE else _from_upload(family, where, prefix)
+
+
+def choose_input(family: zoo.Family) -> explore.InputImage | None:
+    """The sidebar's input for ``family``, shared by every page: the new valid choice, or the one chosen before if
+    the new choice failed (or nothing was chosen yet)."""
+    image = pick_input(family)
+    if image is not None:
+        keep_input(family.name, image)
+    return chosen_input(family.name)
