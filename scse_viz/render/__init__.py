@@ -13,6 +13,7 @@ from scse_viz.render.outputs import (
 from scse_viz.render.spatial import effective_gain_figure, spatial_grid_figure, spatial_overlay_figure
 from scse_viz.render.teaching import (
     channel_maps_figure,
+    class_excitation_figure,
     gain_figure,
     heatmap_grid_figure,
     join_comparison_figure,
@@ -26,6 +27,7 @@ __all__ = [
     "channel_gate_figure",
     "channel_gate_table",
     "channel_maps_figure",
+    "class_excitation_figure",
     "class_colors",
     "class_probability_figure",
     "difference_map_figure",

@@ -3,7 +3,8 @@
 Raw feature maps are not images in [0, 1], so they are drawn as plain heatmaps (no image underneath), pixel-aligned
 with :func:`pixel_extent`. Every grid shares one colour scale across its cells, so "before" and "after" can be
 compared by colour; the limits are written on the colorbar. The cSE gate w itself is drawn by
-:func:`~scse_viz.render.channel.channel_gate_figure` (fixed 0–1 axis, 0.5 dashed).
+:func:`~scse_viz.render.channel.channel_gate_figure` (fixed 0–1 axis, 0.5 dashed); per-class mean gates by
+:func:`class_excitation_figure` (SE-Net Fig. 6).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from scse_viz.render.channel import BOOST_COLOR, REFERENCE_COLOR, SUPPRESS_COLOR
+from scse_viz.render.channel import BOOST_COLOR, REFERENCE, REFERENCE_COLOR, SUPPRESS_COLOR
 from scse_viz.render.export import new_figure
 from scse_viz.render.geometry import pixel_extent
 from scse_viz.render.spatial import GAIN_CMAP, SSE_CMAP, SSE_LABEL
@@ -25,6 +27,8 @@ GAIN_RANGE = (0.0, 2.0)  # w_c + q_ij lies in (0, 2); centred at 1 = "left as it
 GAIN_MAP_LABEL = "gain w_c + q_ij (1 = unchanged)"
 ANNOTATE_MAX_PIXELS = 144  # single maps up to 12×12 get their values printed in the cells
 CELL = 1.9  # inches per heatmap in a grid
+LABELLED_BARS = 32  # vectors up to this length get every value printed on its bar
+MAX_WIDTH = 14.0  # inches
 
 
 def _vector(values: Any) -> np.ndarray:
@@ -63,24 +67,33 @@ def vector_figure(
     reference: float | None = None,
     reference_label: str = "",
 ) -> Figure:
-    """One bar per entry, its value printed on the bar; positive bars red, negative blue, optional dashed line."""
+    """One bar per entry; positive bars red, negative blue, optional dashed reference line.
+
+    Up to :data:`LABELLED_BARS` entries get their value printed on the bar and every tick labelled; longer vectors
+    (a real block has up to 256 channels) keep a readable width and label every k-th tick (the table has them all).
+    """
     v = _vector(values)
     labels = [str(i) for i in range(v.size)] if labels is None else list(labels)
     if len(labels) != v.size:
         raise ValueError(f"{len(labels)} labels for {v.size} values")
-    fig = new_figure((max(3.2, 0.55 * v.size + 1.4), 2.8))
+    fig = new_figure((min(MAX_WIDTH, max(3.2, 0.55 * v.size + 1.4)), 2.8))
     ax = fig.add_subplot()
     bars = ax.bar(np.arange(v.size), v, color=np.where(v >= 0, BOOST_COLOR, SUPPRESS_COLOR), width=0.7)
-    ax.bar_label(bars, labels=[f"{x:.2f}" for x in v], fontsize=7, padding=2)
+    if v.size <= LABELLED_BARS:
+        ax.bar_label(bars, labels=[f"{x:.2f}" for x in v], fontsize=7, padding=2)
     ax.axhline(0.0, color=REFERENCE_COLOR, linewidth=0.8)
     if reference is not None:
         ax.axhline(reference, color=REFERENCE_COLOR, linestyle="--", linewidth=1.0, label=reference_label or None)
         if reference_label:
             ax.legend(loc="upper right", fontsize=7)
-    lo, hi = min(0.0, float(v.min())), max(0.0, float(v.max()), reference or 0.0)
+    lo = min(0.0, float(v.min()), reference if reference is not None else 0.0)
+    hi = max(0.0, float(v.max()), reference if reference is not None else 0.0)
     pad = 0.18 * max(hi - lo, 1e-6)
     ax.set_ylim(lo - (pad if lo < 0 else 0.0), hi + pad)
-    ax.set_xticks(np.arange(v.size), labels, fontsize=8)
+    step = max(1, -(-v.size // LABELLED_BARS))
+    ticks = np.arange(0, v.size, step)
+    ax.set_xticks(ticks, [labels[i] for i in ticks], fontsize=8, rotation=90 if step > 1 else 0)
+    ax.set_xlim(-0.6, v.size - 0.4)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.set_title(title, fontsize=9)
@@ -131,7 +144,8 @@ def heatmap_grid_figure(
             ax.set_title(name, fontsize=8)
             if col == 0:
                 ax.set_ylabel(row_label, fontsize=8)
-    fig.colorbar(im, ax=axes.ravel().tolist(), label=f"{label}  [{vmin:.2f} … {vmax:.2f}]", shrink=0.9)
+    bar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9)
+    bar.set_label(f"{label}\n[{vmin:.2f} … {vmax:.2f}]", fontsize=8)  # two lines: fits a one-row grid
     if title:
         fig.suptitle(title, fontsize=9)
     return fig
@@ -211,3 +225,40 @@ def join_comparison_figure(joins: dict[str, np.ndarray], channel: int, ours: str
         cells.append((f"{name}\n(our models)" if name == ours else f"{name}\n(alternative)", a[channel]))
     return heatmap_grid_figure([(f"channel {channel}", cells)], label="joined output",
                                title=f"channel {channel} after each join, one colour scale")  # fmt: skip
+
+
+def class_excitation_figure(
+    panels: Sequence[tuple[str, np.ndarray]], class_names: Sequence[str], *, title: str = ""
+) -> Figure:
+    """SE-Net Fig. 6: per panel (one block), one line per class of its mean gate over channel index.
+
+    ``panels`` are (panel title, K×C class-mean gates). Lines rather than a class × channel heatmap: the question is
+    whether the classes' curves coincide or separate, and on the gate's fixed 0–1 axis (0.5 dashed) a separation of
+    a few hundredths is visible as lines but lost in a colour scale that must also span 0.2–0.9. Rows of NaN
+    (classes without images) are skipped.
+    """
+    if not panels:
+        raise ValueError("no blocks to draw")
+    names = list(class_names)
+    colors = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"].colors
+    fig = new_figure((8.5, 2.3 * len(panels) + (0.4 if title else 0.0)))
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, (panel_title, means) in zip(axes, panels):
+        m = np.asarray(means, dtype=np.float64)
+        if m.ndim != 2 or m.shape[0] != len(names):
+            raise ValueError(f"{panel_title!r}: need {len(names)} classes × C gates, got shape {m.shape}")
+        channels = np.arange(m.shape[1])
+        for k, row in enumerate(m):
+            if np.all(np.isfinite(row)):
+                ax.plot(channels, row, color=colors[k % len(colors)], linewidth=1.1, label=names[k])
+        ax.axhline(REFERENCE, color=REFERENCE_COLOR, linestyle="--", linewidth=1.0)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_xlim(-0.5, m.shape[1] - 0.5)
+        ax.set_ylabel("mean w_c", fontsize=8)
+        ax.set_title(panel_title, fontsize=9)
+    axes[-1].set_xlabel("channel index", fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=7, title="class", title_fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
