@@ -297,7 +297,7 @@ def preprocessing_figure(photo: bytes, dataset_image: np.ndarray) -> bytes:
         for axis in (left, right):
             axis.set_xticks([])
             axis.set_yticks([])
-    fig.suptitle("Fashion preprocessing: light background inverted, levelled, cropped, centred, resized", fontsize=10)
+    fig.suptitle("fashion_preprocess: invert a light background, level, crop, centre, resize", fontsize=10)
     return figure_bytes(fig, "png", dpi=100)
 
 
