@@ -14,8 +14,8 @@ import torch
 from scse_viz.blocks import SCSE, hidden_channels
 
 PRESETS: dict[str, str] = {
-    "random": "Uniform noise in [0, 1): a feature map without structure. Every channel's mean is close to 0.5, so "
-    "the differences between the channel gates come mostly from the block's weights.",
+    "random": "Uniform noise in [0, 1): a feature map without structure, every channel's mean close to 0.5. Start "
+    "here, then move one channel's brightness slider and watch its gate.",
     "one bright channel": "Channel C//2 is bright (values 0.8–1.0), the others are dim (0–0.2): it has by far the "
     "largest squeeze mean s_c. With the toy block its gate w_c never falls as it gets brighter (move its "
     "brightness slider up).",

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from scse_viz.capture import BlockRecord
+from scse_viz.capture import BlockRecord, capture_attention
 from scse_viz.errors import UnsupportedBlockError
 
 GATE_TOLERANCE = 1e-5  # largest |walk-through − capture| accepted for a gate in (0, 1); float32 reordering is ~1e-7
@@ -215,8 +215,6 @@ def capture_difference(block: nn.Module, wt: WalkThrough) -> dict[str, float]:
     For a block outside a network (the toy block); a zoo model's block is compared inside its network by
     :func:`scse_viz.teaching.walk_through_model`.
     """
-    from scse_viz.capture import capture_attention
-
     return gate_differences(wt, capture_attention(nn.Sequential(block), torch.from_numpy(wt.x)[None]).records[0])
 
 
