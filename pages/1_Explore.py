@@ -113,10 +113,10 @@ with outputs_tab:
 with attention_tab:
     controls, view = st.columns([1, 3])
     variant = controls.selectbox("Model", attention_variants, index=len(attention_variants) - 1,
-                                 format_func=lambda v: run.outputs[v].label)  # fmt: skip
+                                 format_func=lambda v: run.outputs[v].label, key="att-model")  # fmt: skip
     output = run.outputs[variant]
     labels = [r.label for r in output.shown()]
-    block = controls.selectbox("Block", labels)
+    block = controls.selectbox("Block", labels, key="att-block")
     record = output.record(block)
     order = controls.radio("Bar order", ["sorted", "channel"], horizontal=True)
     top_k = controls.slider("Top-k channels (0 = all)", 0, 64, 0)
@@ -165,33 +165,38 @@ with knockout_tab:
     scope = controls.selectbox("In", ["all blocks", *[r.label for r in intact.shown()]])
     value = controls.selectbox("Replace the gate by", list(KNOCKOUT_VALUES), format_func=KNOCKOUT_VALUES.get)
     knockout = Knockout(branch, value, None if scope == "all blocks" else (scope.split(" (call")[0],))
-    knocked = knockout_output(run, ko_variant, knockout)
-    effect = explore.knockout_effect(intact, knocked, names)
-    with view:
-        a, b, c = st.columns(3)
-        if segmentation:
-            a.image(picture(("mask", ko_variant), lambda: raster.mask_overlay(shown, intact.mask, len(names))),
-                    caption=f"{intact.label}, intact")  # fmt: skip
-            b.image(raster.enlarge(raster.mask_overlay(shown, knocked.mask, len(names))),
-                    caption=f"{intact.label}, {branch.upper()} gate = {value:g} in {scope}")  # fmt: skip
-            differ, share = explore.disagreement(knocked.mask, intact.mask)
-            c.image(raster.enlarge(raster.highlight(shown, differ)), caption=f"changed: {100 * share:.2f} % of pixels")
-            st.metric("Mean Dice of the knocked-out mask against the intact one", f"{effect['dice_vs_intact']:.4f}")
-        else:
-            a.vega_lite_chart(charts.probability_chart(explore.top_classes(intact.probabilities, names),
-                                                       title="intact"), width="stretch")  # fmt: skip
-            b.vega_lite_chart(charts.probability_chart(explore.top_classes(knocked.probabilities, names),
-                                                       title="knocked out"), width="stretch")  # fmt: skip
-            c.metric("Top class", effect["top1_knocked"], None if effect["top1_knocked"] == effect["top1_intact"]
-                     else f"was {effect['top1_intact']}")  # fmt: skip
-            c.metric("Largest probability change", f"{effect['largest_change']:.4f}")
+    if not controls.toggle("Run with the branch switched off", key="ko-on"):
+        view.info("Choose a branch and switch it on the left: the model runs once more with that gate replaced by "
+                  "a constant, and the output is compared with the intact one.")  # fmt: skip
+    else:
+        knocked = knockout_output(run, ko_variant, knockout)
+        effect = explore.knockout_effect(intact, knocked, names)
+        with view:
+            a, b, c = st.columns(3)
+            if segmentation:
+                a.image(picture(("mask", ko_variant), lambda: raster.mask_overlay(shown, intact.mask, len(names))),
+                        caption=f"{intact.label}, intact")  # fmt: skip
+                b.image(raster.enlarge(raster.mask_overlay(shown, knocked.mask, len(names))),
+                        caption=f"{intact.label}, {branch.upper()} gate = {value:g} in {scope}")  # fmt: skip
+                differ, share = explore.disagreement(knocked.mask, intact.mask)
+                c.image(raster.enlarge(raster.highlight(shown, differ)),
+                        caption=f"changed: {100 * share:.2f} % of pixels")  # fmt: skip
+                st.metric("Mean Dice of the knocked-out mask against the intact one", f"{effect['dice_vs_intact']:.4f}")
+            else:
+                a.vega_lite_chart(charts.probability_chart(explore.top_classes(intact.probabilities, names),
+                                                           title="intact"), width="stretch")  # fmt: skip
+                b.vega_lite_chart(charts.probability_chart(explore.top_classes(knocked.probabilities, names),
+                                                           title="knocked out"), width="stretch")  # fmt: skip
+                c.metric("Top class", effect["top1_knocked"], None if effect["top1_knocked"] == effect["top1_intact"]
+                         else f"was {effect['top1_intact']}")  # fmt: skip
+                c.metric("Largest probability change", f"{effect['largest_change']:.4f}")
 
 # ------------------------------------------------------------------------------------------------------ compare
 with compare_tab:
     st.markdown("cSE is input-dependent: the same model gives different channel weights to different images.")
     controls, view = st.columns([1, 3])
     with controls:
-        other = pick_input(family, st, prefix="compare-")
+        other = pick_input(family, st, prefix="compare-") if st.toggle("Choose a second image", key="cmp-on") else None
         cmp_variant = st.selectbox("Model", [v for v in attention_variants if any(
             r.channel_gate is not None for r in run.outputs[v].shown())], format_func=lambda v: run.outputs[v].label,
             key="cmp-model")  # fmt: skip
