@@ -26,7 +26,7 @@ def test_landing_page_runs_and_explains_scse():
 
 def test_about_page_runs_and_cites_the_paper():
     at = _run_app()
-    at.switch_page("pages/1_About.py").run()
+    at.switch_page("pages/4_About.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert [t.value for t in at.title] == ["About scSE Lens"]
     text = "\n".join(m.value for m in at.markdown)
