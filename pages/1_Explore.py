@@ -21,10 +21,12 @@ from scse_viz.render import (
 from scse_viz.render import charts, raster
 from scse_viz.render.outputs import class_colors
 from scse_viz.ui.inputs import choose_family, choose_input, pick_input
+from scse_viz.ui.navigation import page_links
 from scse_viz.ui.runs import family_run, knockout_output, second_output
 from scse_viz.ui.state import memo
 
 st.set_page_config(page_title="Explore · scSE Lens", layout="wide")
+page_links()
 CMAPS = ["magma", "viridis", "inferno", "plasma", "gray", "jet"]
 KNOCKOUT_VALUES = {0.5: "0.5 = σ(0), an untrained gate", 0.0: "0 — branch removed", 1.0: "1 — gate fully open"}
 
@@ -61,12 +63,15 @@ def figure_downloads(name: str, make_figure, key: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ the input
-left, right = st.columns(2)
+left, middle, right = st.columns([1, 1, 2])
 left.image(picture(("input",), lambda: raster.to_rgb(image.pixels)), caption=f"{image.name} — {image.note}")
-right.image(picture(("model-input",), lambda: raster.to_rgb(run.prepared.pixels)),
-            caption=f"what the models see: {run.prepared.pixels.shape[0]}×{run.prepared.pixels.shape[1]}")  # fmt: skip
-st.caption(f"These models were trained on {family.trained_on}. Any image runs; on images unlike those, read the "
-           "results as a demonstration of the mechanism, not as a diagnosis.")  # fmt: skip
+middle.image(picture(("model-input",), lambda: raster.to_rgb(run.prepared.pixels)),
+             caption=f"what the models see: {run.prepared.pixels.shape[0]}×{run.prepared.pixels.shape[1]}")  # fmt: skip
+right.markdown(f"**{family.title}**")
+right.caption(f"These models were trained on {family.trained_on}. Any image runs; on images unlike those, read the "
+              "results as a demonstration of the mechanism, not as a diagnosis.")  # fmt: skip
+if image.truth_mask is not None or image.truth_label is not None:
+    right.caption("This sample comes with its ground truth: the Outputs tab scores the models against it.")
 
 outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab = st.tabs(
     ["Outputs", "Attention", "Knock-out", "Compare two images", "Export"]

@@ -8,8 +8,10 @@ import streamlit as st
 import torch
 
 import scse_viz  # noqa: F401
+from scse_viz.ui.navigation import page_links
 
 st.set_page_config(page_title="About · scSE Lens", layout="wide")
+page_links()
 
 
 def _version(dist: str) -> str:

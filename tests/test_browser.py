@@ -102,8 +102,8 @@ def browser():
             browser.close()
 
 
-def _open(browser, url: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+def _open(browser, url: str, height: int = 900):
+    page = browser.new_page(viewport={"width": 1400, "height": height})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url, wait_until="domcontentloaded")
@@ -136,10 +136,124 @@ def test_about_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
     page, errors = _open(browser, app_url)
     try:
         _check_page(page, errors, "scSE Lens", LANDING_LAST, artifacts_dir / "browser-landing-before-about.png")
-        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="About").click()
+        page.locator('[data-testid="stSidebar"]').get_by_role("link", name="About").click()
         page.wait_for_url("**/About", timeout=30_000)
         _check_page(page, errors, "About scSE Lens", "arXiv:1803.02579", artifacts_dir / "browser-about.png")
         assert page.get_by_text("Concurrent Spatial and Channel Squeeze", exact=False).first.is_visible()
         assert page.get_by_role("cell", name="streamlit", exact=True).is_visible()
     finally:
         page.close()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The explorer, driven like a person: upload, wait for the charts, look at the attention tab
+
+
+def _png(pixels) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _idle(page) -> None:
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=120_000)
+
+
+def _upload(page, name: str, data: bytes) -> None:
+    page.locator('[data-testid="stSidebar"]').get_by_text("Upload your own", exact=True).click()
+    _idle(page)
+    page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
+        files=[{"name": name, "mimeType": "image/png", "buffer": data}]
+    )
+    page.get_by_text(f"{name} —", exact=False).first.wait_for(state="visible", timeout=120_000)
+    _idle(page)
+
+
+def _no_errors(page, errors: list[str]) -> None:
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()
+    alerts = page.locator('[data-testid="stAlertContentError"]')
+    assert alerts.count() == 0, alerts.first.inner_text()
+    assert not errors, errors
+
+
+def _baseline_differences(pixels) -> dict[str, str]:
+    """The "≠ baseline" captions the explorer must show, computed here with the library."""
+    import numpy as np
+
+    import scse_viz  # noqa: F401
+    from scse_viz import capture_attention, zoo
+
+    family = zoo.family("brain")
+    prepared = family.prepare(pixels)
+    masks = {}
+    for variant in family.variants:
+        logits = capture_attention(zoo.load_model("brain", variant), prepared.tensor).output
+        masks[variant] = np.argmax(prepared.geometry.to_source(logits.softmax(dim=1)[0].numpy()), axis=0)
+    labels = {"cse": "cSE", "sse": "sSE", "scse": "scSE"}
+    return {v: f"{labels[v]} ≠ baseline: {100 * np.mean(masks[v] != masks['none']):.2f} % of pixels" for v in labels}
+
+
+def test_explorer_upload_in_chromium(browser, app_url: str, artifacts_dir: Path):
+    import numpy as np
+
+    from scse_viz.data.brain import brain_slice
+
+    pixels = brain_slice("axial", 75).pixels
+    page, errors = _open(browser, f"{app_url}/Explore", height=2200)
+    try:
+        page.get_by_role("heading", name="Explore", exact=True).wait_for(state="visible", timeout=120_000)
+        _idle(page)
+        _upload(page, "axial-75.png", _png(pixels))
+        page.locator('[data-testid="stImage"]').nth(5).wait_for(state="visible", timeout=60_000)
+        page.screenshot(path=str(artifacts_dir / "browser-explore-outputs.png"), full_page=True)
+        expected = _baseline_differences(np.round(pixels * 255).astype(np.float32) / 255)
+        for caption in expected.values():
+            assert page.get_by_text(caption, exact=True).count() == 1, caption
+        page.get_by_role("tab", name="Attention").click()
+        chart = page.locator('[data-testid="stVegaLiteChart"]').first
+        chart.wait_for(state="visible", timeout=60_000)
+        chart.locator("canvas, svg").first.wait_for(state="visible", timeout=60_000)
+        page.screenshot(path=str(artifacts_dir / "browser-explore-attention.png"), full_page=True)
+        _no_errors(page, errors)
+    finally:
+        page.close()
+
+
+def test_two_sessions_at_once_in_chromium(browser, app_url: str, artifacts_dir: Path):
+    """Two people upload different slices at the same moment; each sees the numbers of their own slice."""
+    import numpy as np
+
+    from scse_viz.data.brain import brain_slice
+
+    slices = {"a": brain_slice("axial", 60).pixels, "b": brain_slice("sagittal", 110).pixels}
+    contexts = {k: browser.new_context(viewport={"width": 1400, "height": 1200}) for k in slices}
+    pages = {k: contexts[k].new_page() for k in slices}
+    try:
+        for key, page in pages.items():
+            page.goto(f"{app_url}/Explore", wait_until="domcontentloaded")
+            page.get_by_role("heading", name="Explore", exact=True).wait_for(state="visible", timeout=120_000)
+            _idle(page)
+            page.locator('[data-testid="stSidebar"]').get_by_text("Upload your own", exact=True).click()
+            _idle(page)
+        for key, page in pages.items():  # both uploads go out before either result is back
+            page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
+                files=[{"name": f"{key}.png", "mimeType": "image/png", "buffer": _png(slices[key])}]
+            )
+        for key, page in pages.items():
+            page.get_by_text(f"{key}.png —", exact=False).first.wait_for(state="visible", timeout=180_000)
+            _idle(page)
+            page.screenshot(path=str(artifacts_dir / f"browser-session-{key}.png"), full_page=True)
+            expected = _baseline_differences(np.round(slices[key] * 255).astype(np.float32) / 255)
+            for caption in expected.values():
+                assert page.get_by_text(caption, exact=True).count() == 1, (key, caption)
+            _no_errors(page, [])
+    finally:
+        for context in contexts.values():
+            context.close()
