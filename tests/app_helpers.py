@@ -21,11 +21,14 @@ PAGES = REPO / "pages"
 TIMEOUT = 180
 
 
-def page(name: str, **state) -> AppTest:
-    """An AppTest of ``pages/<name>`` with session state set before the first run (not yet run)."""
-    at = AppTest.from_file(str(PAGES / name), default_timeout=TIMEOUT)
+def page(name: str | None, **state) -> AppTest:
+    """An AppTest of the app opened on ``pages/<name>`` (None: the landing page), with session state set before the
+    first run (not yet run). The app's own entry point runs the page, as the server does."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     for key, value in state.items():
         at.session_state[key] = value
+    if name is not None:
+        at.switch_page(f"pages/{name}")
     return at
 
 
