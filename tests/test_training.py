@@ -27,6 +27,19 @@ from scse_viz.zoo import load_checkpoint
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def restore_torch_settings():
+    """Training seeds every RNG, turns on deterministic algorithms and sets the thread count for the whole process;
+    put them back so later tests run as they would alone."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    threads, rng = torch.get_num_threads(), torch.get_rng_state()
+    yield
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+    torch.set_num_threads(threads)
+    torch.set_rng_state(rng)
+
+
 @torch.no_grad()
 def batch_loss(model: nn.Module, loss_of) -> float:
     return float(loss_of(model.train()))
