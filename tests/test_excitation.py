@@ -27,14 +27,19 @@ def labelled_batch() -> tuple[torch.Tensor, np.ndarray]:
 def gates_by_hand(model: nn.Module, inputs: torch.Tensor) -> dict[str, np.ndarray]:
     """Block name -> N×C channel gate, read from the output of each cSE branch's final nn.Sigmoid."""
     gates: dict[str, np.ndarray] = {}
+
+    def keep(block: str):
+        def hook(_module, _inputs, output):
+            gates[block] = output.detach().reshape(len(output), -1).numpy().copy()
+
+        return hook
+
     handles = []
     for name, module in model.named_modules():
         if name.endswith(".cSE"):
             sigmoid = module[-1]
             assert isinstance(sigmoid, nn.Sigmoid)
-            block = name.removesuffix(".cSE")
-            handles.append(sigmoid.register_forward_hook(
-                lambda _m, _i, out, block=block: gates.__setitem__(block, out.detach().reshape(len(out), -1).numpy())))  # fmt: skip
+            handles.append(sigmoid.register_forward_hook(keep(name.removesuffix(".cSE"))))
     try:
         with torch.no_grad():
             model(inputs)
