@@ -1,0 +1,114 @@
+"""How long the Explore page takes on this CPU, against the time of the bare model runs (one run, medians).
+
+Figures printed:
+
+- bare: the four brain U-Nets' plain forward passes (eval, no grad) on one prepared 256×256 upload;
+- first result: a script run of the Explore page (Streamlit's AppTest, in this process) right after a new 256×256
+  PNG is uploaded: decoding, preprocessing, the four models with capture, every picture and chart of every tab;
+  target: at most 1.5 × bare + 300 ms;
+- widget rerun: a script run after moving one display widget (opacity, colormap, bar order): no model runs;
+  target: under 150 ms.
+
+AppTest runs the page script as the server does but sends nothing over a websocket and draws nothing in a browser;
+the browser's own drawing comes on top. Prints figures; asserts nothing.
+Run from the repository root: python -m benchmarks.app_latency [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+import scse_viz  # noqa: F401
+from scse_viz import zoo
+from scse_viz.data.brain import brain_slice
+
+SIZE = 256
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def upload_png(index: int) -> bytes:
+    """A 256×256 brain slice (a different one each time, so every upload is a new input)."""
+    pixels = brain_slice("axial", 60 + index).pixels
+    image = Image.fromarray(np.round(pixels * 255).astype(np.uint8)).resize((SIZE, SIZE), Image.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def bare_forward_ms(data: bytes, repeats: int) -> float:
+    family = zoo.family("brain")
+    pixels = np.asarray(Image.open(io.BytesIO(data)), dtype=np.float32) / 255.0
+    x = family.prepare(pixels).tensor
+    models = [zoo.load_model("brain", v) for v in family.variants]
+    times = []
+    with torch.no_grad():
+        for m in models:
+            m(x)  # warm-up
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for m in models:
+                m(x)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def timed_run(at: AppTest) -> float:
+    start = time.perf_counter()
+    at.run()
+    elapsed = (time.perf_counter() - start) * 1e3
+    if at.exception:
+        raise RuntimeError([e.value for e in at.exception])
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.session_state["scse_family"] = "brain"
+    at.switch_page("pages/1_Explore.py")
+    timed_run(at)  # loads the models (once per process), runs the default sample
+    next(r for r in at.sidebar.radio if r.label == "Input").set_value("Upload your own")
+    timed_run(at)
+    uploader = at.sidebar.file_uploader[0]
+    uploader.set_value(("warm-up.png", upload_png(0), "image/png"))
+    timed_run(at)
+
+    first, rerun = [], []
+    widgets = [
+        lambda: next(s for s in at.slider if s.label == "Opacity").set_value(0.3),
+        lambda: next(s for s in at.selectbox if s.label == "Colormap").set_value("viridis"),
+        lambda: next(r for r in at.radio if r.label == "Bar order").set_value("channel"),
+        lambda: next(s for s in at.slider if s.label == "Opacity").set_value(0.6),
+        lambda: next(s for s in at.selectbox if s.label == "Colormap").set_value("magma"),
+        lambda: next(r for r in at.radio if r.label == "Bar order").set_value("sorted"),
+    ]
+    for i in range(1, args.repeats + 1):
+        at.sidebar.file_uploader[0].set_value((f"upload-{i}.png", upload_png(i), "image/png"))
+        first.append(timed_run(at))
+        for change in widgets:
+            change()
+            rerun.append(timed_run(at))
+    bare = bare_forward_ms(upload_png(0), max(5, args.repeats))
+    first_ms, rerun_ms = statistics.median(first), statistics.median(rerun)
+    target = 1.5 * bare + 300.0
+    print(f"torch threads {torch.get_num_threads()}, brain family, {SIZE}×{SIZE} PNG uploads, {args.repeats} uploads, "
+          f"{len(rerun)} widget reruns")  # fmt: skip
+    print(f"bare: 4 plain forward passes        median {bare:8.1f} ms")
+    print(f"first full result after an upload   median {first_ms:8.1f} ms   target <= 1.5 × bare + 300 = "
+          f"{target:.1f} ms   ratio to target {first_ms / target:.2f}")  # fmt: skip
+    print(f"widget-only rerun                   median {rerun_ms:8.1f} ms   target < 150 ms")
+
+
+if __name__ == "__main__":
+    main()
