@@ -32,6 +32,7 @@ from scse_viz.train.common import (
     count_parameters,
     environment,
     make_optimizer,
+    one_cycle,
     resolve_device,
     save_weights,
     seed_everything,
@@ -136,9 +137,7 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
 
     model = config.build_model().to(device)
     optimizer = make_optimizer(model, config.optimizer, config.lr, config.weight_decay, config.momentum)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=config.epochs * len(loader), pct_start=config.warmup_fraction
-    )
+    scheduler = one_cycle(optimizer, config.lr, config.epochs * len(loader), config.warmup_fraction)
     cross_entropy = nn.CrossEntropyLoss()
 
     history: list[dict[str, Any]] = []

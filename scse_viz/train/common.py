@@ -58,6 +58,21 @@ def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: fl
     raise ValueError(f"unknown optimizer {optimizer!r}; choose 'sgd' or 'adamw'")
 
 
+def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int,
+              warmup_fraction: float) -> torch.optim.lr_scheduler.LRScheduler:  # fmt: skip
+    """The one-cycle schedule of every recipe; warm-up stretched to 2 steps in tiny runs.
+
+    torch's OneCycleLR divides by (warm-up steps − 1), so a run whose warm-up is exactly one step fails; runs that
+    short (tests, smoke runs) get two warm-up steps, or a constant rate below 4 steps. The shipped recipes have
+    hundreds of warm-up steps and are unaffected.
+    """
+    if total_steps < 4:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    pct_start = max(warmup_fraction, 2.0 / total_steps) if warmup_fraction > 0 else warmup_fraction
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps,
+                                               pct_start=pct_start)  # fmt: skip
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -30,6 +30,7 @@ from scse_viz.train.common import (
     count_parameters,
     environment,
     make_optimizer,
+    one_cycle,
     resolve_device,
     save_weights,
     seed_everything,
@@ -121,9 +122,7 @@ def train_fashion(config: FashionConfig, out_dir: str | Path, root: str | Path |
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model.to(memory_format=memory_format)
     optimizer = make_optimizer(model, config.optimizer, config.lr, config.weight_decay, config.momentum)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=config.epochs * len(loader), pct_start=config.warmup_fraction
-    )
+    scheduler = one_cycle(optimizer, config.lr, config.epochs * len(loader), config.warmup_fraction)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
 
     history: list[dict[str, Any]] = []
