@@ -10,6 +10,10 @@
 """
 
 from scse_viz.teaching.classes import (
+    COL_BLOCK,
+    COL_CHANNELS,
+    COL_DEPTH,
+    COL_SPREAD,
     DEPTHS,
     EXCITATION_FILE,
     PER_CLASS_EXPLANATION,
@@ -19,6 +23,7 @@ from scse_viz.teaching.classes import (
     class_specificity,
     class_spread,
     depth_blocks,
+    depth_table,
 )
 from scse_viz.teaching.cost import (
     COST_MACS,
@@ -40,6 +45,12 @@ from scse_viz.teaching.cost import (
     cost_table,
 )
 from scse_viz.teaching.joins import (
+    COL_JOIN,
+    COL_JOIN_FROM_OURS,
+    COL_JOIN_MAX,
+    COL_JOIN_MEAN,
+    COL_JOIN_MIN,
+    COL_JOIN_ROLE,
     JOIN_CONCAT,
     JOIN_FORMULAS,
     JOIN_MAX,
@@ -47,8 +58,11 @@ from scse_viz.teaching.joins import (
     JOIN_SUM,
     JOINS,
     OUR_JOIN,
+    ROLE_ALTERNATIVE,
+    ROLE_OURS,
     default_concat_conv,
     join_alternatives,
+    join_table,
 )
 from scse_viz.teaching.model import (
     ModelWalkThrough,
@@ -82,6 +96,8 @@ from scse_viz.teaching.walk import (
 )
 
 __all__ = [
+    "COL_BLOCK", "COL_CHANNELS", "COL_DEPTH", "COL_JOIN", "COL_JOIN_FROM_OURS", "COL_JOIN_MAX", "COL_JOIN_MEAN",
+    "COL_JOIN_MIN", "COL_JOIN_ROLE", "COL_SPREAD", "ROLE_ALTERNATIVE", "ROLE_OURS", "depth_table", "join_table",
     "COL_CHANNEL", "COL_GATE", "COL_HIDDEN", "COL_HIDDEN_PRE", "COL_LOGIT", "COL_SQUEEZE", "COL_SSE_WEIGHT",
     "COL_UNIT", "COST_MACS", "COST_MACS_VS_CONV", "COST_MACS_VS_UNET", "COST_MODULE", "COST_NOTES",
     "COST_NOT_COUNTED", "COST_PARAMS", "COST_PARAMS_VS_CONV", "COST_PARAMS_VS_UNET", "DEPTHS", "EXCITATION_FILE",

@@ -80,3 +80,15 @@ def class_excitation_panels(chosen: dict[str, ClassExcitation]) -> list[tuple[st
          f"{class_specificity(stat):.4f}", stat.mean)
         for depth, stat in chosen.items()
     ]  # fmt: skip
+
+
+COL_DEPTH, COL_BLOCK, COL_CHANNELS, COL_SPREAD = "depth", "block", "channels", "spread across classes"
+
+
+def depth_table(chosen: dict[str, ClassExcitation]) -> list[dict]:
+    """One row per depth of :func:`class_excitation`: block, channel count and :func:`class_specificity`."""
+    return [
+        {COL_DEPTH: depth, COL_BLOCK: stat.block, COL_CHANNELS: int(stat.mean.shape[1]),
+         COL_SPREAD: class_specificity(stat)}
+        for depth, stat in chosen.items()
+    ]  # fmt: skip

@@ -65,3 +65,31 @@ def join_alternatives(
     stacked = torch.from_numpy(np.concatenate([by_w, by_q]))
     joined = (torch.einsum("oi,ihw->ohw", weight, stacked) + bias[:, None, None]).numpy()
     return {JOIN_SUM: by_w + by_q, JOIN_MAX: np.maximum(by_w, by_q), JOIN_PRODUCT: by_w * by_q, JOIN_CONCAT: joined}
+
+
+COL_JOIN, COL_JOIN_ROLE = "join", "role"
+COL_JOIN_MIN, COL_JOIN_MEAN, COL_JOIN_MAX = "min", "mean", "max"
+COL_JOIN_FROM_OURS = "largest |join − ours|"
+ROLE_OURS, ROLE_ALTERNATIVE = "our models", "alternative"
+
+
+def join_table(joins: dict[str, np.ndarray], channel: int, ours: str = OUR_JOIN) -> list[dict]:
+    """Per join, channel ``channel``'s min, mean and max, and its largest distance from the join ``ours`` uses.
+
+    The distance says how different a network would be if it joined its branches that way with the same x, w and q
+    (it would not: trained with another join, its weights would differ too).
+    """
+    if ours not in joins:
+        raise ValueError(f"{ours!r} is not among the joins {list(joins)}")
+    reference = np.asarray(joins[ours], dtype=np.float64)
+    if reference.ndim != 3 or not 0 <= channel < reference.shape[0]:
+        raise ValueError(f"need C×H×W joins containing channel {channel}, got shape {reference.shape}")
+    rows = []
+    for name, joined in joins.items():
+        m = np.asarray(joined, dtype=np.float64)[channel]
+        rows.append({
+            COL_JOIN: name, COL_JOIN_ROLE: ROLE_OURS if name == ours else ROLE_ALTERNATIVE,
+            COL_JOIN_MIN: float(m.min()), COL_JOIN_MEAN: float(m.mean()), COL_JOIN_MAX: float(m.max()),
+            COL_JOIN_FROM_OURS: float(np.abs(m - reference[channel]).max()),
+        })  # fmt: skip
+    return rows
