@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 README_TEST_COMMAND = (
-    "apt-get update && apt-get install -y chromium && pip install -r requirements-test.txt && python -m pytest"
+    "apt-get update && apt-get install -y chromium dataset-fashion-mnist && pip install -r requirements-test.txt && python -m pytest"
 )
 STARTUP_TIMEOUT_S = 60
 LANDING_LAST = "Use the sidebar to open the other pages."
@@ -141,6 +141,30 @@ def test_about_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
         _check_page(page, errors, "About scSE Lens", "arXiv:1803.02579", artifacts_dir / "browser-about.png")
         assert page.get_by_text("Concurrent Spatial and Channel Squeeze", exact=False).first.is_visible()
         assert page.get_by_role("cell", name="streamlit", exact=True).is_visible()
+    finally:
+        page.close()
+
+
+def test_teach_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
+    """Teach through the sidebar link: the model walk-through on the default sample with its formulas typeset, then
+    the toy mode after a click on its radio button."""
+    page, errors = _open(browser, app_url, height=2400)
+    try:
+        page.get_by_role("heading", name="scSE Lens", exact=True).wait_for(state="visible", timeout=60_000)
+        page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Teach").click()
+        page.wait_for_url("**/Teach", timeout=30_000)
+        page.get_by_role("heading", name="Teach", exact=True).wait_for(state="visible", timeout=60_000)
+        page.get_by_text("Every number below is recomputed", exact=False).first.wait_for(state="visible", timeout=120_000)
+        _idle(page)
+        page.locator(".katex").nth(4).wait_for(state="attached", timeout=60_000)  # st.latex typeset, not raw TeX
+        page.screenshot(path=str(artifacts_dir / "browser-teach-model.png"), full_page=True)
+        _no_errors(page, errors)
+        page.get_by_text("Toy feature map", exact=True).first.click()
+        page.get_by_text("Preset", exact=True).first.wait_for(state="visible", timeout=60_000)
+        _idle(page)
+        page.locator(".katex").nth(4).wait_for(state="attached", timeout=60_000)
+        page.screenshot(path=str(artifacts_dir / "browser-teach-toy.png"), full_page=True)
+        _no_errors(page, errors)
     finally:
         page.close()
 
