@@ -12,6 +12,7 @@ import streamlit as st
 PAGES = (
     ("app.py", "Home", ":material/home:"),
     ("pages/1_Explore.py", "Explore", ":material/biotech:"),
+    ("pages/2_Attribution.py", "Attribution", ":material/insights:"),
     ("pages/3_Teach.py", "Teach", ":material/school:"),
     ("pages/4_About.py", "About", ":material/info:"),
 )

@@ -1,0 +1,55 @@
+"""Attribution results kept per session: computed only when asked, then reused by every rerun.
+
+Attributions cost seconds to minutes (all four models, several methods), so they are kept in their own bounded
+store rather than the picture memo (whose entries come and go with every colormap change) and are looked up
+without computing: a page shows what is kept and computes only when its button is pressed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+
+import streamlit as st
+
+from scse_viz import compare_attribution as ca
+from scse_viz import explore
+from scse_viz.ui.models import family_models
+
+KEPT = "scse_attributions"
+KEPT_SIZE = 96  # method runs kept per session (oldest dropped first)
+
+
+def result_key(run: explore.FamilyRun, job: ca.Job, class_index: int, settings: ca.Settings) -> Hashable:
+    return ("attribution", run.key, job.variant, job.method, class_index, ca.settings_for(job.method, settings))
+
+
+def _store() -> OrderedDict:
+    return st.session_state.setdefault(KEPT, OrderedDict())
+
+
+def kept(run: explore.FamilyRun, job: ca.Job, class_index: int, settings: ca.Settings) -> ca.MethodRun | None:
+    """The kept result of ``job``, or None if it was not computed (or was dropped)."""
+    store, key = _store(), result_key(run, job, class_index, settings)
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    return None
+
+
+def compute(run: explore.FamilyRun, todo: Sequence[ca.Job], class_index: int, settings: ca.Settings) -> None:
+    """Run the jobs not kept yet, with one progress bar over all of them, and keep their results."""
+    missing = [job for job in todo if kept(run, job, class_index, settings) is None]
+    if not missing:
+        return
+    bar = st.progress(0.0, text="Starting the attributions…")
+    try:
+        results = ca.run_jobs(run, family_models(run.family.name), missing, class_index, settings,
+                              progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text))  # fmt: skip
+    finally:
+        bar.empty()
+    store = _store()
+    for job, result in zip(missing, results):
+        store[result_key(run, job, class_index, settings)] = result
+    while len(store) > KEPT_SIZE:
+        store.popitem(last=False)
