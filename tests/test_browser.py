@@ -145,6 +145,25 @@ def test_about_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
         page.close()
 
 
+def test_attribution_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
+    """Attribution through its sidebar link: press Compute on the default sample, wait for the agreement table."""
+    page, errors = _open(browser, app_url, height=3200)
+    try:
+        page.get_by_role("heading", name="scSE Lens", exact=True).wait_for(state="visible", timeout=60_000)
+        page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Attribution").click()
+        page.wait_for_url("**/Attribution", timeout=30_000)
+        page.get_by_role("heading", name="Attention versus attribution", exact=True).wait_for(timeout=60_000)
+        _idle(page)
+        page.get_by_role("button", name="Compute attributions").click()
+        page.get_by_role("heading", name="Agreement per block", exact=True).wait_for(state="visible", timeout=240_000)
+        _idle(page)
+        assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+        page.screenshot(path=str(artifacts_dir / "browser-attribution.png"), full_page=True)
+        _no_errors(page, errors)
+    finally:
+        page.close()
+
+
 def test_teach_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
     """Teach through the sidebar link: the model walk-through on the default sample with its formulas typeset, then
     the toy mode after a click on its radio button."""
