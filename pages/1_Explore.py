@@ -20,6 +20,7 @@ from scse_viz.render import (
 )
 from scse_viz.render import charts, raster
 from scse_viz.render.outputs import class_colors
+from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input, pick_input
 from scse_viz.ui.navigation import page_links
 from scse_viz.ui.runs import family_run, knockout_output, second_output
@@ -111,8 +112,8 @@ with outputs_tab:
         if image.truth_label is not None:
             st.markdown(f"Ground truth: **{names[image.truth_label]}**")
         for column, output in zip(columns, run.outputs.values()):
-            column.vega_lite_chart(charts.probability_chart(explore.top_classes(output.probabilities, names),
-                                                            title=output.label), width="stretch")  # fmt: skip
+            show_chart(column, charts.probability_chart(explore.top_classes(output.probabilities, names),
+                                                        title=output.label))  # fmt: skip
 
 # ------------------------------------------------------------------------------------------------------ attention
 with attention_tab:
@@ -132,8 +133,8 @@ with attention_tab:
                     f"{record.feature_size[0]}×{record.feature_size[1]} (stride {record.stride[0]:g}), "
                     f"branches joined by {record.join}")  # fmt: skip
         if record.channel_gate is not None:
-            st.vega_lite_chart(charts.channel_gate_chart(record.channel_gate[0], order, top_k or None,
-                                                         title="cSE channel gate w"), width="stretch")  # fmt: skip
+            show_chart(st, charts.channel_gate_chart(record.channel_gate[0], order, top_k or None,
+                                                     title="cSE channel gate w"))  # fmt: skip
         if record.spatial_gate is not None:
             q = memo(("q", run.key, variant, block), lambda: explore.spatial_map(run, record))
             st.image(picture(("sse", variant, block, cmap, alpha), lambda: raster.overlay(shown, q, cmap, alpha)),
@@ -188,10 +189,10 @@ with knockout_tab:
                         caption=f"changed: {100 * share:.2f} % of pixels")  # fmt: skip
                 st.metric("Mean Dice of the knocked-out mask against the intact one", f"{effect['dice_vs_intact']:.4f}")
             else:
-                a.vega_lite_chart(charts.probability_chart(explore.top_classes(intact.probabilities, names),
-                                                           title="intact"), width="stretch")  # fmt: skip
-                b.vega_lite_chart(charts.probability_chart(explore.top_classes(knocked.probabilities, names),
-                                                           title="knocked out"), width="stretch")  # fmt: skip
+                show_chart(a, charts.probability_chart(explore.top_classes(intact.probabilities, names),
+                                                       title="intact"))  # fmt: skip
+                show_chart(b, charts.probability_chart(explore.top_classes(knocked.probabilities, names),
+                                                       title="knocked out"))  # fmt: skip
                 c.metric("Top class", effect["top1_knocked"], None if effect["top1_knocked"] == effect["top1_intact"]
                          else f"was {effect['top1_intact']}")  # fmt: skip
                 c.metric("Largest probability change", f"{effect['largest_change']:.4f}")
@@ -215,8 +216,8 @@ with compare_tab:
         gate_b = second.record(cmp_block).channel_gate[0]
         pair = ("A: " + image.name, "B: " + other.name)
         with view:
-            st.vega_lite_chart(charts.gate_comparison_chart(gate_a, gate_b, pair), width="stretch")
-            st.vega_lite_chart(charts.gate_difference_chart(gate_b - gate_a, pair), width="stretch")
+            show_chart(st, charts.gate_comparison_chart(gate_a, gate_b, pair))
+            show_chart(st, charts.gate_difference_chart(gate_b - gate_a, pair))
             st.caption(f"mean |w(B) − w(A)| = {abs(gate_b - gate_a).mean():.4f}, largest "
                        f"{abs(gate_b - gate_a).max():.4f} (channel {int(abs(gate_b - gate_a).argmax())})")  # fmt: skip
 

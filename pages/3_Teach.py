@@ -25,6 +25,7 @@ from scse_viz.render import (
     vector_figure,
 )
 from scse_viz.render import charts, raster
+from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input
 from scse_viz.ui.models import family_models
 from scse_viz.ui.navigation import page_links
@@ -191,8 +192,7 @@ def show_walk(walk: Walk) -> None:
         st.latex(T.STEP_FORMULAS["excitation"])
         weights(tables, "W2 (C' → C) and b2", walk.weights_open)
         left, right = st.columns([3, 2])
-        left.vega_lite_chart(charts.channel_gate_chart(wt.w, "channel", title="channel gate w_c (0.5 dashed = σ(0))"),
-                             width="stretch")  # fmt: skip
+        show_chart(left, charts.channel_gate_chart(wt.w, "channel", title="channel gate w_c (0.5 dashed = σ(0))"))
         right.dataframe(T.excitation_table(wt), hide_index=True)
         st.subheader("4 · Scale: every pixel of channel c is multiplied by w_c")
         st.latex(T.STEP_FORMULAS["cse_scale"])

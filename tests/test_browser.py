@@ -262,7 +262,10 @@ def test_explorer_upload_in_chromium(browser, app_url: str, artifacts_dir: Path)
         page.get_by_role("tab", name="Attention").click()
         chart = page.locator('[data-testid="stVegaLiteChart"]').first
         chart.wait_for(state="visible", timeout=60_000)
-        chart.locator("canvas, svg").first.wait_for(state="visible", timeout=60_000)
+        plot = chart.locator("canvas, svg").first
+        plot.wait_for(state="visible", timeout=60_000)
+        # the gate bars get the height their spec asks for (260 px of plot), not a flattened strip
+        assert plot.bounding_box()["height"] >= 260, plot.bounding_box()
         page.screenshot(path=str(artifacts_dir / "browser-explore-attention.png"), full_page=True)
         _no_errors(page, errors)
     finally:

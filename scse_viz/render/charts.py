@@ -27,6 +27,19 @@ ROLE_NAMES = {"boost": "highest w (strongest boost)", "suppression": "lowest w (
 GATE_AXIS = {"title": "gate w_c (0–1)", "scale": {"domain": [0, 1]}}
 
 
+CHART_MARGIN = 120  # px around a chart's plot area: title, rotated channel labels, axis title, legend below
+
+
+def element_height(spec: dict[str, Any]) -> int | str:
+    """The page element's height for ``spec``: its plot height plus the room around it.
+
+    Streamlit 1.67 sizes a Vega-Lite element by ``st.vega_lite_chart(..., height=...)`` and ignores the spec's own
+    height, which flattened the gate bars to a strip; pages pass this value so each chart gets the height it asks for.
+    """
+    height = spec.get("height")
+    return height + CHART_MARGIN if isinstance(height, int) else "content"
+
+
 def _reference_rule(value: float = REFERENCE) -> dict[str, Any]:
     return {
         "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#404040"},
