@@ -6,7 +6,8 @@ gets no hooks, no gradients and no mode change. Work is batched so that it runs 
 evaluates ``internal_batch_size`` path points per forward/backward pass, Occlusion ``perturbations_per_eval`` covered
 copies per forward pass. ``"auto"`` picks a batch from the input size (see ``benchmarks/attribution_speed.py``, which
 measured why: at 256×256 one batch of all 32 IG steps spends its time moving gigabytes of activations, and chunks
-of 2-4 path points were 1.8-2.8× faster on 2 CPU cores).
+of 2-4 path points were 2.0-2.4× faster on 2 CPU cores; with the channels-last private copy, 2.3-2.95× against
+captum's defaults).
 """
 
 from __future__ import annotations
