@@ -7,7 +7,6 @@ without computing: a page shows what is kept and computes only when its button i
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 
 import streamlit as st
@@ -15,6 +14,7 @@ import streamlit as st
 from scse_viz import compare_attribution as ca
 from scse_viz import explore
 from scse_viz.ui.models import family_models
+from scse_viz.ui.state import keep, recall
 
 KEPT = "scse_attributions"
 KEPT_SIZE = 96  # method runs kept per session (oldest dropped first)
@@ -24,17 +24,9 @@ def result_key(run: explore.FamilyRun, job: ca.Job, class_index: int, settings: 
     return ("attribution", run.key, job.variant, job.method, class_index, ca.settings_for(job.method, settings))
 
 
-def _store() -> OrderedDict:
-    return st.session_state.setdefault(KEPT, OrderedDict())
-
-
 def kept(run: explore.FamilyRun, job: ca.Job, class_index: int, settings: ca.Settings) -> ca.MethodRun | None:
     """The kept result of ``job``, or None if it was not computed (or was dropped)."""
-    store, key = _store(), result_key(run, job, class_index, settings)
-    if key in store:
-        store.move_to_end(key)
-        return store[key]
-    return None
+    return recall(KEPT, result_key(run, job, class_index, settings))
 
 
 def compute(run: explore.FamilyRun, todo: Sequence[ca.Job], class_index: int, settings: ca.Settings) -> None:
@@ -48,8 +40,5 @@ def compute(run: explore.FamilyRun, todo: Sequence[ca.Job], class_index: int, se
                               progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text))  # fmt: skip
     finally:
         bar.empty()
-    store = _store()
     for job, result in zip(missing, results):
-        store[result_key(run, job, class_index, settings)] = result
-    while len(store) > KEPT_SIZE:
-        store.popitem(last=False)
+        keep(KEPT, result_key(run, job, class_index, settings), result, KEPT_SIZE)

@@ -20,17 +20,33 @@ MEMO = "scse_memo"
 MEMO_SIZE = 256  # pictures and runs kept per session (oldest dropped first)
 
 
+def recall(store: str, key: Hashable, default: Any = None) -> Any:
+    """The value kept under ``key`` in this session's bounded ``store`` (marked recently used), or ``default``."""
+    kept: OrderedDict = st.session_state.setdefault(store, OrderedDict())
+    if key in kept:
+        kept.move_to_end(key)
+        return kept[key]
+    return default
+
+
+def keep(store: str, key: Hashable, value: Any, size: int) -> None:
+    """Keep ``value`` under ``key`` in this session's ``store``, dropping the oldest entries beyond ``size``."""
+    kept: OrderedDict = st.session_state.setdefault(store, OrderedDict())
+    kept[key] = value
+    while len(kept) > size:
+        kept.popitem(last=False)
+
+
+_MISSING = object()
+
+
 def memo(key: Hashable, compute: Callable[[], T]) -> T:
     """``compute()`` once per ``key`` in this session (a bounded LRU), so a rerun that changes one widget redraws
     only what depends on it."""
-    store: OrderedDict = st.session_state.setdefault(MEMO, OrderedDict())
-    if key in store:
-        store.move_to_end(key)
-        return store[key]
-    value = compute()
-    store[key] = value
-    while len(store) > MEMO_SIZE:
-        store.popitem(last=False)
+    value = recall(MEMO, key, _MISSING)
+    if value is _MISSING:
+        value = compute()
+        keep(MEMO, key, value, MEMO_SIZE)
     return value
 
 
