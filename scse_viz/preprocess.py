@@ -12,13 +12,28 @@ import numpy as np
 import torch
 from PIL import Image
 
+from scse_viz.color import luma
 from scse_viz.errors import ImageTooSmallError, InputError, NonFiniteValuesError
+from scse_viz.geometry import DisplayGeometry, SquareGeometry
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An image made ready for one family's models.
+
+    ``pixels`` is what the model sees (in [0, 1], before the network's own normalisation), ``tensor`` the model's
+    1×C×H×W input, and ``geometry`` puts maps on the model's grid onto the picture the app draws them over
+    (the original image for the brain slices, the model input itself for the classifier's crop).
+    """
+
+    pixels: np.ndarray
+    tensor: torch.Tensor
+    geometry: DisplayGeometry
 
 # --------------------------------------------------------------------------------------------------------------------
 # Shared helpers
 # --------------------------------------------------------------------------------------------------------------------
 
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, the weights PIL's "L" mode uses
 MIN_SIDE = 5  # a 2-pixel border ring around at least one interior pixel
 
 
@@ -52,9 +67,7 @@ def as_float_image(image: np.ndarray) -> np.ndarray:
 
 def to_grayscale(image: np.ndarray) -> np.ndarray:
     """Luma of an H×W×3 float image (an H×W image is returned as is)."""
-    if image.ndim == 2:
-        return image
-    return image[:, :, :3] @ np.asarray(LUMA_WEIGHTS)
+    return luma(image)
 
 
 def border_ring(image: np.ndarray, width: int = 2) -> np.ndarray:
@@ -186,60 +199,6 @@ BRAIN_LOW_PERCENTILE = 0.5  # of all pixels: the background level (0 for a skull
 BRAIN_HIGH_PERCENTILE = 99.5  # of the pixels above the background level: the brightest tissue
 
 
-@dataclass(frozen=True)
-class SquareGeometry:
-    """How an H×W image was placed on the model's size×size input: centred on a side×side square, then resized.
-
-    ``to_model`` and ``to_source`` are each other's inverse up to resampling, so a mask or an sSE map computed at the
-    model's resolution lands on the pixels of the image the person uploaded.
-    """
-
-    source_size: tuple[int, int]  # (H, W) of the image as given
-    side: int  # side of the padded square (max(H, W))
-    top: int  # rows of padding above the image
-    left: int  # columns of padding left of the image
-    size: int  # model input side
-
-    @classmethod
-    def for_image(cls, height: int, width: int, size: int) -> SquareGeometry:
-        side = max(height, width)
-        return cls((height, width), side, (side - height) // 2, (side - width) // 2, size)
-
-    def to_model(self, maps: np.ndarray, antialias: bool = True) -> np.ndarray:
-        """(…, H, W) float maps -> (…, size, size): zero-pad to the square, then bilinear resize (antialiased)."""
-        maps = np.asarray(maps, dtype=np.float32)
-        h, w = self.source_size
-        if maps.shape[-2:] != (h, w):
-            raise ValueError(f"expected maps of size {h}×{w}, got {maps.shape[-2:]}")
-        lead = maps.shape[:-2]
-        square = np.zeros((*lead, self.side, self.side), dtype=np.float32)
-        square[..., self.top : self.top + h, self.left : self.left + w] = maps
-        return _resize_maps(square, self.size, antialias)
-
-    def to_source(self, maps: np.ndarray) -> np.ndarray:
-        """(…, size, size) float maps at the model's resolution -> (…, H, W) on the original image's pixels.
-
-        Bilinear with ``align_corners=False`` (pixel centres map to pixel centres), then the padding is cut off.
-        """
-        maps = np.asarray(maps, dtype=np.float32)
-        if maps.shape[-2:] != (self.size, self.size):
-            raise ValueError(f"expected maps of size {self.size}×{self.size}, got {maps.shape[-2:]}")
-        square = _resize_maps(maps, self.side, antialias=False)
-        h, w = self.source_size
-        return np.ascontiguousarray(square[..., self.top : self.top + h, self.left : self.left + w])
-
-
-def _resize_maps(maps: np.ndarray, size: int, antialias: bool) -> np.ndarray:
-    lead = maps.shape[:-2]
-    if maps.shape[-2:] == (size, size):
-        return maps.astype(np.float32, copy=True)
-    flat = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)).reshape(-1, 1, *maps.shape[-2:])
-    resized = torch.nn.functional.interpolate(
-        flat, size=(size, size), mode="bilinear", align_corners=False, antialias=antialias and size < maps.shape[-1]
-    )
-    return resized.reshape(*lead, size, size).numpy()
-
-
 def normalise_intensity(gray: np.ndarray) -> np.ndarray:
     """Robust [0, 1] scaling: background level (0.5th percentile) -> 0, the 99.5th percentile of the brighter pixels
     -> 1, clipped. Percentiles rather than min/max so a few hot pixels or a bright label burnt into a screenshot do
@@ -264,7 +223,7 @@ def brain_preprocess(image: np.ndarray, size: int = BRAIN_SIZE) -> tuple[np.ndar
     """
     array = np.asarray(image, dtype=np.float32)
     if array.ndim == 3 and array.shape[2] in (3, 4):
-        array = array[:, :, :3] @ np.asarray(LUMA_WEIGHTS, dtype=np.float32)
+        array = luma(array)
     if array.ndim != 2:
         raise InputError(f"expected a gray (H×W) or colour (H×W×3) slice, got an array of shape {array.shape}")
     if min(array.shape) < MIN_SIDE:

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from scse_viz.capture.discovery import BlockPlan, Branch, plan_blocks
-from scse_viz.capture.records import BlockRecord, Branch as BranchName, CaptureResult
+from scse_viz.capture.discovery import BlockPlan, GateBranch, plan_blocks
+from scse_viz.capture.records import BlockRecord, BranchName, CaptureResult
 from scse_viz.errors import CaptureError
 
 _active_session: contextvars.ContextVar[_Session | None] = contextvars.ContextVar("scse_capture", default=None)
@@ -110,7 +110,7 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
                 del _mode_users[model]
 
 
-def _gate_hook(session: _Session, plan: BlockPlan, branch: Branch, role: str):
+def _gate_hook(session: _Session, plan: BlockPlan, branch: GateBranch, role: str):
     name = plan.info.name
 
     def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:

@@ -33,7 +33,7 @@ _GATE_ACTIVATION = nn.Sigmoid
 
 
 @dataclass(frozen=True)
-class Branch:
+class GateBranch:
     """A gate branch: where its gate comes from and its shape-defining sizes."""
 
     role: str  # "channel", "spatial" or "spatial-multi" (C maps instead of one: early smp releases)
@@ -49,8 +49,8 @@ class BlockPlan:
 
     info: BlockInfo
     module: nn.Module
-    channel: Branch | None
-    spatial: Branch | None
+    channel: GateBranch | None
+    spatial: GateBranch | None
 
 
 def _leaves(module: nn.Module) -> list[nn.Module]:
@@ -68,7 +68,7 @@ def _projection_sizes(layer: nn.Module) -> tuple[int, int] | None:
     return None
 
 
-def analyse_branch(module: nn.Module) -> Branch | None:
+def analyse_branch(module: nn.Module) -> GateBranch | None:
     """Return the branch ``module`` forms, or None if it is not made of gate layers alone."""
     leaves = _leaves(module)
     projections, sigmoid_after_last = [], None
@@ -88,13 +88,13 @@ def analyse_branch(module: nn.Module) -> Branch | None:
         (first, (c_in, hidden)), (last, (h_in, c_out)) = projections
         if c_in != c_out or h_in != hidden or hidden > c_in:
             return None
-        return Branch("channel", c_in, hidden, gate_module or last, gate_module is None)
+        return GateBranch("channel", c_in, hidden, gate_module or last, gate_module is None)
     if len(projections) == 1 and isinstance(projections[0][0], nn.Conv2d):
         last, (c_in, c_out) = projections[0]
         if c_out == 1 and c_in > 1:
-            return Branch("spatial", c_in, None, gate_module or last, gate_module is None)
+            return GateBranch("spatial", c_in, None, gate_module or last, gate_module is None)
         if c_out == c_in and c_in > 1 and gate_module is not None:
-            return Branch("spatial-multi", c_in, None, gate_module, False)
+            return GateBranch("spatial-multi", c_in, None, gate_module, False)
     return None
 
 
@@ -138,7 +138,7 @@ def plan_block(name: str, module: nn.Module) -> BlockPlan | None:
         return None
     implementation = _implementation(module)
 
-    def block(kind: str, channel: Branch | None, spatial: Branch | None, reason: str = "") -> BlockPlan:
+    def block(kind: str, channel: GateBranch | None, spatial: GateBranch | None, reason: str = "") -> BlockPlan:
         channels = (channel or spatial).channels
         hidden = channel.hidden if channel else None
         info = BlockInfo(name, kind, implementation, channels, hidden, readable=not reason, reason=reason)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 
 Kind = Literal["cse", "sse", "scse"]
-Branch = Literal["cse", "sse"]
+BranchName = Literal["cse", "sse"]  # which gate a knock-out replaces
 
 
 @dataclass(frozen=True)

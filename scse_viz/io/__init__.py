@@ -20,15 +20,8 @@ from __future__ import annotations
 from scse_viz.errors import UnsupportedFormatError
 from scse_viz.io.images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, LoadedImage, load_image
 from scse_viz.io.sniff import _GZIP_MAGIC, _IMAGE_TYPES, _NIFTI2_HEADER_SIZE, _VOLUME_TYPES, _empty, _looks_like, _nifti_kind, _sniff_image
-from scse_viz.io.volumes import (
-    DEFAULT_MAX_VOXELS,
-    ORIENTATIONS,
-    Volume,
-    image_from_slice,
-    load_volume,
-    slice_count,
-    volume_slice,
-)
+from scse_viz.io.slices import ORIENTATIONS, image_from_slice, slice_count, volume_slice
+from scse_viz.io.volumes import DEFAULT_MAX_VOXELS, Volume, load_volume
 
 __all__ = [
     "ORIENTATIONS",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps
 
+from scse_viz.color import luma
 from scse_viz.errors import (
     ImageTooLargeError,
     ImageTooSmallError,
@@ -22,9 +23,6 @@ DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MIN_SIDE = 8
 
 # ITU-R 601-2 luma, the weights Pillow uses for mode "L".
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
 @dataclass(frozen=True, eq=False)
 class LoadedImage:
     """A decoded 2-D image, ready for display and for a model.
@@ -63,7 +61,7 @@ class LoadedImage:
         """Return the image as HxW float32 luma (ITU-R 601-2 weights, as Pillow's "L"), for single-channel models."""
         if self.pixels.ndim == 2:
             return self.pixels
-        return np.ascontiguousarray(self.pixels @ _LUMA, dtype=np.float32)
+        return np.ascontiguousarray(luma(self.pixels), dtype=np.float32)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""NIfTI-1/NIfTI-2 volumes: :func:`load_volume` gives a RAS+ :class:`Volume`, :func:`volume_slice` cuts 2-D slices
-from it and :func:`image_from_slice` makes a displayable :class:`LoadedImage` of one.
+"""Parsing NIfTI-1/NIfTI-2 volumes: :func:`load_volume` checks the bytes and gives a RAS+ :class:`Volume`.
+
+Cutting slices out of a volume and windowing them for display is :mod:`scse_viz.io.slices`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from nibabel.spatialimages import HeaderDataError
 from scse_viz.errors import (
     ImageTooLargeError,
     NonFiniteValuesError,
-    SliceIndexError,
     UnreadableFileError,
     UnsupportedFormatError,
     VolumeIndexRequiredError,
 )
-from scse_viz.io.images import LoadedImage
 from scse_viz.io.sniff import (
     _DECODE_ERRORS,
     _GZIP_MAGIC,
@@ -38,8 +37,6 @@ from scse_viz.io.sniff import (
 )
 
 DEFAULT_MAX_VOXELS = 200_000_000
-
-ORIENTATIONS = ("sagittal", "coronal", "axial")
 
 _GZIP_TRAILING_LIMIT = 1 << 20
 
@@ -283,82 +280,3 @@ def _canonical(volume: np.ndarray, affine: np.ndarray, name: str) -> Volume:
     except (HeaderDataError, ValueError, np.linalg.LinAlgError) as error:
         raise broken from error
     return Volume(data=_read_only(data), affine=_read_only(canonical_affine), name=name, zooms=zooms)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Slicing volumes
-
-
-def _axis_of(orientation: str) -> int:
-    key = orientation.strip().lower() if isinstance(orientation, str) else orientation
-    if key not in ORIENTATIONS:
-        raise SliceIndexError(f'"{orientation}" is not a slice orientation; choose one of {", ".join(ORIENTATIONS)}.')
-    return ORIENTATIONS.index(key)
-
-
-def slice_count(volume: Volume, orientation: str) -> int:
-    """Number of slices along ``orientation``: sagittal = X, coronal = Y, axial = Z of the RAS+ ``volume.data``."""
-    return int(volume.data.shape[_axis_of(orientation)])
-
-
-def volume_slice(volume: Volume, orientation: str, index: int) -> np.ndarray:
-    """Cut one 2-D float32 slice out of a RAS+ volume, oriented the way neuroimaging viewers show it.
-
-    Convention (the one nilearn's plots use; "neurological": the patient's left is on the screen's left):
-
-    * ``"sagittal"``, ``index`` along X (left → right): rows run superior (top) → inferior, columns posterior →
-      anterior (the nose points right). Shape ZxY. It is ``np.rot90(data[index, :, :])``.
-    * ``"coronal"``, ``index`` along Y (posterior → anterior): rows superior (top) → inferior, columns the patient's
-      left → right. Shape ZxX. It is ``np.rot90(data[:, index, :])``.
-    * ``"axial"``, ``index`` along Z (inferior → superior): rows anterior (top) → posterior, columns the patient's
-      left → right. Shape YxX. It is ``np.rot90(data[:, :, index])``.
-
-    ``np.rot90`` turns (a, b) into (b reversed, a): the second voxel axis becomes the rows, top = its high end, and
-    the first becomes the columns, left = its low end. Indices count from 0; negative indices are refused rather than
-    wrapping around. Raises :class:`SliceIndexError` for an unknown orientation or an index outside the volume.
-    """
-    axis = _axis_of(orientation)
-    count = volume.data.shape[axis]
-    try:
-        position = operator.index(index)
-    except TypeError as error:
-        raise SliceIndexError(f"The slice number must be a whole number, not {index!r}.") from error
-    if not 0 <= position < count:
-        raise SliceIndexError(
-            f"Slice {position} does not exist: the {ORIENTATIONS[axis]} direction has {count} slices, numbered 0 to "
-            f"{count - 1}."
-        )
-    plane = np.take(volume.data, position, axis=axis)
-    return np.ascontiguousarray(np.rot90(plane), dtype=np.float32)
-
-
-def image_from_slice(slice2d: np.ndarray, name: str) -> LoadedImage:
-    """Rescale a volume slice to [0, 1] for display and model input, robust to outliers.
-
-    Volumes carry arbitrary units (scanner counts, T1 values, z-scores), and a few hot voxels would squash a min/max
-    scaling, so the window is the 0.5th to 99.5th percentile of the slice's nonzero voxels (the background of a
-    skull-stripped or masked scan is 0 and would otherwise drag the low end down); all voxels are used if none is
-    nonzero. Values outside the window are clipped. If that window is empty (for example a binary mask whose nonzero
-    voxels share one value) the slice's min and max are used instead; only a truly constant slice gives all zeros.
-    The result has ``mode="nifti"`` and ``bit_depth=32``.
-    """
-    values = np.asarray(slice2d, dtype=np.float64)
-    if values.ndim != 2:
-        raise ValueError(f"image_from_slice needs a 2-D slice, got shape {values.shape}")
-    if not np.all(np.isfinite(values)):
-        raise NonFiniteValuesError(f'The slice of "{name}" holds NaN or infinite values and cannot be displayed.')
-    nonzero = values[values != 0]
-    low, high = np.percentile(nonzero if nonzero.size else values, [0.5, 99.5])
-    if high <= low:
-        low, high = float(values.min()), float(values.max())
-    if high <= low:
-        pixels = np.zeros(values.shape, dtype=np.float32)
-    else:
-        pixels = np.clip((values - low) / (high - low), 0.0, 1.0).astype(np.float32)
-    return LoadedImage(
-        pixels=_read_only(pixels),
-        name=name,
-        mode="nifti",
-        bit_depth=32,
-        source_size=(int(values.shape[0]), int(values.shape[1])),
-    )

@@ -2,7 +2,7 @@
 
 from scse_viz.render.channel import channel_gate_comparison_figure, channel_gate_figure, channel_gate_table
 from scse_viz.render.export import figure_bytes, new_figure
-from scse_viz.render.geometry import pixel_extent, upsample_map
+from scse_viz.render.geometry import pixel_extent
 from scse_viz.render.outputs import (
     class_colors,
     class_probability_figure,
@@ -43,7 +43,6 @@ __all__ = [
     "spatial_grid_figure",
     "spatial_overlay_figure",
     "sse_map_figure",
-    "upsample_map",
     "value_map_figure",
     "vector_figure",
 ]

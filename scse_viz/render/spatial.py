@@ -15,7 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from scse_viz.render.export import new_figure
-from scse_viz.render.geometry import check_image, pixel_extent, show_image, upsample_map
+from scse_viz.geometry import upsample_map
+from scse_viz.render.geometry import check_image, pixel_extent, show_image
 
 Stride = tuple[float, float] | None
 

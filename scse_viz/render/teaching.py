@@ -16,6 +16,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from scse_viz.color import luma
 from scse_viz.render.channel import BOOST_COLOR, REFERENCE, REFERENCE_COLOR, SUPPRESS_COLOR
 from scse_viz.render.export import new_figure
 from scse_viz.render.geometry import pixel_extent
@@ -190,7 +191,7 @@ def value_map_figure(
         norm, colormap = im.norm, im.get_cmap()
         for (i, j), v in np.ndenumerate(a):
             r, g, b, _ = colormap(norm(v))
-            dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
+            dark = float(luma(np.asarray([r, g, b]))) < 0.5
             ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=6, color="white" if dark else "black")
     fig.colorbar(im, ax=ax, label=label, shrink=0.85)
     ax.set_title(title, fontsize=9)

@@ -1,0 +1,31 @@
+"""Brain MRI tissue segmentation: U-Nets on 2-D slices of the MNI152 T1 template (background, CSF, GM, WM)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scse_viz.data.brain import BRAIN_CLASSES
+from scse_viz.models.architectures import UNetArchitecture
+from scse_viz.preprocess import Prepared, brain_preprocess, brain_tensor
+from scse_viz.tasks import SegmentationTask
+from scse_viz.family import Family
+
+ARCHITECTURE = UNetArchitecture(in_channels=1, num_classes=len(BRAIN_CLASSES), base_channels=16, depth=4, reduction=8)
+
+
+def prepare(image: np.ndarray) -> Prepared:
+    """Gray or colour slice -> robustly scaled, padded to a square, 160×160; results map back onto the slice."""
+    pixels, geometry = brain_preprocess(image)
+    return Prepared(pixels, brain_tensor(pixels), geometry)
+
+
+FAMILY = Family(
+    name="brain",
+    title="Brain MRI tissue segmentation (U-Net)",
+    task=SegmentationTask(BRAIN_CLASSES),
+    prepare=prepare,
+    build=ARCHITECTURE.build,
+    trained_on="2-D slices (sagittal, coronal, axial) of the MNI152 2009a T1 brain template, skull-stripped, "
+    "with intensity and shape augmentation",
+    training="scse_viz.train.brain",
+)
