@@ -18,7 +18,7 @@ import numpy as np
 
 from scse_viz.attribution.records import AttributionError, AttributionResult
 from scse_viz.capture import BlockRecord
-from scse_viz.render.geometry import upsample_map
+from scse_viz.geometry import upsample_map
 
 
 def _flat_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

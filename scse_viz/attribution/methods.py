@@ -22,15 +22,15 @@ from torch import nn
 
 from scse_viz.attribution.private import (
     EvaluationCounter,
-    ProgressCallback,
     baseline_tensor,
     checked_input,
     private_model,
 )
 from scse_viz.attribution.records import METHOD_LABELS, AttributionError, AttributionResult
+from scse_viz.progress import ProgressCallback
 from scse_viz.attribution.targets import AttributionTarget, build_objective
 from scse_viz.capture import find_attention_blocks
-from scse_viz.render.geometry import upsample_map
+from scse_viz.geometry import upsample_map
 
 Auto = Literal["auto"]
 IG_PIXELS_PER_CHUNK = 2**18  # path points per IG forward/backward chunk: 4 at 256×256, 10 at 160×160, all at 28×28

@@ -24,8 +24,7 @@ import torch
 from torch import nn
 
 from scse_viz.attribution.records import AttributionError
-
-ProgressCallback = Callable[[float, str], None]  # (fraction done in [0, 1], message for people)
+from scse_viz.progress import ProgressCallback
 
 _COPY_ATTEMPTS = 5
 

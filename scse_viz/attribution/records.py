@@ -9,6 +9,7 @@ import numpy as np
 
 from scse_viz.errors import ScseVizError
 
+# Names for people, by method id; the method classes (``scse_viz.attribution.catalog``) and progress messages use them.
 METHOD_LABELS: dict[str, str] = {
     "integrated_gradients": "Integrated Gradients",
     "integrated_gradients_smoothgrad": "Integrated Gradients + SmoothGrad (NoiseTunnel)",
@@ -30,7 +31,7 @@ class AttributionResult:
     LayerGradCam's map is the block's map upsampled to that resolution with the block's own geometry.
     """
 
-    method: str  # a key of METHOD_LABELS
+    method: str  # the id of the method that made it (a key of ``scse_viz.attribution.METHODS``)
     target: str  # what was explained, for people ("logit of class 3 (Dress)")
     attribution: np.ndarray
     settings: dict[str, Any] = field(default_factory=dict)  # every setting used, with "auto" values resolved
@@ -38,10 +39,6 @@ class AttributionResult:
     convergence_delta: float | None = None  # IG: sum(attribution) - (F(x) - F(baseline)); 0 for an exact integral
     output_difference: float | None = None  # IG: F(x) - F(baseline), to judge the delta against
     block: str | None = None  # LayerGradCam: the attention block's qualified module name
-
-    @property
-    def label(self) -> str:
-        return METHOD_LABELS.get(self.method, self.method)
 
     @property
     def relative_delta(self) -> float | None:

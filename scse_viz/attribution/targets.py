@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 from scse_viz.attribution.records import AttributionError
 
 TargetKind = Literal["class", "class_region"]
-_KIND_FOR_TASK: dict[str, TargetKind] = {"classification": "class", "segmentation": "class_region"}
+TARGET_KINDS: tuple[TargetKind, ...] = ("class", "class_region")
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,10 @@ class AttributionTarget:
     class_name: str | None = None
 
     @classmethod
-    def for_task(cls, task: str, class_index: int, class_names: Sequence[str] | None = None) -> AttributionTarget:
-        """The target a zoo family's ``task`` ("classification" / "segmentation") calls for."""
-        if task not in _KIND_FOR_TASK:
-            raise AttributionError(f"no attribution target for task {task!r}; use one of {sorted(_KIND_FOR_TASK)}")
-        name = class_names[class_index] if class_names and 0 <= class_index < len(class_names) else None
-        return cls(_KIND_FOR_TASK[task], class_index, name)
+    def for_task(cls, task: Any, class_index: int) -> AttributionTarget:
+        """The target ``task`` (a :class:`scse_viz.tasks.Task`, e.g. a zoo family's ``task``) gives a class index:
+        the same as ``task.attribution_target(class_index)``."""
+        return task.attribution_target(class_index)
 
     @property
     def class_label(self) -> str:
@@ -57,7 +55,7 @@ class Objective:
 
 def build_objective(model: nn.Module, x: torch.Tensor, target: AttributionTarget) -> Objective:
     """Run ``model(x)`` once (no grad) and return the objective for ``target``; typed errors for every misfit."""
-    if target.kind not in _KIND_FOR_TASK.values():
+    if target.kind not in TARGET_KINDS:
         raise AttributionError(f"unknown target kind {target.kind!r}; use 'class' or 'class_region'")
     with torch.no_grad():
         output = model(x)
