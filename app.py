@@ -51,7 +51,8 @@ for column, spec in zip(st.columns(len(zoo.FAMILIES)), zoo.list_families()):
               "overhead": f"{entry['overhead_percent']:+.2f} %"} for entry in card["variants"].values()],
             hide_index=True,
         )  # fmt: skip
-        st.caption(f"Mean ± standard deviation over three seeds, measured on the test set "
+        seeds = len(next(iter(card["variants"].values()))["seeds"])
+        st.caption(f"Mean ± standard deviation over {seeds} seeds, measured on the test set "
                    f"({card['measured_on']}).")  # fmt: skip
         if st.button("Open a sample in the explorer", key=f"open-{spec.name}", type="primary"):
             st.session_state[FAMILY] = spec.name

@@ -10,25 +10,23 @@ from scse_viz.capture import Knockout
 from scse_viz.render import (
     channel_gate_comparison_figure,
     channel_gate_figure,
-    class_probability_figure,
-    difference_map_figure,
     effective_gain_figure,
     figure_bytes,
-    side_by_side_figure,
     spatial_grid_figure,
     spatial_overlay_figure,
 )
 from scse_viz.render import charts, raster
-from scse_viz.render.outputs import class_colors
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input, pick_input
 from scse_viz.ui.navigation import page_links
+from scse_viz.ui.pictures import COLORMAPS, picture_memo
 from scse_viz.ui.runs import family_run, knockout_output, second_output
+from scse_viz.ui.sections import show_sections
 from scse_viz.ui.state import memo
+from scse_viz.views import view_for
 
 st.set_page_config(page_title="Explore · scSE Lens", layout="wide")
 page_links()
-CMAPS = ["magma", "viridis", "inferno", "plasma", "gray", "jet"]
 KNOCKOUT_VALUES = {0.5: "0.5 = σ(0), an untrained gate", 0.0: "0 — branch removed", 1.0: "1 — gate fully open"}
 
 family = choose_family()
@@ -39,15 +37,10 @@ if image is None:
     st.stop()
 
 run = family_run(family, image)
-names = list(family.class_names)
+task_view = view_for(family.task)
 attention_variants = [v for v in run.outputs if run.outputs[v].shown()]
 shown = explore.display_image(run)
-segmentation = family.task == "segmentation"
-
-
-def picture(key: tuple, make) -> object:
-    """A raster picture memoised per run and settings; small images are enlarged pixel by pixel."""
-    return memo(("picture", run.key, *key), lambda: raster.enlarge(make()))
+picture = picture_memo("picture", run.key)
 
 
 def download(label: str, make_bytes, file_name: str, mime: str, key: str) -> None:
@@ -71,7 +64,7 @@ middle.image(picture(("model-input",), lambda: raster.to_rgb(run.prepared.pixels
 right.markdown(f"**{family.title}**")
 right.caption(f"These models were trained on {family.trained_on}. Any image runs; on images unlike those, read the "
               "results as a demonstration of the mechanism, not as a diagnosis.")  # fmt: skip
-if image.truth_mask is not None or image.truth_label is not None:
+if image.truth is not None:
     right.caption("This sample comes with its ground truth: the Outputs tab scores the models against it.")
 
 outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab = st.tabs(
@@ -80,40 +73,7 @@ outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab = st.tabs(
 
 # ------------------------------------------------------------------------------------------------------ outputs
 with outputs_tab:
-    columns = st.columns(len(run.outputs))
-    if segmentation:
-        rgba = class_colors(len(names))
-        legend = " ".join(
-            f"<span style='background:rgba({int(c[0]*255)},{int(c[1]*255)},{int(c[2]*255)},0.8);padding:0 8px'>"
-            f"&nbsp;</span> {n}" for n, c in zip(names[1:], rgba[1:])
-        )  # fmt: skip
-        st.markdown(f"Legend: {legend}", unsafe_allow_html=True)
-        for column, (variant, output) in zip(columns, run.outputs.items()):
-            column.image(picture(("mask", variant), lambda o=output: raster.mask_overlay(shown, o.mask, len(names))),
-                         caption=output.label)  # fmt: skip
-        st.subheader("Area per class (% of the image)")
-        areas = {o.label: [a["percent"] for a in explore.class_areas(o.mask, names)] for o in run.outputs.values()}
-        st.dataframe({"class": names, **areas}, hide_index=True)
-        if image.truth_mask is not None:
-            st.subheader("Dice against the ground truth")
-            rows = []
-            for output in run.outputs.values():
-                scores = explore.dice_scores(output.mask, image.truth_mask, names)
-                rows.append({"model": output.label, **{n: scores["dice"][n] for n in names[1:]},
-                             "mean (CSF, GM, WM)": scores["mean_dice"]})  # fmt: skip
-            st.dataframe(rows, hide_index=True)
-        st.subheader("Where each attention model differs from the baseline")
-        baseline = run.outputs["none"]
-        for column, variant in zip(st.columns(len(run.outputs) - 1), [v for v in run.outputs if v != "none"]):
-            differ, share = explore.disagreement(run.outputs[variant].mask, baseline.mask)
-            column.image(picture(("differ", variant), lambda d=differ: raster.highlight(shown, d)),
-                         caption=f"{run.outputs[variant].label} ≠ baseline: {100 * share:.2f} % of pixels")  # fmt: skip
-    else:
-        if image.truth_label is not None:
-            st.markdown(f"Ground truth: **{names[image.truth_label]}**")
-        for column, output in zip(columns, run.outputs.values()):
-            show_chart(column, charts.probability_chart(explore.top_classes(output.probabilities, names),
-                                                        title=output.label))  # fmt: skip
+    show_sections(memo(("outputs-view", run.key), lambda: task_view.outputs(run)))
 
 # ------------------------------------------------------------------------------------------------------ attention
 with attention_tab:
@@ -126,7 +86,7 @@ with attention_tab:
     record = output.record(block)
     order = controls.radio("Bar order", ["sorted", "channel"], horizontal=True)
     top_k = controls.slider("Top-k channels (0 = all)", 0, 64, 0)
-    cmap = controls.selectbox("Colormap", CMAPS)
+    cmap = controls.selectbox("Colormap", COLORMAPS)
     alpha = controls.slider("Opacity", 0.0, 1.0, 0.5, 0.05)
     with view:
         st.markdown(f"**{output.label} · {block}** — {record.info.channels} channels, feature map "
@@ -144,8 +104,8 @@ with attention_tab:
             st.markdown("**Effective gain of the scSE sum**: x·w + x·q = (w_c + q_ij)·x; "
                         "shown as w_c + q_ij − 1 (red boosted, blue damped, white unchanged).")  # fmt: skip
             channel = st.selectbox("Channel", ["mean over channels", *range(record.info.channels)], key="gain-c")
-            wc = record.channel_gate[0].mean() if channel == "mean over channels" else record.channel_gate[0][channel]
-            gain = memo(("gain", run.key, variant, block, channel), lambda: wc + q - 1.0)
+            gain = memo(("gain", run.key, variant, block, channel), lambda: explore.displayed_gain(
+                run, record, None if channel == "mean over channels" else channel))  # fmt: skip
             st.image(picture(("gain", variant, block, channel, alpha),
                              lambda: raster.overlay(shown, gain, "RdBu_r", alpha, -1.0, 1.0)),
                      caption=f"w_c + q_ij − 1 for {channel if channel != 'mean over channels' else 'the mean w'} "
@@ -176,26 +136,9 @@ with knockout_tab:
                   "a constant, and the output is compared with the intact one.")  # fmt: skip
     else:
         knocked = knockout_output(run, ko_variant, knockout)
-        effect = explore.knockout_effect(intact, knocked, names)
-        with view:
-            a, b, c = st.columns(3)
-            if segmentation:
-                a.image(picture(("mask", ko_variant), lambda: raster.mask_overlay(shown, intact.mask, len(names))),
-                        caption=f"{intact.label}, intact")  # fmt: skip
-                b.image(raster.enlarge(raster.mask_overlay(shown, knocked.mask, len(names))),
-                        caption=f"{intact.label}, {branch.upper()} gate = {value:g} in {scope}")  # fmt: skip
-                differ, share = explore.disagreement(knocked.mask, intact.mask)
-                c.image(raster.enlarge(raster.highlight(shown, differ)),
-                        caption=f"changed: {100 * share:.2f} % of pixels")  # fmt: skip
-                st.metric("Mean Dice of the knocked-out mask against the intact one", f"{effect['dice_vs_intact']:.4f}")
-            else:
-                show_chart(a, charts.probability_chart(explore.top_classes(intact.probabilities, names),
-                                                       title="intact"))  # fmt: skip
-                show_chart(b, charts.probability_chart(explore.top_classes(knocked.probabilities, names),
-                                                       title="knocked out"))  # fmt: skip
-                c.metric("Top class", effect["top1_knocked"], None if effect["top1_knocked"] == effect["top1_intact"]
-                         else f"was {effect['top1_intact']}")  # fmt: skip
-                c.metric("Largest probability change", f"{effect['largest_change']:.4f}")
+        setting = f"{branch.upper()} gate = {value:g} in {scope}"
+        show_sections(memo(("knockout-view", run.key, ko_variant, knockout),
+                           lambda: task_view.knockout(run, intact, knocked, setting)), where=view)  # fmt: skip
 
 # ------------------------------------------------------------------------------------------------------ compare
 with compare_tab:
@@ -212,14 +155,15 @@ with compare_tab:
         second = second_output(family, other, cmp_variant)
         blocks = [r.label for r in run.outputs[cmp_variant].shown() if r.channel_gate is not None]
         cmp_block = controls.selectbox("Block", blocks, key="cmp-block")
-        gate_a = run.outputs[cmp_variant].record(cmp_block).channel_gate[0]
-        gate_b = second.record(cmp_block).channel_gate[0]
+        record_a, record_b = run.outputs[cmp_variant].record(cmp_block), second.record(cmp_block)
+        gate_a, gate_b = record_a.channel_gate[0], record_b.channel_gate[0]
         pair = ("A: " + image.name, "B: " + other.name)
+        change = explore.gate_change(record_a, record_b)
         with view:
             show_chart(st, charts.gate_comparison_chart(gate_a, gate_b, pair))
-            show_chart(st, charts.gate_difference_chart(gate_b - gate_a, pair))
-            st.caption(f"mean |w(B) − w(A)| = {abs(gate_b - gate_a).mean():.4f}, largest "
-                       f"{abs(gate_b - gate_a).max():.4f} (channel {int(abs(gate_b - gate_a).argmax())})")  # fmt: skip
+            show_chart(st, charts.gate_difference_chart(explore.gate_difference(record_a, record_b), pair))
+            st.caption(f"mean |w(B) − w(A)| = {change['mean']:.4f}, largest {change['largest']:.4f} "
+                       f"(channel {change['channel']})")  # fmt: skip
 
 # ------------------------------------------------------------------------------------------------------ export
 with export_tab:
@@ -235,9 +179,7 @@ with export_tab:
     with right:
         download("NPZ", lambda: export.to_npz(run, settings), f"{stem}.npz", "application/octet-stream", "npz")
     figures = {
-        "outputs side by side": lambda: side_by_side_figure(
-            shown, [(o.label, o.mask) for o in run.outputs.values()], names) if segmentation
-        else class_probability_figure(run.outputs[variant].probabilities, names, title=run.outputs[variant].label),
+        **dict(task_view.figures(run, variant)),
         f"cSE gate — {output.label} {block}": (lambda: channel_gate_figure(
             record.channel_gate[0], order=order, top_k=top_k or None, title=f"{output.label} · {block}"))
         if record.channel_gate is not None else None,
@@ -251,9 +193,6 @@ with export_tab:
         f"effective gain — {output.label} {block}": (lambda: effective_gain_figure(
             shown, record.channel_gate[0], explore.spatial_map(run, record), alpha=alpha))
         if record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum" else None,
-        "difference from the baseline": (lambda: difference_map_figure(
-            shown, run.outputs["none"].mask, run.outputs[variant].mask, labels=("baseline", output.label)))
-        if segmentation else None,
         "two images' channel gates": (lambda: channel_gate_comparison_figure(gate_a, gate_b, pair))
         if other is not None else None,
     }  # fmt: skip

@@ -7,20 +7,19 @@ import streamlit as st
 import scse_viz  # noqa: F401  (torchvision shim first)
 from scse_viz import compare_attribution as ca
 from scse_viz import explore
-from scse_viz.attribution import METHOD_LABELS
+from scse_viz.attribution import METHOD_LABELS, METHODS, Settings
 from scse_viz.render import figure_bytes, raster
 from scse_viz.render.attribution import ATTRIBUTION_CMAP, MEASURES, agreement_chart, attribution_grid_figure
 from scse_viz.render.attribution import OVERLAP_COLORS, OVERLAP_NAMES, overlap_picture
 from scse_viz.ui.attributions import compute, kept
 from scse_viz.ui.inputs import choose_family, choose_input
 from scse_viz.ui.navigation import page_links
+from scse_viz.ui.pictures import COLORMAPS, picture_memo
 from scse_viz.ui.runs import family_run
 from scse_viz.ui.state import memo
-from scse_viz.zoo import VARIANT_LABELS
 
 st.set_page_config(page_title="Attribution · scSE Lens", layout="wide")
 page_links()
-CMAPS = ["magma", "viridis", "inferno", "plasma", "gray", "jet"]
 IG_STEPS = [8, 16, 32, 64, 128]
 
 family = choose_family()
@@ -39,8 +38,8 @@ if image is None:
 run = family_run(family, image)
 names = list(family.class_names)
 shown = explore.display_image(run)
-segmentation = family.task == "segmentation"
 blocks = ca.sse_blocks(run)
+picture = picture_memo("attr-picture", run.key)
 
 
 def target_name(k: int) -> str:
@@ -53,19 +52,18 @@ with controls:
     # keyed per input, so that a new input starts at its own default target
     class_index = st.selectbox("Target class", range(len(names)), index=ca.default_target(run),
                                format_func=target_name, key=f"attr-target-{run.key}")  # fmt: skip
-    st.caption("Explained: the class's summed logits over the pixels each model predicts as that class."
-               if segmentation else "Explained: the class's logit (before the softmax).")  # fmt: skip
-    methods = st.multiselect("Methods", ca.METHODS, default=["integrated_gradients"], format_func=METHOD_LABELS.get,
+    st.caption(family.task.target_explanation)
+    methods = st.multiselect("Methods", list(METHODS), default=["integrated_gradients"], format_func=METHOD_LABELS.get,
                              key="attr-methods")  # fmt: skip
     n_steps = st.select_slider("Integrated Gradients steps", IG_STEPS, value=32, key="attr-steps")
     nt_samples = st.slider("NoiseTunnel samples", 2, 16, 4, key="attr-nt")
-    settings = ca.Settings(n_steps=n_steps, nt_samples=nt_samples)
-    todo = ca.jobs(list(run.outputs), methods)
+    settings = Settings(n_steps=n_steps, nt_samples=nt_samples)
+    todo = ca.jobs(run, methods)
     pressed = st.button("Compute attributions", type="primary", disabled=not todo, key="attr-compute")
     st.divider()
     block = st.selectbox("Block", blocks, index=len(blocks) - 1 if blocks else 0, key="attr-block") if blocks else None
     top_k = st.slider("Top-k % (IoU)", 1, 50, 10, key="attr-topk")
-    cmap = st.selectbox("Colormap (sSE map)", CMAPS, key="attr-cmap")
+    cmap = st.selectbox("Colormap (sSE map)", COLORMAPS, key="attr-cmap")
     alpha = st.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="attr-alpha")
 
 if pressed:
@@ -83,15 +81,11 @@ with view:
     missing = [job for job, r in results.items() if r is None]
     if done and missing:
         st.caption("Not computed yet for these settings: " + ", ".join(
-            f"{VARIANT_LABELS[j.variant]} · {METHOD_LABELS[j.method]}" for j in missing))  # fmt: skip
+            f"{run.outputs[j.variant].label} · {METHOD_LABELS[j.method]}" for j in missing))  # fmt: skip
     failed = [r for r in done if r.error]
     if failed:
-        st.error("\n\n".join(f"**{r.label}**: {r.error}" for r in failed))
-
-
-def picture(key: tuple, make) -> object:
-    """A raster picture memoised per run and settings; small images are enlarged pixel by pixel."""
-    return memo(("attr-picture", run.key, *key), lambda: raster.enlarge(make()))
+        st.error("\n\n".join(f"**{run.outputs[r.variant].label} · {METHOD_LABELS[r.method]}**: {r.error}"
+                               for r in failed))  # fmt: skip
 
 
 def panel(method_run: ca.MethodRun) -> ca.Panel:
@@ -111,14 +105,14 @@ for method in methods:
 
 with view:
     for method, method_runs, panels, limit in sections:
-        st.subheader(METHOD_LABELS[method] + (f" on {block}" if method == ca.PER_BLOCK else ""))
+        st.subheader(METHOD_LABELS[method] + (f" on {block}" if METHODS[method].per_block else ""))
         st.caption(f"Explained: {method_runs[0].explained}. Attributions on ±L, L = {limit:.3g} (the largest of the "
                    "models' 99.5th percentiles of |attribution|): red raises the target, blue lowers it. "
                    "Top-k overlap: " + legend, unsafe_allow_html=True)  # fmt: skip
         for column, method_run, p in zip(st.columns(len(method_runs)), method_runs, panels):
             tag = (method_run.variant, method, class_index, method_run.settings, block)
             with column:
-                st.markdown(f"**{VARIANT_LABELS[method_run.variant]}**")
+                st.markdown(f"**{run.outputs[method_run.variant].label}**")
                 if p.attribution is None:
                     st.caption(p.note)
                     continue
@@ -159,7 +153,7 @@ with view:
 
             def png(method=method, panels=panels, limit=limit) -> bytes:
                 title = f"{METHOD_LABELS[method]} · {names[class_index]} · block {block} · top {top_k} %"
-                cells = [(VARIANT_LABELS[p.variant], p.attribution, p.sse, p.overlap, p.note) for p in panels]
+                cells = [(run.outputs[p.variant].label, p.attribution, p.sse, p.overlap, p.note) for p in panels]
                 return figure_bytes(attribution_grid_figure(shown, cells, limit, cmap=cmap, alpha=alpha, title=title))
 
             right.download_button(f"PNG: {METHOD_LABELS[method]}", png, f"{stem}_{method}.png", "image/png",

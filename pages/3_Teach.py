@@ -14,6 +14,7 @@ import streamlit as st
 
 import scse_viz  # noqa: F401  (torchvision shim first)
 from scse_viz import teaching as T
+from scse_viz import zoo
 from scse_viz.errors import ScseVizError
 from scse_viz.render import (
     channel_maps_figure,
@@ -30,12 +31,10 @@ from scse_viz.ui.inputs import choose_family, choose_input
 from scse_viz.ui.models import family_models
 from scse_viz.ui.navigation import page_links
 from scse_viz.ui.state import memo
-from scse_viz.zoo import VARIANT_LABELS
 
 st.set_page_config(page_title="Teach · scSE Lens", layout="wide")
 page_links()
 MODEL_MODE, TOY_MODE = "A block of a trained model", "Toy feature map"
-VARIANTS = ("cse", "sse", "scse")
 TOY_SIZES = (4, 6, 8, 10, 12, 16)
 TOY_REDUCTIONS = (1, 2, 4, 8)
 COST_KEYS = ("cost-c", "cost-h", "cost-w", "cost-r")
@@ -78,11 +77,12 @@ def next_seed() -> None:
 def model_walk(family, image) -> Walk | None:
     """Model and block controls, then that block walked through on the shared input (None: a message was shown)."""
     left, middle, right = st.columns([1, 2, 3])
-    variant = left.selectbox("Model", VARIANTS, index=2, format_func=VARIANT_LABELS.get, key="teach-variant")
+    variants = [v for v in family.variants if v != family.baseline]  # the models with attention blocks
+    variant = left.selectbox("Model", variants, index=len(variants) - 1, format_func=family.label, key="teach-variant")
     model = family_models(family.name)[variant]
     blocks = {b.name: b for b in memo(("teach-blocks", family.name, variant), lambda: T.teaching_blocks(model))}
     if not blocks:
-        st.error(f"The {VARIANT_LABELS[variant]} model has no block this page can walk through.")
+        st.error(f"The {family.label(variant)} model has no block this page can walk through.")
         return None
     block = middle.selectbox("Block", list(blocks), key=f"teach-block-{family.name}",
                              format_func=lambda n: f"{n} ({blocks[n].channels} channels)")  # fmt: skip
@@ -102,7 +102,7 @@ def model_walk(family, image) -> Walk | None:
     picture.image(raster.enlarge(raster.to_rgb(prepared.pixels), 112), caption="what the model sees", width=112)
     bottleneck = (f"; its cSE bottleneck has C′ = {wt.hidden_channels} units (r = {wt.channels // wt.hidden_channels})"
                   if wt.hidden_channels else "")  # fmt: skip
-    text.markdown(f"**{VARIANT_LABELS[variant]} model · {block}** on *{image.name}*. x is the feature map the "
+    text.markdown(f"**{family.label(variant)} model · {block}** on *{image.name}*. x is the feature map the "
                   f"network feeds this block: **{wt.channels} channels of {h}×{w}** (stride {stride:g}){bottleneck}.")
     gaps = ", ".join(f"{name}: {value:.1e}" for name, value in walked.differences.items())
     text.success(f"Every number below is recomputed from this block's weights. Largest difference from the gates "
@@ -278,31 +278,33 @@ def show_joins(walk: Walk | None) -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def per_class(variant: str) -> tuple[dict, tuple[str, ...]]:
-    return T.class_excitation(variant)
+def per_class(path: str, variant: str) -> tuple[dict, tuple[str, ...]]:
+    return T.class_excitation(path, variant)
 
 
 @st.cache_data(show_spinner=False)
-def per_class_png(variant: str) -> bytes:
-    chosen, names = per_class(variant)
+def per_class_png(path: str, variant: str) -> bytes:
+    chosen, names = per_class(path, variant)
     return figure_bytes(class_excitation_figure(T.class_excitation_panels(chosen), names))
 
 
 def show_per_class() -> None:
-    st.markdown("The classifier family (Fashion-MNIST): the channel gate w averaged over each class's test images, "
-                "at an early, a middle and the last block, as in SE-Net (Hu et al., Fig. 6). These statistics "
-                "were measured once over the test set and ship with the models; they do not depend on the input "
-                "or the mode above.")  # fmt: skip
-    try:
-        variants = T.class_excitation_variants()
-    except FileNotFoundError:
-        st.warning("The per-class statistics are not shipped with this installation.")
+    shipped = [f for f in zoo.list_families() if f.excitation_file is not None]
+    if not shipped:
+        st.warning("No family ships per-class statistics with this installation.")
         return
-    variant = st.radio("Model", variants, format_func=VARIANT_LABELS.get, horizontal=True, key="teach-class-model")
-    chosen, _ = per_class(variant)
+    spec = shipped[0] if len(shipped) == 1 else st.selectbox(
+        "Family", shipped, format_func=lambda f: f.title, key="teach-class-family")  # fmt: skip
+    st.markdown(f"{spec.title}: the channel gate w averaged over each class's test images, at an early, a middle "
+                "and the last block, as in SE-Net (Hu et al., Fig. 6). These statistics were measured once over "
+                "the test set and ship with the models; they do not depend on the input or the mode above.")
+    path = str(spec.excitation_file)
+    variants = T.class_excitation_variants(path)
+    variant = st.radio("Model", variants, format_func=spec.label, horizontal=True, key="teach-class-model")
+    chosen, _ = per_class(path, variant)
     st.markdown(f"**What to look for.** {T.PER_CLASS_EXPLANATION}")
     st.dataframe(T.depth_table(chosen), hide_index=True)
-    st.image(per_class_png(variant))
+    st.image(per_class_png(path, variant))
 
 
 # ------------------------------------------------------------------------------------------------------ the page

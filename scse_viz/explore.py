@@ -2,28 +2,31 @@
 
 Pages call these functions and keep what they return; nothing here imports streamlit. Every number a page shows
 comes out of :func:`run_model`, which runs the model once through :func:`scse_viz.capture_attention` (the output is
-bit-identical to a plain forward pass) and maps segmentation results back onto the input's own pixels.
+bit-identical to a plain forward pass) and hands the output to the family's task to read (a segmentation is mapped
+back onto the input's own pixels there). Nothing here knows which task it runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from scse_viz.capture import BlockRecord, Knockout, capture_attention
-from scse_viz.evaluate import dice_counts, dice_report
+from scse_viz.color import luma
+from scse_viz.geometry import upsample_map
 from scse_viz.io import LoadedImage, Volume, image_from_slice, slice_count, volume_slice
-from scse_viz.render.geometry import upsample_map
-from scse_viz.zoo import VARIANT_LABELS, Family, Prepared
+from scse_viz.progress import ProgressCallback
+from scse_viz.tasks import Prediction
+from scse_viz.zoo import Family, Prepared
 
 MAX_SIDE = 1024  # longer side kept for display and results; larger uploads are resized (the models see 160 or 28)
-Progress = Callable[[float, str], None]
 
 
 # ------------------------------------------------------------------------------------------------------ inputs
@@ -34,8 +37,8 @@ class InputImage:
     """What the person chose, ready to be prepared for any family.
 
     ``pixels`` (H×W gray or H×W×3 colour, float32 in [0, 1]) is what is shown and what ``Family.prepare`` receives;
-    ``key`` identifies the content (results are kept per key). ``truth_mask`` / ``truth_label`` hold ground truth
-    where a sample has it.
+    ``key`` identifies the content (results are kept per key). ``truth`` holds ground truth where a sample has it,
+    in whatever form the family's task scores (an H×W class mask on these pixels, a class index).
     """
 
     name: str
@@ -43,8 +46,7 @@ class InputImage:
     key: str
     source_size: tuple[int, int]
     note: str = ""
-    truth_mask: np.ndarray | None = None
-    truth_label: int | None = None
+    truth: Any = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -54,7 +56,7 @@ class InputImage:
         """H×W luma for the gray overlays (colour inputs are drawn in gray under coloured maps)."""
         if self.pixels.ndim == 2:
             return self.pixels
-        return np.ascontiguousarray(self.pixels @ np.asarray([0.299, 0.587, 0.114], dtype=np.float32))
+        return np.ascontiguousarray(luma(self.pixels), dtype=np.float32)
 
 
 def _content_key(pixels: np.ndarray, extra: str = "") -> str:
@@ -85,22 +87,20 @@ def _unit_range(pixels: np.ndarray, name: str) -> np.ndarray:
     return np.stack([np.array(image_from_slice(pixels[..., c], name).pixels) for c in range(3)], axis=-1)
 
 
-def input_from_image(
-    image: LoadedImage, *, truth_mask: np.ndarray | None = None, truth_label: int | None = None,
-    max_side: int = MAX_SIDE,
-) -> InputImage:  # fmt: skip
-    """An uploaded or bundled 2-D image as an :class:`InputImage` (resized for display when larger than max_side)."""
+def input_from_image(image: LoadedImage, *, truth: Any = None, max_side: int = MAX_SIDE) -> InputImage:
+    """An uploaded or bundled 2-D image as an :class:`InputImage` (resized for display when larger than max_side;
+    a ground-truth array of the image's size is resized with it, nearest neighbour)."""
     h, w = image.pixels.shape[:2]
     pixels = np.clip(_fit_display(_unit_range(np.asarray(image.pixels), image.name), max_side), 0.0, 1.0)
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
     notes = [f"{image.source_size[0]}×{image.source_size[1]} px"]
     if pixels.shape[:2] != (h, w):
         notes.append(f"shown and analysed at {pixels.shape[0]}×{pixels.shape[1]}")
-        if truth_mask is not None:
-            truth_mask = _resize_nearest(truth_mask, pixels.shape[:2])
+        if isinstance(truth, np.ndarray) and truth.shape[:2] == (h, w):
+            truth = _resize_nearest(truth, pixels.shape[:2])
     return InputImage(
         name=image.name, pixels=pixels, key=_content_key(pixels, image.name), source_size=image.source_size,
-        note=", ".join(notes), truth_mask=truth_mask, truth_label=truth_label,
+        note=", ".join(notes), truth=truth,
     )  # fmt: skip
 
 
@@ -123,22 +123,14 @@ def _resize_nearest(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ModelOutput:
-    """One model's result on one input: output, captured gates and how long it took.
-
-    Segmentation: ``probabilities`` K×H×W and ``mask`` H×W on the input's own pixels. Classification:
-    ``probabilities`` K and no mask.
-    """
+    """One model's result on one input: the task's reading of its output, the captured gates, how long it took."""
 
     variant: str
-    probabilities: np.ndarray
-    mask: np.ndarray | None
+    label: str  # the variant's name for people
+    prediction: Prediction
     records: tuple[BlockRecord, ...]
     knockout: tuple[Knockout, ...] = ()
     seconds: float = 0.0
-
-    @property
-    def label(self) -> str:
-        return VARIANT_LABELS[self.variant]
 
     def shown(self) -> list[BlockRecord]:
         """Records with gates: the block ran and its gates were read and verified."""
@@ -164,33 +156,38 @@ class FamilyRun:
     def key(self) -> str:
         return f"{self.family.name}:{self.image.key}"
 
+    @property
+    def reference(self) -> str:
+        """The variant others are compared with: the family's baseline when it ran, else the first that ran."""
+        if self.family.baseline in self.outputs:
+            return self.family.baseline  # type: ignore[return-value]
+        return next(iter(self.outputs))
+
+    def compared(self) -> list[str]:
+        """The variants compared with the reference (all but the baseline; none when the family has no baseline)."""
+        if self.family.baseline not in self.outputs:
+            return []
+        return [v for v in self.outputs if v != self.family.baseline]
+
 
 def run_model(family: Family, model: nn.Module, variant: str, prepared: Prepared,
               knockout: Sequence[Knockout] = ()) -> ModelOutput:  # fmt: skip
-    """Run ``model`` once on the prepared input with capture; map segmentation results back to the input pixels."""
+    """Run ``model`` once on the prepared input with capture; the family's task reads the output."""
     started = time.perf_counter()
     result = capture_attention(model, prepared.tensor, knockout=list(knockout))
-    logits = result.output
-    if not isinstance(logits, torch.Tensor):
-        raise TypeError(f"the {variant} model returned {type(logits).__name__}, not a tensor of logits")
-    probabilities = logits.float().softmax(dim=1)[0].numpy()
-    mask = None
-    if family.task == "segmentation":
-        if prepared.geometry is not None:
-            probabilities = prepared.geometry.to_source(probabilities)
-        mask = np.argmax(probabilities, axis=0).astype(np.uint8)
-    return ModelOutput(variant, probabilities, mask, tuple(result.records), tuple(knockout),
+    prediction = family.task.read(result.output, prepared.geometry)
+    return ModelOutput(variant, family.label(variant), prediction, tuple(result.records), tuple(knockout),
                        time.perf_counter() - started)  # fmt: skip
 
 
 def run_family(family: Family, models: Mapping[str, nn.Module], image: InputImage,
-               progress: Progress | None = None) -> FamilyRun:  # fmt: skip
+               progress: ProgressCallback | None = None) -> FamilyRun:  # fmt: skip
     """Prepare ``image`` once and run every variant in ``models`` on it."""
     prepared = family.prepare(image.pixels)
     run = FamilyRun(family, image, prepared)
     for i, (variant, model) in enumerate(models.items()):
         if progress:
-            progress(i / len(models), f"running the {VARIANT_LABELS[variant]} model")
+            progress(i / len(models), f"running the {family.label(variant)} model")
         run.outputs[variant] = run_model(family, model, variant, prepared)
     if progress:
         progress(1.0, "done")
@@ -201,9 +198,15 @@ def run_family(family: Family, models: Mapping[str, nn.Module], image: InputImag
 
 
 def display_image(run: FamilyRun) -> np.ndarray:
-    """The picture maps are drawn over: the input itself when results map back to it (segmentation), else what
-    the model saw (the classifier's 28×28 crop)."""
-    return run.image.gray() if run.prepared.geometry is not None else run.prepared.pixels
+    """The picture maps are drawn over: the input itself when results map back to it (the brain slices), else what
+    the model saw (the classifier's 28×28 crop); the input's geometry decides."""
+    return run.prepared.geometry.display_image(run.image.gray(), run.prepared.pixels)
+
+
+def on_display(run: FamilyRun, maps: np.ndarray) -> np.ndarray:
+    """Maps on the model input's grid -> on the pixels of :func:`display_image` (float64), with the geometry that
+    masks, sSE maps and attributions all share."""
+    return np.asarray(run.prepared.geometry.to_display(maps), dtype=np.float64)
 
 
 def spatial_map(run: FamilyRun, record: BlockRecord, index: int = 0) -> np.ndarray:
@@ -212,48 +215,12 @@ def spatial_map(run: FamilyRun, record: BlockRecord, index: int = 0) -> np.ndarr
     if record.spatial_gate is None:
         raise ValueError(f"block {record.label} has no spatial gate")
     side = run.prepared.pixels.shape
-    on_input = upsample_map(record.spatial_gate[index], side, record.stride)
-    if run.prepared.geometry is None:
-        return on_input
-    return run.prepared.geometry.to_source(on_input.astype(np.float32)).astype(np.float64)
+    return on_display(run, upsample_map(record.spatial_gate[index], side, record.stride))
 
 
-def top_classes(probabilities: np.ndarray, class_names: Sequence[str], k: int = 5) -> list[tuple[str, float]]:
-    """The k most probable classes, most probable first (ties: lower class index first)."""
-    order = np.argsort(-np.asarray(probabilities), kind="stable")[:k]
-    return [(class_names[i], float(probabilities[i])) for i in order]
-
-
-def class_areas(mask: np.ndarray, class_names: Sequence[str]) -> list[dict]:
-    """Pixels and share of the image per class (every class, also absent ones)."""
-    counts = np.bincount(mask.ravel(), minlength=len(class_names))
-    return [{"class": name, "pixels": int(c), "percent": 100.0 * float(c) / mask.size}
-            for name, c in zip(class_names, counts)]  # fmt: skip
-
-
-def dice_scores(mask: np.ndarray, truth: np.ndarray, class_names: Sequence[str]) -> dict:
-    """Dice per class and the mean over the foreground classes, as the evaluation computes them."""
-    return dice_report(dice_counts(mask, truth, len(class_names)), class_names)
-
-
-def disagreement(mask: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
-    """Where two masks differ (H×W bool) and the share of differing pixels."""
-    differ = mask != reference
-    return differ, float(differ.mean())
-
-
-def knockout_effect(intact: ModelOutput, knocked: ModelOutput, class_names: Sequence[str]) -> dict:
-    """How a knock-out changed the output: pixels that changed class (segmentation) or probability shifts."""
-    if intact.mask is not None and knocked.mask is not None:
-        _, changed = disagreement(knocked.mask, intact.mask)
-        return {"changed_fraction": changed,
-                "dice_vs_intact": dice_scores(knocked.mask, intact.mask, class_names)["mean_dice"]}  # fmt: skip
-    delta = knocked.probabilities - intact.probabilities
-    return {
-        "top1_intact": class_names[int(np.argmax(intact.probabilities))],
-        "top1_knocked": class_names[int(np.argmax(knocked.probabilities))],
-        "largest_change": float(np.abs(delta).max()),
-    }
+def knockout_effect(run: FamilyRun, intact: ModelOutput, knocked: ModelOutput) -> dict:
+    """How a knock-out changed the output, as the family's task measures it."""
+    return run.family.task.knockout_effect(intact.prediction, knocked.prediction)
 
 
 def effective_gain(record: BlockRecord, index: int = 0) -> np.ndarray:
@@ -274,3 +241,17 @@ def common_blocks(outputs: Sequence[ModelOutput]) -> list[str]:
     """Labels of the blocks with gates in every output (for grids and comparisons)."""
     labels = [r.label for r in outputs[0].shown()] if outputs else []
     return [label for label in labels if all(any(r.label == label for r in o.shown()) for o in outputs[1:])]
+
+
+def displayed_gain(run: FamilyRun, record: BlockRecord, channel: int | None = None, index: int = 0) -> np.ndarray:
+    """The scSE gain minus one, w_c + q_ij − 1, on the pixels of :func:`display_image` (channel None: the mean
+    over channels). Red-blue pictures of it show where the block boosts (> 0) or damps (< 0) the feature map."""
+    gain = effective_gain(record, index)
+    plane = gain.mean(axis=0) if channel is None else gain[channel]
+    return on_display(run, upsample_map(plane, run.prepared.pixels.shape, record.stride)) - 1.0
+
+
+def gate_change(a: BlockRecord, b: BlockRecord, index: int = 0) -> dict[str, float | int]:
+    """How far one block's channel gate moved between two images: mean and largest |w(B) − w(A)| and where."""
+    change = np.abs(gate_difference(a, b, index))
+    return {"mean": float(change.mean()), "largest": float(change.max()), "channel": int(change.argmax())}

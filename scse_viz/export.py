@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ def metadata(run: FamilyRun, settings: Mapping[str, Any] | None = None) -> dict[
     return {
         "app": "scSE Lens",
         "family": run.family.name,
+        "task": run.family.task.name,
         "input": {"name": run.image.name, "key": run.image.key, "size": list(run.image.size), "note": run.image.note},
         "model_input_size": list(run.prepared.pixels.shape),
         "models": models,
@@ -60,28 +61,33 @@ def _rows(variant: str, output: ModelOutput):
                 yield (*base, "spatial q", "", i, j, f"{value:.9g}")
 
 
-def to_csv(run: FamilyRun, settings: Mapping[str, Any] | None = None) -> bytes:
-    """Long-format CSV: one row per gate value; the metadata as ``#`` comment lines on top."""
+def csv_with_metadata(info: Mapping[str, Any], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A CSV whose first lines are ``info`` as indented JSON behind ``# `` (what produced the numbers), then the
+    header row and ``rows``: every CSV scSE Lens exports is laid out this way."""
     buffer = io.StringIO()
-    for line in json.dumps(metadata(run, settings), indent=1).splitlines():
+    for line in json.dumps(info, indent=1).splitlines():
         buffer.write(f"# {line}\n")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for variant, output in run.outputs.items():
-        writer.writerows(_rows(variant, output))
+    writer.writerow(columns)
+    writer.writerows(rows)
     return buffer.getvalue().encode()
 
 
+def to_csv(run: FamilyRun, settings: Mapping[str, Any] | None = None) -> bytes:
+    """Long-format CSV: one row per gate value; the metadata as ``#`` comment lines on top."""
+    rows = (row for variant, output in run.outputs.items() for row in _rows(variant, output))
+    return csv_with_metadata(metadata(run, settings), CSV_COLUMNS, rows)
+
+
 def to_npz(run: FamilyRun, settings: Mapping[str, Any] | None = None) -> bytes:
-    """Compressed NPZ: ``<variant>/<block>/{channel_gate,spatial_gate}`` arrays, the outputs, and ``metadata``
-    (a JSON string)."""
+    """Compressed NPZ: ``<variant>/<block>/{channel_gate,spatial_gate}`` arrays, the outputs as the task exports
+    them (``<variant>/probabilities``, a segmentation's ``<variant>/mask``), and ``metadata`` (a JSON string)."""
     arrays: dict[str, np.ndarray] = {"metadata": np.asarray(json.dumps(metadata(run, settings)))}
     arrays["input/pixels"] = run.image.pixels
     arrays["input/model_input"] = run.prepared.pixels
     for variant, output in run.outputs.items():
-        arrays[f"{variant}/probabilities"] = output.probabilities
-        if output.mask is not None:
-            arrays[f"{variant}/mask"] = output.mask
+        for name, array in run.family.task.export_arrays(output.prediction).items():
+            arrays[f"{variant}/{name}"] = array
         for record in output.shown():
             if record.channel_gate is not None:
                 arrays[f"{variant}/{record.label}/channel_gate"] = record.channel_gate

@@ -92,3 +92,10 @@ def sample_truth_mask(sample: Sample) -> np.ndarray | None:
         if mask.size != image.size:
             raise ValueError(f"{sample.mask_path.name} is {mask.size} pixels but {sample.path.name} is {image.size}")
         return np.array(mask, dtype=np.uint8)
+
+
+def sample_truth(sample: Sample) -> np.ndarray | int | None:
+    """What is known to be right about the sample, in the form its family's task scores: the truth mask where one
+    is shipped, else the class label, else None."""
+    mask = sample_truth_mask(sample)
+    return mask if mask is not None else sample.label

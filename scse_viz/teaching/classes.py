@@ -1,7 +1,8 @@
 """Per-class excitation for the teaching page (SE-Net, Hu et al., Fig. 6): the mean cSE gate per class, by depth.
 
-The statistics are measured once over the classifier family's test set by :mod:`scse_viz.excitation` and shipped
-as ``assets/models/fashion/excitation.npz``; this module only picks blocks and summarises them.
+The statistics are measured once over a family's test set by :mod:`scse_viz.excitation` and shipped as
+``assets/models/<family>/excitation.npz`` (``Family.excitation_file``: the classifier family has them); this module
+only picks blocks and summarises them.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from scse_viz.excitation import ClassExcitation, load_statistics
-from scse_viz.zoo import ASSETS
 
-EXCITATION_FILE = ASSETS / "models" / "fashion" / "excitation.npz"
 DEPTHS = ("early", "middle", "late")
 
 PER_CLASS_EXPLANATION = (
@@ -55,10 +54,9 @@ def class_specificity(stat: ClassExcitation) -> float:
     return float(class_spread(stat).mean())
 
 
-def class_excitation(
-    variant: str = "scse", path: str | Path = EXCITATION_FILE
-) -> tuple[dict[str, ClassExcitation], tuple[str, ...]]:
-    """The shipped per-class statistics of ``variant`` ("cse" or "scse") at early/middle/late blocks, and class names.
+def class_excitation(path: str | Path, variant: str = "scse") -> tuple[dict[str, ClassExcitation], tuple[str, ...]]:
+    """The per-class statistics in ``path`` of ``variant`` ("cse" or "scse") at early/middle/late blocks, and the
+    class names.
 
     Raises ValueError for a variant the file does not hold (sSE and the baseline have no channel gate).
     """
@@ -68,8 +66,8 @@ def class_excitation(
     return depth_blocks(by_variant[variant]), class_names
 
 
-def class_excitation_variants(path: str | Path = EXCITATION_FILE) -> list[str]:
-    """The variants whose per-class statistics are shipped (those with a channel gate)."""
+def class_excitation_variants(path: str | Path) -> list[str]:
+    """The variants whose per-class statistics ``path`` holds (those with a channel gate)."""
     return sorted(load_statistics(path)[0])
 
 

@@ -63,9 +63,8 @@ def _from_sample(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
         return None
     if isinstance(loaded, Volume):
         return _volume_slice(loaded, f"{prefix}sample-{sample.name}", where)
-    truth = samples.sample_truth_mask(sample)
-    return memo(("sample-input", sample.name),
-                lambda: explore.input_from_image(loaded, truth_mask=truth, truth_label=sample.label))  # fmt: skip
+    truth = samples.sample_truth(sample)
+    return memo(("sample-input", sample.name), lambda: explore.input_from_image(loaded, truth=truth))
 
 
 def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputImage | None:

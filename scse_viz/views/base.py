@@ -1,0 +1,34 @@
+"""A task's view: what the Outputs tab, the knock-out comparison and the exported figures show for one run."""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+
+from scse_viz.explore import FamilyRun, ModelOutput
+from scse_viz.tasks import Task
+from scse_viz.views.sections import FigureMaker, Section
+
+
+class TaskView(ABC):
+    """Draws one task's results; pages show the sections without knowing the task."""
+
+    @abstractmethod
+    def outputs(self, run: FamilyRun) -> list[Section]:
+        """Every model's output side by side, scored against the ground truth where the input has it."""
+
+    @abstractmethod
+    def knockout(self, run: FamilyRun, intact: ModelOutput, knocked: ModelOutput, setting: str) -> list[Section]:
+        """One model intact and with a gate replaced (``setting`` says how, for captions), and what changed."""
+
+    @abstractmethod
+    def figures(self, run: FamilyRun, variant: str) -> list[FigureMaker]:
+        """The output figures an export offers, with ``variant`` the model chosen on the page."""
+
+
+def view_for(task: Task) -> TaskView:
+    """The ``VIEW`` of the module the task names (its ``view`` attribute)."""
+    view = getattr(importlib.import_module(task.view), "VIEW", None)
+    if not isinstance(view, TaskView):
+        raise TypeError(f"{task.view} defines no TaskView called VIEW")
+    return view
