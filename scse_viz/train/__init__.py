@@ -1,5 +1,9 @@
-"""Training of the shipped model families (torch only); run ``python -m scse_viz.train --help``."""
+"""Training of the shipped model families (torch only); run ``python -m scse_viz.train --help``.
 
-from scse_viz.train.config import BrainConfig, FashionConfig, RunConfig, config_for
+Each family's parts (recipe, training loop, test measurement, samples) are the ``PARTS`` of the module its record
+names (``Family.training``); :func:`scse_viz.train.parts.parts_for` finds them.
+"""
 
-__all__ = ["BrainConfig", "FashionConfig", "RunConfig", "config_for"]
+from scse_viz.train.config import BrainConfig, FashionConfig, RunConfig
+
+__all__ = ["BrainConfig", "FashionConfig", "RunConfig"]

@@ -1,8 +1,8 @@
-"""``python -m scse_viz.train {fashion,brain} --variant scse --seed 0 [--epochs N] [--out DIR] [--set key=value ...]``
+"""``python -m scse_viz.train <family> --variant scse --seed 0 [--epochs N] [--out DIR] [--set key=value ...]``
 
 ``--variant all`` and several seeds (``--seed 0 1 2``) train the whole grid one run after another, which is how the
 shipped families are made: ``python -m scse_viz.train brain --variant all --seed 0 1 2``. Every field of the
-family's recipe (``scse_viz/train/config.py``) can be changed with ``--set``, e.g. ``--set widths=24,48,96``;
+family's recipe (its ``PARTS.config``, ``scse_viz/train/config.py``) can be changed with ``--set``, e.g. ``--set widths=24,48,96``;
 the run's JSON records the recipe it used.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from scse_viz.blocks import ATTENTION_KINDS
-from scse_viz.train.config import CONFIGS, RunConfig
+from scse_viz.train.config import RunConfig
+from scse_viz.train.parts import parts_for, trainable_families
 
 
 def _parse_value(text: str, default: Any) -> Any:
@@ -47,8 +47,8 @@ def overrides(config_class: type[RunConfig], pairs: Sequence[str]) -> dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scse_viz.train", description="Train a model family's variants.")
-    parser.add_argument("family", choices=sorted(CONFIGS))
-    parser.add_argument("--variant", default="scse", choices=[*ATTENTION_KINDS, "all"])
+    parser.add_argument("family", choices=trainable_families())
+    parser.add_argument("--variant", default="scse", help="one of the family's variants, or all")
     parser.add_argument("--seed", type=int, nargs="+", default=[0])
     parser.add_argument("--epochs", type=int, help="default: the family's recipe")
     parser.add_argument("--out", type=Path, help="default: runs/<family>")
@@ -60,26 +60,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
-    config_class = CONFIGS[args.family]
+    from scse_viz import zoo
+
+    spec = zoo.family(args.family)
+    parts = parts_for(spec)
+    if args.variant != "all" and args.variant not in spec.variants:
+        parser.error(f"--variant must be all or one of {', '.join(spec.variants)}")
+    config_class = parts.config
     values = overrides(config_class, args.set)
     if args.epochs is not None:
         values["epochs"] = args.epochs
     out = args.out or Path("runs") / args.family
-    variants = ATTENTION_KINDS if args.variant == "all" else (args.variant,)
+    variants = spec.variants if args.variant == "all" else (args.variant,)
     for seed in args.seed:
         for variant in variants:
             config = config_class(**values, variant=variant, seed=seed, max_train_items=args.max_train_items,
                                   device=args.device, num_workers=args.workers, progress=not args.quiet)  # fmt: skip
-            if args.family == "fashion":
-                from scse_viz.train.fashion import train_fashion  # imported late: --help stays fast
-
-                result = train_fashion(config, out, root=args.data_root)  # type: ignore[arg-type]
-                score = f"test accuracy {result.record['test_accuracy']:.4f}"
-            else:
-                from scse_viz.train.brain import train_brain
-
-                result = train_brain(config, out)  # type: ignore[arg-type]
-                score = f"test mean Dice {result.record['test_mean_dice']:.4f}"
+            result = parts.train(config, out, args.data_root)
+            score = f"{parts.metric_name} {result.record[parts.record_metric]:.4f}"
             print(f"{config.run_name}: {score}, {result.record['train_time_s'] / 60:.1f} min on "
                   f"{result.record['device']} -> {result.weights_path}")  # fmt: skip
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import random
@@ -109,3 +110,41 @@ def environment(device: torch.device) -> dict[str, Any]:
         "torchvision_version": torchvision.__version__,
         "python_version": platform.python_version(),
     }
+
+
+def shuffled_loader(dataset: Any, config: Any, device: torch.device) -> torch.utils.data.DataLoader:
+    """The training DataLoader every recipe uses: seeded shuffling, full batches for BatchNorm unless the set is
+    tiny, the recipe's number of workers (each draws its own augmentation stream)."""
+    workers = config.workers(device.type)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(dataset) >= 2 * config.batch_size,
+        generator=torch.Generator().manual_seed(config.seed),
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=device.type == "cuda",
+    )
+
+
+def write_run(model: nn.Module, config: Any, out_dir: Path, device: torch.device, record: dict[str, Any]) -> TrainResult:
+    """Save the weights as ``<variant>-seed<k>.safetensors`` and the run record (``record`` plus what every run
+    stores: recipe, parameter counts, environment, file name and hash) as ``<variant>-seed<k>.json``."""
+    weights_path = out_dir / f"{config.run_name}.safetensors"
+    save_weights(model, weights_path, {"family": config.family, "variant": config.variant, "seed": str(config.seed)})
+    full = {
+        "family": config.family,
+        "variant": config.variant,
+        "seed": config.seed,
+        "config": config.to_dict(),
+        **record,
+        "parameters": count_parameters(model),
+        "attention_parameters": attention_parameters(model),
+        **environment(device),
+        "weights_file": weights_path.name,
+        "sha256": sha256_of(weights_path),
+    }
+    record_path = out_dir / f"{config.run_name}.json"
+    record_path.write_text(json.dumps(full, indent=2) + "\n")
+    return TrainResult(weights_path=weights_path, record_path=record_path, record=full)

@@ -1,19 +1,20 @@
 """Training recipes as plain dataclasses: what a run's JSON and the model card store, and all ``build_model`` needs.
 
-One dataclass per family; the fields they share live in :class:`RunConfig`. A recipe is everything that decides the
+One dataclass per family (its ``PARTS.config``); the fields they share live in :class:`RunConfig`. A recipe is everything that decides the
 trained weights; ``RUN_KEYS`` are the fields that describe one run (which variant, which seed, where it ran) and are
 left out of the card's recipe.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar
 
 from torch import nn
 
 from scse_viz.blocks import ATTENTION_KINDS
-from scse_viz.models import ResidualClassifier, UNet2D
+from scse_viz.families.brain import ARCHITECTURE as BRAIN_ARCHITECTURE
+from scse_viz.families.fashion import ARCHITECTURE as FASHION_ARCHITECTURE
 
 RUN_KEYS = ("variant", "seed", "device", "max_train_items", "progress", "num_workers")
 
@@ -93,9 +94,9 @@ class FashionConfig(RunConfig):
     lr: float = 0.1
     weight_decay: float = 5e-4
     label_smoothing: float = 0.05
-    widths: tuple[int, ...] = (16, 32, 64)
-    blocks_per_stage: int = 2
-    reduction: int = 8  # C/r >= 2 even in the 16-channel stage (r = 16 would leave a 1-unit bottleneck there)
+    widths: tuple[int, ...] = FASHION_ARCHITECTURE.widths  # the network's shape: the family's architecture
+    blocks_per_stage: int = FASHION_ARCHITECTURE.blocks_per_stage
+    reduction: int = FASHION_ARCHITECTURE.reduction
     crop_padding: int = 2  # RandomCrop(28, padding=2): shifts of up to 2 px
     hflip: float = 0.5  # RandomHorizontalFlip probability
     affine_degrees: float = 0.0  # RandomAffine rotation range (±); 0 with scale (1, 1): no RandomAffine at all
@@ -109,15 +110,10 @@ class FashionConfig(RunConfig):
         self.affine_scale = (float(self.affine_scale[0]), float(self.affine_scale[1]))
 
     def build_model(self) -> nn.Module:
-        """The untrained network this recipe describes (10 classes, one input channel)."""
-        return ResidualClassifier(
-            in_channels=1,
-            num_classes=10,
-            widths=self.widths,
-            blocks_per_stage=self.blocks_per_stage,
-            attention=self.variant,  # type: ignore[arg-type]
-            reduction=self.reduction,
-        )
+        """The untrained network this recipe describes (the family's architecture with this recipe's sizes)."""
+        shape = replace(FASHION_ARCHITECTURE, widths=self.widths, blocks_per_stage=self.blocks_per_stage,
+                        reduction=self.reduction)  # fmt: skip
+        return shape.build(self.variant)
 
 
 @dataclass
@@ -131,8 +127,9 @@ class BrainConfig(RunConfig):
     lr: float = 3e-3
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.1
-    base_channels: int = 16
-    depth: int = 4
+    base_channels: int = BRAIN_ARCHITECTURE.base_channels  # the network's shape: the family's architecture
+    depth: int = BRAIN_ARCHITECTURE.depth
+    reduction: int = BRAIN_ARCHITECTURE.reduction
     size: int = 160  # model input side (scse_viz.preprocess.BRAIN_SIZE)
     dice_weight: float = 1.0  # loss = cross-entropy + dice_weight · (1 - mean soft Dice over CSF, GM, WM)
     hflip: float = 0.5
@@ -157,23 +154,7 @@ class BrainConfig(RunConfig):
             setattr(self, name, (float(low), float(high)))
 
     def build_model(self) -> nn.Module:
-        """The untrained U-Net this recipe describes (4 classes: background, CSF, GM, WM; one input channel)."""
-        return UNet2D(
-            in_channels=1,
-            num_classes=4,
-            base_channels=self.base_channels,
-            depth=self.depth,
-            attention=self.variant,  # type: ignore[arg-type]
-            reduction=self.reduction,
-        )
-
-
-CONFIGS: dict[str, type[RunConfig]] = {"fashion": FashionConfig, "brain": BrainConfig}
-FAMILIES = tuple(CONFIGS)
-
-
-def config_for(family: str, **values: Any) -> RunConfig:
-    """The recipe of ``family`` with ``values`` overriding its defaults."""
-    if family not in CONFIGS:
-        raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
-    return CONFIGS[family](**values)
+        """The untrained U-Net this recipe describes (the family's architecture with this recipe's sizes)."""
+        shape = replace(BRAIN_ARCHITECTURE, base_channels=self.base_channels, depth=self.depth,
+                        reduction=self.reduction)  # fmt: skip
+        return shape.build(self.variant)

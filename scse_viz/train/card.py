@@ -1,0 +1,139 @@
+"""The human-readable model card (``card.md``), generated from ``card.json`` and the family's fixed description.
+
+The description (data, preprocessing, augmentation) is the family's own asset, ``assets/models/<family>/about.md``;
+everything with a number in it comes from ``card.json``, so the two files never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ABOUT_FILE = "about.md"
+
+
+def _fmt(mean_std: dict[str, float] | None, digits: int = 4) -> str:
+    if mean_std is None:
+        return "–"
+    return f"{mean_std['mean']:.{digits}f} ± {mean_std['std']:.{digits}f}"
+
+
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _count(n: int) -> str:
+    return NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.2f} %"
+
+
+def comparison_lines(variants: dict[str, Any], baseline: str | None) -> list[str]:
+    """One sentence per attention variant: its mean against the baseline's, in units of the seeds' spread."""
+    if baseline is None or baseline not in variants:
+        return []
+    base = variants[baseline]["metric"]
+    lines = []
+    for name, entry in variants.items():
+        if name == baseline:
+            continue
+        difference = entry["metric"]["mean"] - base["mean"]
+        spread = max(entry["metric"]["std"], base["std"])
+        verdict = "within the spread between seeds" if abs(difference) <= 2 * spread else (
+            "better than the baseline by more than twice the spread between seeds" if difference > 0
+            else "worse than the baseline by more than twice the spread between seeds")  # fmt: skip
+        lines.append(f"- {entry['label']} vs baseline: {difference:+.4f} ({verdict}).")
+    return lines
+
+
+def about_text(folder: Path) -> str:
+    """The family's fixed description for its card (``about.md`` beside ``card.json``; empty when absent)."""
+    path = folder / ABOUT_FILE
+    return path.read_text() if path.is_file() else ""
+
+
+def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str:
+    """The human-readable card, generated from ``card.json`` plus the family's fixed description ``about``."""
+    variants = card["variants"]
+    classes = [c for c in card["class_names"] if c != "background"]
+    names = [e["label"] if e["label"].lower() == v else f"{e['label']} ({v})" for v, e in variants.items()]
+    seeds = next(iter(variants.values()))["seeds"]
+    lines = [
+        f"# Model card: {card['title']}",
+        "",
+        f"{_count(len(variants)).capitalize()} models that differ only in their attention blocks: {_and(names)}. "
+        f"Trained on: {card['trained_on']}.",
+        "",
+        "## Results",
+        "",
+        f"{card['metric']} on the test set, mean ± sample standard deviation over {len(seeds)} "
+        f"seeds, measured on the {card['measured_on']} by `python -m scse_viz.evaluate {card['family']}`'s "
+        "function.",
+        "",
+        "| variant | " + " | ".join([card["metric"].split(" (")[0], *classes]) + " |",
+        "|---|" + "---|" * (len(classes) + 1),
+    ]
+    for entry in variants.values():
+        cells = [_fmt(entry["metric"]), *(_fmt(entry["per_class"].get(c)) for c in classes)]
+        lines.append(f"| {entry['label']} | " + " | ".join(cells) + " |")
+    lines += ["", *comparison_lines(variants, baseline), "", "## Shipped checkpoints",
+        "",
+        f"One per variant, chosen by rule: {card['selection_rule']}.",
+        "",
+        "| variant | file | seed | test number | parameters | attention parameters | overhead vs baseline | "
+        "SHA-256 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in variants.values():
+        shipped = entry["shipped"]
+        lines.append(
+            f"| {entry['label']} | `{shipped['file']}` | {shipped['seed']} | {shipped['metric']:.4f} | "
+            f"{entry['parameters']:,} | {entry['attention_parameters']:,} | {_percent(entry['overhead_percent'])} | "
+            f"`{shipped['sha256'][:16]}…` |"
+        )
+    lines += ["", "Every run, seed by seed (CPU measurement / measurement at the end of training on its device):", ""]
+    for entry in variants.values():
+        runs = ", ".join(
+            f"seed {s['seed']}: {s['metric']:.4f} / {s['metric_at_training']:.4f} ({s['trained_on']}, "
+            f"{s['train_time_s'] / 60:.1f} min, {s['num_workers']} loader workers)"
+            for s in entry["seeds"]
+        )
+        lines.append(f"- {entry['label']}: {runs}")
+    recipe = card["recipe"]
+    lines += [
+        "",
+        about.rstrip(),
+        "",
+        "## Recipe",
+        "",
+        f"Identical for the {_count(len(variants))} variants (only the attention blocks differ); seeds "
+        f"{_and([str(s['seed']) for s in seeds])}.",
+        "",
+        "```json",
+        json.dumps(recipe, indent=2),
+        "```",
+        "",
+        "Train: `python -m scse_viz.train "
+        f"{card['family']} --variant all --seed {' '.join(str(s['seed']) for s in seeds)}` (CUDA when available; "
+        "`--device cpu` forces the CPU). "
+        "A run is deterministic for a given device and number of loader workers (each worker draws its own "
+        "augmentation stream).",
+        "",
+        f"Ship: `python -m scse_viz.train.ship {card['family']} --runs runs/{card['family']}`. "
+        f"Re-measure: `python -m scse_viz.evaluate {card['family']}` (exit status 1 if a number moved by more than "
+        "the tolerance).",
+    ]
+    if card.get("cpu_minutes_per_model"):
+        lines += [
+            "",
+            f"Training time on a 2-core CPU: about {card['cpu_minutes_per_model']:.0f} minutes per model "
+            "(estimated from timed training steps by the benchmark in `benchmarks/`). The shipped runs were "
+            "trained on a GPU.",
+        ]
+    return "\n".join(lines) + "\n"
