@@ -9,7 +9,7 @@ from torch import nn
 
 from scse_viz import capture_attention
 from scse_viz.blocks import SpatialSE
-from scse_viz.render import upsample_map
+from scse_viz.geometry import upsample_map
 
 
 def planted_spot_model(pool: nn.Module) -> nn.Sequential:

@@ -1,10 +1,23 @@
 """The landing page and the About page run headlessly through Streamlit's AppTest."""
 
+import tomllib
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import streamlit
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
+PYPROJECT = APP.parent / "pyproject.toml"
+
+
+def installed_scse_viz_version() -> str:
+    """scse_viz's version as the About page must show it: the installed distribution's, or, run from the source tree
+    without ``pip install .``, pyproject's version marked as such."""
+    try:
+        return version("scse_viz")
+    except PackageNotFoundError:
+        return f'{tomllib.loads(PYPROJECT.read_text())["project"]["version"]} (source tree)'
 
 
 def _run_app() -> AppTest:
@@ -34,4 +47,5 @@ def test_about_page_runs_and_cites_the_paper():
     assert "MICCAI" in text and "Roy" in text and "Navab" in text and "Wachinger" in text
     table = at.table[0].value
     assert list(table["package"]) == ["torch", "streamlit", "scse_viz"]
-    assert all(str(v) for v in table["version"])
+    # the versions of what is installed, as exact strings (torch's local tag, e.g. "+cpu", included)
+    assert list(table["version"]) == [version("torch"), streamlit.__version__, installed_scse_viz_version()]

@@ -3,6 +3,7 @@ against hand computation, typed errors, and no trace left on the shared model.""
 
 from __future__ import annotations
 
+import importlib
 import math
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,7 +28,7 @@ from scse_viz.attribution import (
 from scse_viz.blocks import SpatialSE
 from scse_viz.capture import BlockInfo, BlockRecord
 from scse_viz.errors import ScseVizError
-from scse_viz.render import upsample_map
+from scse_viz.geometry import upsample_map
 
 from .conftest import REPO_ROOT
 
@@ -37,6 +38,39 @@ SAMPLES = REPO_ROOT / "assets" / "samples"
 def _sample(family: str, name: str) -> torch.Tensor:
     image = np.asarray(Image.open(SAMPLES / family / name).convert("L"))
     return zoo.family(family).prepare(image).tensor
+
+
+ROWS_SEEN: list[int] = []  # the batch size of every forward pass through a Counted model, whichever copy ran it
+
+
+class Counted(nn.Module):
+    """``model`` behind a forward pass that notes how many images (rows) it is given, in :data:`ROWS_SEEN`.
+
+    The attributions run on a private deep copy of the model; a module-level list is shared by every copy, so it
+    sees what the copy computed. The counts are the test's own, not the library's bookkeeping.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ROWS_SEEN.append(int(x.shape[0]))
+        return self.model(x)
+
+
+def _counting_rows(run):
+    """(what ``run()`` returns, the batch sizes of the forward passes it made through Counted models)."""
+    ROWS_SEEN.clear()
+    result = run()
+    return result, list(ROWS_SEEN)
+
+
+def assert_evaluations_are_the_rows_the_model_ran(result, rows: list[int]) -> None:
+    """``evaluations`` is the rows the method pushed through the network: all but the first pass, a single image
+    (``build_objective`` runs ``model(x)`` once to fix the target before the method starts)."""
+    assert rows[0] == 1 and len(rows) >= 2
+    assert result.evaluations == sum(rows[1:]), rows
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +153,8 @@ def test_integrated_gradients_complete_on_zoo_unet_class_region():
 
 def test_noise_tunnel_is_reproducible_and_reports_its_noise(fashion, boot):
     target = AttributionTarget("class", 9)
-    first = integrated_gradients(fashion, boot, target, n_steps=8, noise_tunnel=True, nt_samples=4, seed=3)
+    first, rows = _counting_rows(lambda: integrated_gradients(Counted(fashion), boot, target, n_steps=8,
+                                                              noise_tunnel=True, nt_samples=4, seed=3))  # fmt: skip
     again = integrated_gradients(fashion, boot, target, n_steps=8, noise_tunnel=True, nt_samples=4, seed=3)
     other = integrated_gradients(fashion, boot, target, n_steps=8, noise_tunnel=True, nt_samples=4, seed=4)
     plain = integrated_gradients(fashion, boot, target, n_steps=8)
@@ -128,7 +163,8 @@ def test_noise_tunnel_is_reproducible_and_reports_its_noise(fashion, boot):
     assert not np.allclose(first.attribution, plain.attribution)
     expected_stdev = 0.15 * float(boot.max() - boot.min())
     assert first.settings["stdev"] == pytest.approx(expected_stdev) and first.settings["nt_samples"] == 4
-    assert first.evaluations == 4 * (8 + 2) + 1  # 4 noisy copies × (8 path points + 2 for the delta) + F(baseline)
+    assert_evaluations_are_the_rows_the_model_ran(first, rows)
+    assert sum(rows[1:]) > 4 * 8  # at least 8 path points for each of the 4 noisy copies
 
 
 def test_progress_rises_to_one_in_chunks(fashion, boot):
@@ -200,16 +236,18 @@ def test_gradcam_and_sse_land_on_the_planted_spot(pool, cell, size, spot, value)
 
 
 def test_occlusion_equals_the_mean_drop_over_covering_windows():
-    model = PlantedSpot(nn.AvgPool2d(8)).eval()
+    model = Counted(PlantedSpot(nn.AvgPool2d(8)).eval())
     image = torch.zeros(1, 1, 64, 64)
     image[0, 0, 40, 16] = 64.0
-    result = occlusion(model, image, AttributionTarget("class", 0), window=8, stride=4)
-    assert result.settings["windows"] == 15 * 15 and result.evaluations == 15 * 15 + 1
+    result, rows = _counting_rows(lambda: occlusion(model, image, AttributionTarget("class", 0), window=8, stride=4))
+    starts = range(0, 64 - 8 + 1, 4)  # 0, 4, ..., 56: the window's 15 positions per axis
+    assert result.settings["windows"] == len(starts) ** 2
+    assert_evaluations_are_the_rows_the_model_ran(result, rows)
+    assert sum(rows[1:]) == len(starts) ** 2 + 1  # each covered copy once, and the unoccluded image once
     # The class-0 logit is 2·σ(5)/64 with the spot and 0 without it (all else is 0 already), so a window drops the
     # logit by that much if it covers (40, 16) and by nothing otherwise. Each pixel gets the mean drop over the windows
     # covering it: per axis, the fraction of its covering windows that also cover the spot's row (column).
     drop = 2.0 / 64 / (1.0 + math.exp(-5.0))
-    starts = range(0, 64 - 8 + 1, 4)
 
     def shared(p: int, spot: int) -> float:
         covering = [s for s in starts if s <= p < s + 8]
@@ -252,8 +290,21 @@ def test_spearman_without_ties_equals_the_textbook_formula():
     assert spearman(a, b) == pytest.approx(1 - 6 * float((d**2).sum()) / (n * (n**2 - 1)), abs=1e-12)
 
 
+def _scipy_stats():
+    """scipy.stats, the reference for Spearman with ties; a clear failure (not a skip) when it is missing."""
+    try:
+        return importlib.import_module("scipy.stats")
+    except ImportError as error:
+        missing = error  # failed outside the handler, so the report is the message, not a chained traceback
+    pytest.fail(
+        "This test needs scipy, which the test requirements bring in (through nilearn and scikit-learn): install "
+        f"them with `pip install -r requirements-test.txt` (the test command in the README does). {missing}",
+        pytrace=False,
+    )
+
+
 def test_spearman_matches_scipy_with_many_ties():
-    stats = pytest.importorskip("scipy.stats")
+    stats = _scipy_stats()
     rng = np.random.default_rng(1)
     a, b = rng.integers(0, 5, size=(16, 16)), rng.integers(0, 3, size=(16, 16)) * 0.5
     assert spearman(a, b) == pytest.approx(stats.spearmanr(a.ravel(), b.ravel()).statistic, abs=1e-12)

@@ -33,6 +33,28 @@ README_TEST_COMMAND = (
 STARTUP_TIMEOUT_S = 60
 LANDING_LAST = "Use the sidebar to open the other pages."
 
+# Streamlit's frontend puts the script run state on its root element, data-test-script-state on
+# [data-testid="stApp"]: "initial" before the first run, then "running" and "notRunning" (with "rerunRequested" and
+# "stopRequested" in between). "notRunning" alone does not say an action's run is over: it also holds in the moment
+# after a click before the server has started the run. So every page counts the runs that finished (each change of
+# the attribute away from "running"), and a wait after an action asks for a run finished since the action.
+COUNT_FINISHED_RUNS = """
+window.__scriptRunsFinished = 0;
+new MutationObserver((records) => {
+  for (const record of records) {
+    if (record.oldValue === "running" && record.target.getAttribute("data-test-script-state") !== "running") {
+      window.__scriptRunsFinished += 1;
+    }
+  }
+}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                      attributeFilter: ["data-test-script-state"]});
+"""
+APP_IDLE = """(after) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app !== null && app.getAttribute("data-test-script-state") === "notRunning"
+    && window.__scriptRunsFinished > after;
+}"""
+
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -104,6 +126,7 @@ def browser():
 
 def _open(browser, url: str, height: int = 900):
     page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.add_init_script(COUNT_FINISHED_RUNS)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url, wait_until="domcontentloaded")
@@ -114,7 +137,7 @@ def _check_page(page, errors: list[str], title: str, last_text: str, screenshot:
     """Wait for the page's title and for its last element (the script run got to the end), then look at it."""
     page.get_by_role("heading", name=title, exact=True).wait_for(state="visible", timeout=60_000)
     page.get_by_text(last_text, exact=False).first.wait_for(state="visible", timeout=60_000)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+    _idle(page)  # the run that drew this page's last element is over
     page.screenshot(path=str(screenshot), full_page=True)
     exceptions = page.locator('[data-testid="stException"]')
     assert exceptions.count() == 0, exceptions.first.inner_text()
@@ -154,10 +177,17 @@ def test_attribution_page_in_chromium(browser, app_url: str, artifacts_dir: Path
         page.wait_for_url("**/Attribution", timeout=30_000)
         page.get_by_role("heading", name="Attention versus attribution", exact=True).wait_for(timeout=60_000)
         _idle(page)
+        before = _runs_finished(page)
         page.get_by_role("button", name="Compute attributions").click()
         page.get_by_role("heading", name="Agreement per block", exact=True).wait_for(state="visible", timeout=240_000)
-        _idle(page)
-        assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+        _idle(page, after=before, timeout=240_000)
+        # The table comes after its heading, and Streamlit draws a dataframe with a grid component it loads on
+        # first use, so it can appear after the run is over: wait for it rather than count at once.
+        table = page.locator('[data-testid="stDataFrame"]').first
+        table.wait_for(state="visible", timeout=60_000)
+        table.locator("canvas").first.wait_for(state="attached", timeout=30_000)  # the grid is drawn, not a frame
+        chart = page.locator('[data-testid="stVegaLiteChart"]').last  # the agreement chart under the table
+        chart.locator("canvas, svg").first.wait_for(state="visible", timeout=60_000)
         page.screenshot(path=str(artifacts_dir / "browser-attribution.png"), full_page=True)
         _no_errors(page, errors)
     finally:
@@ -178,9 +208,10 @@ def test_teach_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
         page.locator(".katex").nth(4).wait_for(state="attached", timeout=60_000)  # st.latex typeset, not raw TeX
         page.screenshot(path=str(artifacts_dir / "browser-teach-model.png"), full_page=True)
         _no_errors(page, errors)
+        before = _runs_finished(page)
         page.get_by_text("Toy feature map", exact=True).first.click()
         page.get_by_text("Preset", exact=True).first.wait_for(state="visible", timeout=60_000)
-        _idle(page)
+        _idle(page, after=before)
         page.locator(".katex").nth(4).wait_for(state="attached", timeout=60_000)
         page.screenshot(path=str(artifacts_dir / "browser-teach-toy.png"), full_page=True)
         _no_errors(page, errors)
@@ -203,19 +234,32 @@ def _png(pixels) -> bytes:
     return buffer.getvalue()
 
 
-def _idle(page) -> None:
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=120_000)
+def _runs_finished(page) -> int:
+    """How many script runs this page has seen finish (see ``COUNT_FINISHED_RUNS``); read it before an action."""
+    return int(page.evaluate("window.__scriptRunsFinished"))
+
+
+def _idle(page, after: int = -1, timeout: int = 120_000) -> None:
+    """Wait until the app runs no script and, with ``after`` (``_runs_finished`` read before an action), until a run
+    has finished since then: the action's run, not the quiet moment before it starts."""
+    page.wait_for_function(APP_IDLE, arg=after, timeout=timeout)
+
+
+def _choose_upload(page) -> None:
+    """Switch the sidebar's input to "Upload your own" and wait for the run that shows the uploader."""
+    before = _runs_finished(page)
+    page.locator('[data-testid="stSidebar"]').get_by_text("Upload your own", exact=True).click()
+    _idle(page, after=before)
 
 
 def _upload(page, name: str, data: bytes) -> None:
-    page.locator('[data-testid="stSidebar"]').get_by_text("Upload your own", exact=True).click()
-    _idle(page)
+    _choose_upload(page)
+    before = _runs_finished(page)
     page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
         files=[{"name": name, "mimeType": "image/png", "buffer": data}]
     )
     page.get_by_text(f"{name} —", exact=False).first.wait_for(state="visible", timeout=120_000)
-    _idle(page)
+    _idle(page, after=before)
 
 
 def _no_errors(page, errors: list[str]) -> None:
@@ -282,19 +326,21 @@ def test_two_sessions_at_once_in_chromium(browser, app_url: str, artifacts_dir: 
     contexts = {k: browser.new_context(viewport={"width": 1400, "height": 1200}) for k in slices}
     pages = {k: contexts[k].new_page() for k in slices}
     try:
+        for page in pages.values():
+            page.add_init_script(COUNT_FINISHED_RUNS)
         for key, page in pages.items():
             page.goto(f"{app_url}/Explore", wait_until="domcontentloaded")
             page.get_by_role("heading", name="Explore", exact=True).wait_for(state="visible", timeout=120_000)
             _idle(page)
-            page.locator('[data-testid="stSidebar"]').get_by_text("Upload your own", exact=True).click()
-            _idle(page)
+            _choose_upload(page)
+        before = {key: _runs_finished(page) for key, page in pages.items()}
         for key, page in pages.items():  # both uploads go out before either result is back
             page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
                 files=[{"name": f"{key}.png", "mimeType": "image/png", "buffer": _png(slices[key])}]
             )
         for key, page in pages.items():
             page.get_by_text(f"{key}.png —", exact=False).first.wait_for(state="visible", timeout=180_000)
-            _idle(page)
+            _idle(page, after=before[key], timeout=180_000)
             page.screenshot(path=str(artifacts_dir / f"browser-session-{key}.png"), full_page=True)
             expected = _baseline_differences(np.round(slices[key] * 255).astype(np.float32) / 255)
             for caption in expected.values():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -25,6 +27,20 @@ from .layouts import (
     Host,
     ResidualGatedSCSE,
 )
+
+
+def _require(module: str, package: str) -> ModuleType:
+    """Import a third-party module the README's test command installs; fail (never skip) with the fix if missing:
+    a suite that skips these would pass without having read a real third-party block."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        missing = error  # failed outside the handler, so the report is the message, not a chained traceback
+    pytest.fail(
+        f"This test needs {package}: install the test requirements with `pip install -r requirements-test.txt` "
+        f"(the test command in the README does). {missing}",
+        pytrace=False,
+    )
 
 
 def _block_inputs(model: nn.Module, x: torch.Tensor, names: list[str]) -> dict[str, list[torch.Tensor]]:
@@ -219,7 +235,7 @@ def test_capture_uses_eval_mode_and_restores_training_mode():
 
 
 def test_segmentation_models_pytorch_unet_is_discovered_and_captured():
-    smp = pytest.importorskip("segmentation_models_pytorch", reason="install requirements-test.txt")
+    smp = _require("segmentation_models_pytorch", "segmentation-models-pytorch")
     torch.manual_seed(4)
     model = smp.Unet("resnet18", encoder_weights=None, decoder_attention_type="scse", classes=3).eval()
     blocks = find_attention_blocks(model)
@@ -270,7 +286,7 @@ def test_authors_single_branch_layers_are_cse_and_sse_blocks():
 
 
 def test_monai_channel_se_layer_is_captured():
-    monai_blocks = pytest.importorskip("monai.networks.blocks", reason="install requirements-test.txt")
+    monai_blocks = _require("monai.networks.blocks", "monai")
     torch.manual_seed(6)
     layer = monai_blocks.ChannelSELayer(spatial_dims=2, in_channels=8, r=2)
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), layer).eval()

@@ -17,6 +17,7 @@ from scse_viz.capture import BlockInfo, BlockRecord, Knockout
 from scse_viz.data.brain import brain_slice
 from scse_viz.io import LoadedImage, Volume, volume_slice
 from scse_viz.render import charts, raster
+from scse_viz.tasks import SegmentationTask, class_areas
 
 
 def loaded(pixels: np.ndarray, name: str = "test.png") -> LoadedImage:
@@ -32,7 +33,7 @@ def brain_models() -> dict:
 @pytest.fixture(scope="module")
 def brain_run(brain_models) -> explore.FamilyRun:
     item = brain_slice("coronal", 120)  # 189×197: not square, so padding and its inverse are exercised
-    image = explore.input_from_image(loaded(item.pixels), truth_mask=item.labels)
+    image = explore.input_from_image(loaded(item.pixels), truth=item.labels)
     return explore.run_family(zoo.family("brain"), brain_models, image)
 
 
@@ -51,9 +52,9 @@ def test_segmentation_output_is_the_plain_forward_mapped_back(brain_run, brain_m
         with torch.no_grad():
             logits = brain_models[variant](brain_run.prepared.tensor)
         expected = torch_to_source(logits.softmax(dim=1)[0].numpy(), image.size)
-        np.testing.assert_allclose(output.probabilities, expected, atol=1e-6)
-        assert output.mask.shape == image.size
-        assert np.array_equal(output.mask, expected.argmax(axis=0))
+        np.testing.assert_allclose(output.prediction.probabilities, expected, atol=1e-6)
+        assert output.prediction.mask.shape == image.size
+        assert np.array_equal(output.prediction.mask, expected.argmax(axis=0))
 
 
 def test_spatial_map_uses_the_models_geometry(brain_run):
@@ -93,9 +94,9 @@ def test_classification_probabilities_are_the_softmax_of_the_model():
     for variant, output in run.outputs.items():
         with torch.no_grad():
             expected = models[variant](run.prepared.tensor).softmax(dim=1)[0].numpy()
-        np.testing.assert_allclose(output.probabilities, expected, atol=1e-7)
-        assert output.mask is None
-        top = explore.top_classes(output.probabilities, fam.class_names, k=5)
+        np.testing.assert_allclose(output.prediction.probabilities, expected, atol=1e-7)
+        assert not hasattr(output.prediction, "mask")
+        top = fam.task.top(output.prediction, k=5)
         assert [p for _, p in top] == sorted(expected, reverse=True)[:5]
     assert explore.display_image(run).shape == (28, 28)  # maps are drawn over what the classifier saw
 
@@ -104,10 +105,10 @@ def test_large_images_are_shrunk_for_display_with_their_mask():
     pixels = np.random.default_rng(0).random((3000, 1500), dtype=np.float32)
     mask = np.zeros((3000, 1500), dtype=np.uint8)
     mask[:1500] = 2
-    image = explore.input_from_image(loaded(pixels), truth_mask=mask)
+    image = explore.input_from_image(loaded(pixels), truth=mask)
     assert image.size == (1024, 512)
-    assert image.truth_mask.shape == (1024, 512)
-    assert set(np.unique(image.truth_mask[:500])) == {2} and set(np.unique(image.truth_mask[524:])) == {0}
+    assert image.truth.shape == (1024, 512)
+    assert set(np.unique(image.truth[:500])) == {2} and set(np.unique(image.truth[524:])) == {0}
     assert "shown and analysed at 1024×512" in image.note
 
 
@@ -136,9 +137,10 @@ def test_knockout_equals_a_capture_with_that_knockout(brain_run, brain_models):
     knocked = explore.run_model(brain_run.family, brain_models["scse"], "scse", brain_run.prepared, (knockout,))
     reference = capture_attention(brain_models["scse"], brain_run.prepared.tensor, knockout=knockout)
     expected = torch_to_source(reference.output.softmax(dim=1)[0].numpy(), brain_run.image.size)
-    assert np.array_equal(knocked.mask, expected.argmax(axis=0))
-    effect = explore.knockout_effect(intact, knocked, brain_run.family.class_names)
-    assert effect["changed_fraction"] == pytest.approx(float((knocked.mask != intact.mask).mean()))
+    assert np.array_equal(knocked.prediction.mask, expected.argmax(axis=0))
+    effect = explore.knockout_effect(brain_run, intact, knocked)
+    changed = knocked.prediction.mask != intact.prediction.mask
+    assert effect["changed_fraction"] == pytest.approx(float(changed.mean()))
     assert all(r.knocked_out == {"sse": 0.5} for r in knocked.shown())
 
 
@@ -146,12 +148,13 @@ def test_dice_and_areas_by_hand():
     names = ("background", "a", "b")
     truth = np.array([[0, 1, 1], [2, 2, 0]])
     mask = np.array([[0, 1, 2], [2, 2, 2]])
-    scores = explore.dice_scores(mask, truth, names)
+    task = SegmentationTask(names)
+    scores = task.dice(mask, truth)
     # class a: overlap 1, predicted 1, true 2 -> 2/3; class b: overlap 2, predicted 4, true 2 -> 4/6
     assert scores["dice"]["a"] == pytest.approx(2 / 3)
     assert scores["dice"]["b"] == pytest.approx(4 / 6)
     assert scores["mean_dice"] == pytest.approx((2 / 3 + 4 / 6) / 2)
-    areas = explore.class_areas(mask, names)
+    areas = class_areas(mask, names)
     assert [a["pixels"] for a in areas] == [1, 1, 4]
     assert [a["percent"] for a in areas] == pytest.approx([100 / 6, 100 / 6, 400 / 6])
 
@@ -196,7 +199,7 @@ def test_npz_export_round_trips(brain_run):
     assert meta["family"] == "brain" and meta["settings"] == {"k": 1}
     for record in brain_run.outputs["cse"].shown():
         assert np.array_equal(data[f"cse/{record.label}/channel_gate"], record.channel_gate)
-    assert np.array_equal(data["sse/mask"], brain_run.outputs["sse"].mask)
+    assert np.array_equal(data["sse/mask"], brain_run.outputs["sse"].prediction.mask)
 
 
 def test_raster_overlay_is_the_alpha_blend_of_the_colormap():

@@ -26,7 +26,6 @@ from scse_viz.errors import (
     VolumeIndexRequiredError,
 )
 from scse_viz.io import (
-    ORIENTATIONS,
     LoadedImage,
     Volume,
     image_from_slice,
@@ -464,18 +463,27 @@ def test_float_tiff_with_non_finite_values(bad: float) -> None:
         load_image(encode(Image.fromarray(values), "TIFF"), "nan.tif")
 
 
-def test_all_errors_are_input_errors() -> None:
-    for error in (
-        EmptyFileError,
-        UnsupportedFormatError,
-        UnreadableFileError,
-        ImageTooLargeError,
-        ImageTooSmallError,
-        NonFiniteValuesError,
-        VolumeIndexRequiredError,
-        SliceIndexError,
-    ):
-        assert issubclass(error, InputError)
+def test_every_bad_upload_ends_in_an_input_error() -> None:
+    """One real bad file per way of being wrong, through the app's single door (``load_any``, or the slice picker):
+    each is caught as an InputError, the one type the pages catch for a user's mistake, and is the typed error."""
+    nan_tiff = np.ones((10, 10), dtype=np.float32)
+    nan_tiff[0, 0] = np.nan
+    four_d = nifti_bytes(np.zeros((4, 5, 6, 3), np.float32))
+    cases = [
+        (EmptyFileError, lambda: load_any(b"", "empty.png")),
+        (UnsupportedFormatError, lambda: load_any(b"just text\n" * 20, "notes.png")),
+        (UnreadableFileError, lambda: load_any(encode(Image.fromarray(noise_rgb(64, 64)), "PNG")[:400], "cut.png")),
+        (ImageTooLargeError, lambda: load_any(png_header_only(7000, 7000), "big.png")),
+        (ImageTooSmallError, lambda: load_any(encode(Image.new("L", (4, 4)), "PNG"), "tiny.png")),
+        (NonFiniteValuesError, lambda: load_any(encode(Image.fromarray(nan_tiff), "TIFF"), "nan.tif")),
+        (VolumeIndexRequiredError, lambda: load_any(four_d, "bold.nii")),
+        (SliceIndexError, lambda: volume_slice(load_any(nifti_bytes(np.zeros((4, 4, 4), np.float32)), "v.nii"),
+                                               "axial", 4)),
+    ]  # fmt: skip
+    for expected, upload in cases:
+        with pytest.raises(InputError) as caught:
+            upload()
+        assert type(caught.value) is expected, (expected.__name__, repr(caught.value))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -545,7 +553,8 @@ def test_marker_in_right_anterior_superior_corner_shows_top_right() -> None:
     stored[0, 0, 7] = 1.0  # LPS storage: x index 0 is the right-most, y index 0 the most anterior, z 7 the top
     volume = load_volume(nifti_bytes(stored, lps, gz=True), "lps.nii.gz")
     (x, y, z) = np.argwhere(volume.data == 1.0)[0]
-    for orientation, index in zip(ORIENTATIONS, (x, y, z), strict=True):
+    # the anatomy, not the library's list: a sagittal slice is one x (left-right), coronal one y, axial one z
+    for orientation, index in zip(("sagittal", "coronal", "axial"), (x, y, z), strict=True):
         plane = volume_slice(volume, orientation, int(index))
         assert np.argwhere(plane == 1.0).tolist() == [[0, plane.shape[1] - 1]], orientation
 

@@ -124,7 +124,7 @@ def test_photo_like_samples_are_synthetic_light_background_photos_the_model_stil
 
 
 def test_generator_reproduces_the_shipped_samples(tmp_path) -> None:
-    assert generator.main(["--out", str(tmp_path), "--figure", str(tmp_path / "preprocessing.png")]) == 0
+    assert generator.main(["--out", str(tmp_path), "--card-assets", str(tmp_path)]) == 0
     for family in ("brain", "fashion"):
         shipped = samples_module.samples_folder(family)
         made = tmp_path / family
