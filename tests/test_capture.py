@@ -43,22 +43,6 @@ def _require(module: str, package: str) -> ModuleType:
     )
 
 
-def _block_inputs(model: nn.Module, x: torch.Tensor, names: list[str]) -> dict[str, list[torch.Tensor]]:
-    """Inputs each named module received in a plain eval forward pass (the test's own hooks, not capture's)."""
-    seen: dict[str, list[torch.Tensor]] = {n: [] for n in names}
-    modules = dict(model.named_modules())
-    handles = [
-        modules[n].register_forward_pre_hook(lambda m, a, n=n: seen[n].append(a[0].detach().clone())) for n in names
-    ]
-    try:
-        with torch.no_grad():
-            model.eval()(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return seen
-
-
 def _seed_weights(block: nn.Module):
     """(W1, b1, W2, b2) and (v, b) of a seed-layout block (children cSE / sSE as Sequentials)."""
     convs = [m for m in block.cSE if isinstance(m, nn.Conv2d)]
@@ -85,7 +69,7 @@ def test_gates_equal_hand_computation_in_every_unet_block(unet):
     x = torch.randn(2, 1, 48, 40)
     result = capture_attention(unet, x)
     names = [r.name for r in result.records]
-    inputs = _block_inputs(unet, x, names)
+    inputs = hand.block_inputs(unet, x, names)
     modules = dict(unet.named_modules())
     assert len(result.shown()) == 7
     for record in result.records:
@@ -116,7 +100,7 @@ def test_gates_survive_in_place_operations_after_the_block():
     model = ResidualClassifier(attention="sse", widths=(8, 16), blocks_per_stage=1).eval()
     x = torch.randn(2, 1, 28, 28)
     result = capture_attention(model, x)
-    inputs = _block_inputs(model, x, [r.name for r in result.records])
+    inputs = hand.block_inputs(model, x, [r.name for r in result.records])
     modules = dict(model.named_modules())
     for record in result.records:
         conv = modules[record.name].sSE[0]
@@ -250,7 +234,7 @@ def test_segmentation_models_pytorch_unet_is_discovered_and_captured():
     assert [r.name for r in not_run] == ["decoder.blocks.4.attention1.attention"]  # no skip there: never called
     assert not_run[0].channel_gate is None and "did not run" in not_run[0].reason
     modules = dict(model.named_modules())
-    inputs = _block_inputs(model, x, [r.name for r in result.shown()])
+    inputs = hand.block_inputs(model, x, [r.name for r in result.shown()])
     for record in result.shown():
         (w1, b1, w2, b2), (v, b) = _seed_weights(modules[record.name])
         np.testing.assert_allclose(record.channel_gate, hand.channel_gate(inputs[record.name][0], w1, b1, w2, b2),
@@ -268,7 +252,7 @@ def test_authors_layout_is_captured_with_the_max_join():
     result = capture_attention(model, x)
     record = result.record("block")
     assert record.join == "max"
-    block_input = _block_inputs(model, x, ["block"])["block"][0]
+    block_input = hand.block_inputs(model, x, ["block"])["block"][0]
     cse, sse = model.block.cSE, model.block.sSE
     expected_w = hand.channel_gate(block_input, cse.fc1.weight, cse.fc1.bias, cse.fc2.weight, cse.fc2.bias)
     np.testing.assert_allclose(record.channel_gate, expected_w, atol=1e-6)
@@ -310,7 +294,7 @@ def test_functional_sigmoid_gates_are_recomputed_and_verified():
     x = torch.randn(1, 3, 9, 9)
     record = capture_attention(model, x).record("block")
     assert record.readable and record.join == "sum"
-    feature = _block_inputs(model, x, ["block"])["block"][0]
+    feature = hand.block_inputs(model, x, ["block"])["block"][0]
     conv = model.block.spatial_first
     np.testing.assert_allclose(record.spatial_gate, hand.spatial_gate(feature, conv.weight, conv.bias), atol=1e-6)
 
@@ -343,7 +327,7 @@ def test_a_reused_block_gets_one_record_per_call_and_an_unused_one_did_not_run()
     calls = [r for r in result.records if r.name == "block"]
     assert [r.call for r in calls] == [0, 1] and calls[1].label == "block (call 2)"
     assert not np.array_equal(calls[0].spatial_gate, calls[1].spatial_gate)  # second call saw the first's output
-    seen = _block_inputs(model, x, ["block"])["block"]
+    seen = hand.block_inputs(model, x, ["block"])["block"]
     (w1, b1, w2, b2), (v, b) = _seed_weights(model.block)
     for record, block_input in zip(calls, seen):
         np.testing.assert_allclose(record.spatial_gate, hand.spatial_gate(block_input, v, b), atol=1e-6)

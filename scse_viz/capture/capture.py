@@ -8,11 +8,11 @@ How it stays correct when one cached model serves many people at once:
   their own session there and do nothing: no recording, no knock-out.
 - Recorded gates are ``detach().clone()`` copies, so in-place operations after a block cannot change them.
 - Each block is checked: its output must equal its input recombined with the captured gates (sum or max for scSE,
-  product for cSE/sSE). A block that fails the check is reported "not readable", never shown. The check runs on a
-  block's first call for each feature-map shape and knock-out setting of a model object; the join found is cached
-  with the model's plan (the block's code and weights' shapes cannot change without the plan being redone), which
-  keeps capture within a few per cent of a plain forward pass. Gates recomputed from a projection (no Sigmoid
-  module) are checked on every call.
+  (x·w)·q for CBAM, product for cSE/sSE), and every captured gate (unless knocked out) must lie in [0, 1]. A block
+  that fails the check is reported "not readable", never shown. The output check runs on a block's first call for
+  each feature-map shape and knock-out setting of a model object; the join found is cached with the model's plan
+  (the block's code and weights' shapes cannot change without the plan being redone), which keeps capture within a
+  few per cent of a plain forward pass. Gates recomputed from a projection (no gate layer) are checked on every call.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ _active_session: contextvars.ContextVar[_Session | None] = contextvars.ContextVa
 class Knockout:
     """Replace the ``branch`` gate of ``blocks`` (None: every block with that branch) by ``value`` for one call.
 
-    ``value=0.5`` is what an untrained gate gives (sigmoid(0)); ``value=0.0`` removes the branch from the scSE sum.
+    ``value=0.5`` is what an untrained gate gives (sigmoid(0)); ``value=0.0`` removes the branch from the scSE sum;
+    ``value=1.0`` removes a gate that multiplies (cSE, sSE, either gate of CBAM).
     """
 
     branch: BranchName
@@ -159,26 +160,45 @@ def _read_call(session: _Session, plan: BlockPlan, frame: _Frame, x: Any, output
     record.stride = (session.input_size[0] / h, session.input_size[1] / w)
     gate_w = gate_q = None
     if plan.channel is not None:
-        if frame.channel is None or frame.channel.numel() != n * c:
-            return _unreadable(record, "its channel gate did not run or has the wrong size")
+        if frame.channel is None:
+            return _unreadable(record, _NOT_RUN.format(branch="channel"))
+        if frame.channel.numel() != n * c:
+            size = "one value per channel and pixel" if frame.channel.numel() == n * c * h * w else "the wrong size"
+            return _unreadable(record, f"its channel gate has {size}, not one value per channel")
         gate_w = frame.channel.reshape(n, c)
     if plan.spatial is not None:
-        if frame.spatial is None or frame.spatial.numel() != n * h * w:
-            return _unreadable(record, "its spatial gate did not run or is not one map per image")
+        if frame.spatial is None:
+            return _unreadable(record, _NOT_RUN.format(branch="spatial"))
+        if frame.spatial.numel() != n * h * w:
+            return _unreadable(record, "its spatial gate is not one map per image")
         gate_q = frame.spatial.reshape(n, h, w)
     recomputed = any(b is not None and b.recomputed for b in (plan.channel, plan.spatial))
     key = (info.name, tuple(x.shape[1:]), tuple(sorted(record.knocked_out.items())))
     join = None if recomputed else session.verified.get(key)
     if join is None:
-        join = _identify_join(x, output, gate_w, gate_q)
+        join = _identify_join(x, output, gate_w, gate_q, info.kind)
         if join is None:
-            return _unreadable(record, "its output could not be rebuilt from its input and the captured gates")
+            why = "its output could not be rebuilt from its input and the captured gates"
+            if _adds_input_back(x, output, gate_w, gate_q, info.kind):
+                why += " (it adds its input back: its output is the gated map plus x)"
+            elif recomputed:
+                why += (" (it has no gate layer; its gate, computed inside forward(), is not sigmoid of its last "
+                        "projection)")
+            return _unreadable(record, why)
         if not recomputed:
             session.verified[key] = join
+    channel_gate = None if gate_w is None else gate_w.float().cpu().numpy()
+    spatial_gate = None if gate_q is None else gate_q.float().cpu().numpy()
+    for branch, gate in (("cse", channel_gate), ("sse", spatial_gate)):
+        if gate is not None and branch not in record.knocked_out and not (gate.min() >= 0.0 and gate.max() <= 1.0):
+            return _unreadable(record, f"its {'channel' if branch == 'cse' else 'spatial'} gate leaves [0, 1]")
     record.join = join
-    record.channel_gate = None if gate_w is None else gate_w.float().cpu().numpy()
-    record.spatial_gate = None if gate_q is None else gate_q.float().cpu().numpy()
+    record.channel_gate, record.spatial_gate = channel_gate, spatial_gate
     return record
+
+
+_NOT_RUN = ("its {branch} gate layer did not run in the block's call (a gate computed by a functional call inside "
+            "forward() cannot be read)")  # fmt: skip
 
 
 def _unreadable(record: BlockRecord, reason: str) -> BlockRecord:
@@ -190,9 +210,12 @@ _CHECK_GRID = 16  # positions per axis at which a block's output is rebuilt from
 
 
 def _identify_join(
-    x: torch.Tensor, output: torch.Tensor, gate_w: torch.Tensor | None, gate_q: torch.Tensor | None
+    x: torch.Tensor, output: torch.Tensor, gate_w: torch.Tensor | None, gate_q: torch.Tensor | None, kind: str = "scse"
 ) -> str | None:
     """Which recombination of x with the gates reproduces the block's output, or None.
+
+    cSE/sSE: x·w or x·q ("scale"); scSE: x·w + x·q ("sum") or max(x·w, x·q) ("max");
+    CBAM: (x·w)·q ("sequential").
 
     The check rebuilds every image and channel on a grid of at most 16×16 positions spread over the whole map: a
     wrong gate or join fails at nearly every position, and the full-size check would cost 15 % of a U-Net forward.
@@ -213,6 +236,8 @@ def _identify_join(
     scaled_q = None if gate_q is None else xs * grid(gate_q.reshape(n, 1, h, w))
     if scaled_w is None or scaled_q is None:
         candidates = {"scale": lambda: scaled_w if scaled_q is None else scaled_q}
+    elif kind == "cbam":
+        candidates = {"sequential": lambda: scaled_w * grid(gate_q.reshape(n, 1, h, w))}
     else:
         candidates = {"sum": lambda: scaled_w + scaled_q, "max": lambda: np.maximum(scaled_w, scaled_q)}
     tolerance = None
@@ -224,6 +249,16 @@ def _identify_join(
         if np.allclose(rebuilt, out, rtol=1e-5, atol=tolerance):  # same maths in another order
             return join
     return None
+
+
+def _adds_input_back(
+    x: torch.Tensor, output: Any, gate_w: torch.Tensor | None, gate_q: torch.Tensor | None, kind: str
+) -> bool:
+    """Whether ``output - x`` is a join of x with the gates: a residual SE (MONAI's ``ResidualSELayer``). Only to
+    explain a refusal; such a block is never shown."""
+    if not isinstance(output, torch.Tensor) or output.shape != x.shape:
+        return False
+    return _identify_join(x, output - x, gate_w, gate_q, kind) is not None
 
 
 @dataclass

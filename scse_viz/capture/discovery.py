@@ -1,26 +1,35 @@
 """Find attention blocks in any ``nn.Module`` by structure and weight shapes, never by names or defaults.
 
-A *gate branch* is a small subtree whose leaves are only projections (``nn.Linear`` or 1×1 ``nn.Conv2d``),
-activations, pooling and reshaping layers:
+A *gate branch* is a small subtree whose leaves are only projections, activations, pooling and reshaping layers,
+and at most one *gate layer*:
 
-- channel branch: two projections C→h→C, optionally followed by an ``nn.Sigmoid`` (the gate w);
-- spatial branch: one 1×1 conv C→1, optionally followed by an ``nn.Sigmoid`` (the gate q).
+- channel branch: two projections C→h→C (``nn.Linear`` or 1×1 ``nn.Conv2d``: SE, cSE, torchvision's
+  ``SqueezeExcitation``, timm's ``SEModule`` / ``SqueezeExcite``, MONAI's ``ChannelSELayer``), one projection C→C
+  (timm's ``EffectiveSEModule``, no bottleneck), or one or two ``nn.Conv1d`` from 1 to 1 channel across the pooled
+  channels (timm's ``EcaModule``: its weights do not fix C, which is read from the input at run time);
+- spatial branch: one 1×1 conv C→1 (sSE), or one k×k conv from one or two channel-pooled maps to 1, optionally
+  followed by a BatchNorm (CBAM's spatial attention).
+
+A *gate layer* is a parameter-free leaf that computes the sigmoid or the hard sigmoid, recognised by running it once
+on a fixed probe (``nn.Sigmoid``, ``nn.Hardsigmoid``, timm's ``Sigmoid`` / ``HardSigmoid`` / ``HardSigmoidMe``,
+anyone's equivalent), never by its name. The gate is that layer's output. Without one (a functional
+``torch.sigmoid`` in ``forward``) the gate is recomputed as sigmoid of the last projection's output, and capture
+accepts it only if the block's own output can be rebuilt from it, on every call.
 
 A *block* is either a module with one channel and one spatial branch as children (scSE: the seed,
-segmentation_models_pytorch, the authors' ``ChannelSpatialSELayer``), a module with one branch child (our ``ChannelSE``
-/ ``SpatialSE``), or a module that is itself a branch but is not an ``nn.Sequential`` (the authors' ``ChannelSELayer``,
-MONAI's ``ChannelSELayer``: their forward multiplies x by the gate). A plain ``nn.Sequential`` can only chain, so it
-returns a gate, never ``x * gate``: it is a branch, not a block (this keeps 1-class sigmoid heads out).
-
-The gate is the output of the branch's ``nn.Sigmoid``. Without one (a functional ``torch.sigmoid`` in ``forward``)
-the gate is recomputed as sigmoid of the last projection's output, and capture accepts it only if the block's own
-output can be rebuilt from it.
+segmentation_models_pytorch, the authors' ``ChannelSpatialSELayer``; CBAM: timm's ``CbamModule``, channel then spatial
+gate applied one after the other), a module with one branch child (our ``ChannelSE`` / ``SpatialSE``), or a module
+that is itself a branch but is not an ``nn.Sequential`` (SE layers whose forward multiplies x by the gate). A plain
+``nn.Sequential`` can only chain, so it returns a gate, never ``x * gate``: it is a branch, not a block (this keeps
+1-class sigmoid heads out).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 from scse_viz.capture.records import BlockInfo
@@ -29,18 +38,27 @@ _NEUTRAL_LEAVES = (
     nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool1d, nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout,
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.GELU, nn.SiLU, nn.ELU, nn.Hardswish, nn.Mish, nn.Tanh,
 )  # fmt: skip
-_GATE_ACTIVATION = nn.Sigmoid
+_PASS_THROUGH = (nn.Identity, nn.Dropout, nn.Flatten, nn.Unflatten)  # change no value of the gate
+_SIGMOID, _HARD_SIGMOID = "sigmoid", "hard sigmoid"
+_RECOMPUTED = "sigmoid (computed inside forward(), recomputed and checked on every call)"
+
+# What a gate layer must compute on this probe, to 1e-6: values on both sides of hard sigmoid's kinks at ±3.
+_PROBE = torch.linspace(-8.0, 8.0, 161).reshape(1, 161, 1, 1)
+_GATE_FUNCTIONS = ((_SIGMOID, torch.sigmoid(_PROBE)), (_HARD_SIGMOID, F.hardsigmoid(_PROBE)))
 
 
 @dataclass(frozen=True)
 class GateBranch:
     """A gate branch: where its gate comes from and its shape-defining sizes."""
 
-    role: str  # "channel", "spatial" or "spatial-multi" (C maps instead of one: early smp releases)
-    channels: int
+    role: str  # "channel", "spatial", "spatial-multi" (C maps instead of one) or "spatial-pooled" (CBAM)
+    channels: int | None  # C; None when the weights do not fix it (ECA, CBAM's spatial conv)
     hidden: int | None
-    gate_module: nn.Module  # the Sigmoid whose output is the gate, or the last projection (recomputed)
-    recomputed: bool  # True when the gate is sigmoid(gate_module output), i.e. no Sigmoid module exists
+    gate_module: nn.Module  # the gate layer whose output is the gate, or the last projection (recomputed)
+    recomputed: bool  # True when the gate is sigmoid(gate_module output), i.e. no gate layer exists
+    function: str = _SIGMOID  # what the gate layer computes ("sigmoid", "hard sigmoid"), for people
+    layout: str = ""  # the branch's layers for people, read from the weights
+    reason: str = ""  # why the branch cannot be read ("" when it can)
 
 
 @dataclass(frozen=True)
@@ -53,11 +71,18 @@ class BlockPlan:
     spatial: GateBranch | None
 
 
+def _has_own_state(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters(recurse=False)) or any(True for _ in module.buffers(recurse=False))
+
+
 def _leaves(module: nn.Module) -> list[nn.Module]:
+    """Leaf layers in registration order; a module with children *and* its own weights (timm's ``BatchNormAct2d``:
+    a BatchNorm2d with ``drop``/``act`` children) counts as a layer too, so no weight goes unseen."""
     children = list(module.children())
     if not children:
         return [module]
-    return [leaf for child in children for leaf in _leaves(child)]
+    own = [module] if _has_own_state(module) else []
+    return own + [leaf for child in children for leaf in _leaves(child)]
 
 
 def _projection_sizes(layer: nn.Module) -> tuple[int, int] | None:
@@ -68,33 +93,128 @@ def _projection_sizes(layer: nn.Module) -> tuple[int, int] | None:
     return None
 
 
-def analyse_branch(module: nn.Module) -> GateBranch | None:
+def _is_channel_conv1d(layer: nn.Module) -> bool:
+    """ECA's 1-D conv across the channel axis of the pooled vector (its own channels are ECA's 1 or a hidden few)."""
+    return isinstance(layer, nn.Conv1d) and layer.groups == 1
+
+
+def _is_pooled_spatial_conv(layer: nn.Module) -> bool:
+    """CBAM's spatial conv: k×k (k > 1) from one or two channel-pooled maps to one map."""
+    return (
+        isinstance(layer, nn.Conv2d) and layer.groups == 1 and layer.out_channels == 1
+        and layer.in_channels in (1, 2) and layer.kernel_size != (1, 1)
+    )  # fmt: skip
+
+
+def gate_function(layer: nn.Module, cache: dict[int, str | None] | None = None) -> str | None:
+    """"sigmoid" or "hard sigmoid" if ``layer`` is a parameter-free leaf that computes it, else None.
+
+    Decided by what the layer computes: its ``forward`` (called directly, so no hook runs) on a fixed probe must
+    equal the function to 1e-6. Layers with weights or buffers (BatchNorm without affine) are never run.
+    """
+    if cache is not None and id(layer) in cache:
+        return cache[id(layer)]
+    found = None
+    if not isinstance(layer, _NEUTRAL_LEAVES) and not any(True for _ in layer.children()) and not _has_own_state(layer):
+        try:
+            with torch.no_grad():
+                out = type(layer).forward(layer, _PROBE.clone())
+        except Exception:  # noqa: BLE001 - anything that cannot run on the probe is not a gate layer
+            out = None
+        if isinstance(out, torch.Tensor) and out.shape == _PROBE.shape and out.dtype == _PROBE.dtype:
+            found = next((name for name, ref in _GATE_FUNCTIONS if torch.allclose(out, ref, rtol=0, atol=1e-6)), None)
+    if cache is not None:
+        cache[id(layer)] = found
+    return found
+
+
+def _activation_after(module: nn.Module, last: nn.Module) -> nn.Module | None:
+    """An activation that a plain ``nn.Sequential`` inside ``module`` applies after ``last`` (order is known only
+    there: other modules' forward may call their children in any order)."""
+    for container in module.modules():
+        if not _is_plain_sequential(container):
+            continue
+        children = list(container.children())
+        if last not in children:
+            continue
+        for later in children[children.index(last) + 1 :]:
+            for leaf in _leaves(later):
+                if not isinstance(leaf, _PASS_THROUGH):
+                    return leaf
+    return None
+
+
+def analyse_branch(module: nn.Module, cache: dict[int, str | None] | None = None) -> GateBranch | None:
     """Return the branch ``module`` forms, or None if it is not made of gate layers alone."""
-    leaves = _leaves(module)
-    projections, sigmoid_after_last = [], None
-    for leaf in leaves:
+    projections, conv1ds, spatial_convs, norms = [], [], [], []
+    gate, function = None, None  # the gate layer after the last projection (one before it produces no gate)
+    for leaf in _leaves(module):
         sizes = _projection_sizes(leaf)
         if sizes is not None:
             projections.append((leaf, sizes))
-            sigmoid_after_last = None
-        elif isinstance(leaf, _GATE_ACTIVATION):
-            if not projections or sigmoid_after_last is not None:
+        elif _is_channel_conv1d(leaf):
+            conv1ds.append((leaf, None))
+        elif _is_pooled_spatial_conv(leaf):
+            spatial_convs.append((leaf, None))
+        elif isinstance(leaf, nn.BatchNorm2d) and leaf.num_features == 1:
+            norms.append(leaf)  # only CBAM's spatial branch may have one (checked below)
+            continue
+        elif (fn := gate_function(leaf, cache)) is not None:
+            if gate is not None or not (projections or conv1ds or spatial_convs):
                 return None
-            sigmoid_after_last = leaf
-        elif not isinstance(leaf, _NEUTRAL_LEAVES):
+            gate, function = leaf, fn
+            continue
+        elif _has_own_state(leaf) or any(True for _ in leaf.children()):
+            return None  # other weights: not a gate branch
+        else:
+            continue  # activations, pooling, reshaping: parameter-free layers that are not gate layers
+        gate, function = None, None
+    kinds = sum(bool(group) for group in (projections, conv1ds, spatial_convs))
+    if kinds != 1 or (norms and not spatial_convs):
+        return None
+    shown = function if gate is not None else _RECOMPUTED
+
+    if conv1ds:  # ECA: 1-D conv(s) from 1 to 1 channel over the pooled vector of C channels
+        convs = [leaf for leaf, _ in conv1ds]
+        if len(convs) > 2 or convs[0].in_channels != 1 or convs[-1].out_channels != 1:
             return None
-    gate_module = sigmoid_after_last
+        if len(convs) == 2 and convs[0].out_channels != convs[1].in_channels:
+            return None
+        taps = "; ".join(f"{c.in_channels}→{c.out_channels}, {c.weight.shape[-1]} taps" for c in convs)
+        layout = (f"channel: 1-D conv across the pooled channels ({taps}) → {shown}; C is not fixed by the weights "
+                  f"and is read from the input at run time")  # fmt: skip
+        return GateBranch("channel", None, None, gate or convs[-1], gate is None, shown, layout)
+
+    if spatial_convs:  # CBAM's spatial attention: its pooled maps are made inside forward, so a gate layer is needed
+        if len(spatial_convs) != 1 or len(norms) > 1 or gate is None:
+            return None
+        conv = spatial_convs[0][0]
+        kh, kw = conv.weight.shape[-2:]
+        norm = " → BatchNorm" if norms else ""
+        layout = f"spatial: {kh}×{kw} conv on {conv.in_channels} channel-pooled map(s) → 1{norm} → {function}"
+        return GateBranch("spatial-pooled", None, None, gate, False, function, layout)
+
+    last = projections[-1][0]
+    reason = ""
+    if gate is None and (activation := _activation_after(module, last)) is not None:
+        shown = f"{type(activation).__name__} (not a gate)"
+        reason = (f"its excitation ends in {type(activation).__name__}, not a sigmoid or hard sigmoid: what it "
+                  f"multiplies by is not a gate in [0, 1]")  # fmt: skip
+    gate_module = gate or last
     if len(projections) == 2:
-        (first, (c_in, hidden)), (last, (h_in, c_out)) = projections
+        (_, (c_in, hidden)), (last, (h_in, c_out)) = projections
         if c_in != c_out or h_in != hidden or hidden > c_in:
             return None
-        return GateBranch("channel", c_in, hidden, gate_module or last, gate_module is None)
+        layout = f"channel: {c_in}→{hidden}→{c_in} projections → {shown}"
+        return GateBranch("channel", c_in, hidden, gate or last, gate is None, shown, layout, reason)
     if len(projections) == 1 and isinstance(projections[0][0], nn.Conv2d):
-        last, (c_in, c_out) = projections[0]
+        c_in, c_out = projections[0][1]
         if c_out == 1 and c_in > 1:
-            return GateBranch("spatial", c_in, None, gate_module or last, gate_module is None)
-        if c_out == c_in and c_in > 1 and gate_module is not None:
-            return GateBranch("spatial-multi", c_in, None, gate_module, False)
+            layout = f"spatial: {c_in}→1 1×1 conv → {shown}"
+            return GateBranch("spatial", c_in, None, gate_module, gate is None, shown, layout, reason)
+        if c_out == c_in and c_in > 1 and gate is not None:
+            layout = f"one {c_in}→{c_in} 1×1 conv (no bottleneck) → {function}"
+            return GateBranch("spatial-multi", c_in, None, gate, False, function, layout)
     return None
 
 
@@ -102,6 +222,8 @@ _PACKAGES = {
     "scse_viz": "scse_viz",
     "segmentation_models_pytorch": "segmentation_models_pytorch",
     "monai": "monai",
+    "timm": "timm",
+    "torchvision": "torchvision",
     "squeeze_and_excitation": "squeeze_and_excitation (authors)",
 }
 
@@ -132,26 +254,42 @@ def _has_parameters(module: nn.Module) -> bool:
     return any(True for _ in module.parameters())
 
 
-def plan_block(name: str, module: nn.Module) -> BlockPlan | None:
+def _functions(*branches: GateBranch | None) -> str:
+    names = [(role, b.function) for role, b in zip(("channel", "spatial"), branches) if b is not None]
+    if len({fn for _, fn in names}) == 1:
+        return names[0][1]
+    return "; ".join(f"{role}: {fn}" for role, fn in names)
+
+
+def plan_block(name: str, module: nn.Module, cache: dict[int, str | None] | None = None) -> BlockPlan | None:
     """Return how to read ``module`` if it is an attention block (readable or not), else None."""
     if _is_plain_sequential(module) or not any(True for _ in module.children()):
         return None
     implementation = _implementation(module)
 
     def block(kind: str, channel: GateBranch | None, spatial: GateBranch | None, reason: str = "") -> BlockPlan:
-        channels = (channel or spatial).channels
+        reason = reason or next((b.reason for b in (channel, spatial) if b is not None and b.reason), "")
+        channels = next((b.channels for b in (channel, spatial) if b is not None and b.channels is not None), None)
         hidden = channel.hidden if channel else None
-        info = BlockInfo(name, kind, implementation, channels, hidden, readable=not reason, reason=reason)
+        layout = "; ".join(b.layout for b in (channel, spatial) if b is not None)
+        info = BlockInfo(name, kind, implementation, channels, hidden, readable=not reason, reason=reason,
+                         gate_function=_functions(channel, spatial), layout=layout)  # fmt: skip
         return BlockPlan(info, module, channel, spatial)
 
     multi_map = "its spatial branch makes one map per channel, not one N×H×W map"
-    itself = analyse_branch(module)
+    itself = analyse_branch(module, cache)
     if itself is not None:  # the module is one whole branch whose forward multiplies: cSE or sSE
         if itself.role == "channel":
             return block("cse", itself, None)
-        return block("sse", None, itself, multi_map if itself.role == "spatial-multi" else "")
+        if itself.role == "spatial-multi":
+            # One C→C projection and a gate layer, applied to x by the module itself: timm's EffectiveSEModule
+            # (applied to the pooled x: one weight per channel). The same layers applied to x itself would give one
+            # weight per channel *and* pixel; capture checks the gate's size on every call and refuses that.
+            layout = f"channel: {itself.layout}"
+            return block("cse", replace(itself, role="channel", layout=layout), None)
+        return block("sse", None, itself)
 
-    branches = [(child, analyse_branch(child)) for child in module.children()]
+    branches = [(child, analyse_branch(child, cache)) for child in module.children()]
     if any(b is None and _has_parameters(child) for child, b in branches):
         return None  # other layers with weights: a larger module that contains blocks, not a block
     found = [b for _, b in branches if b is not None]
@@ -161,7 +299,9 @@ def plan_block(name: str, module: nn.Module) -> BlockPlan | None:
         return None
     if spatial.role == "spatial-multi":
         return block("scse", channel, spatial, multi_map)
-    if spatial.channels != channel.channels:
+    if spatial.role == "spatial-pooled":  # CBAM: its spatial gate is made from the channel-gated map
+        return block("cbam", channel, spatial)
+    if channel.channels is not None and spatial.channels != channel.channels:
         return block("scse", channel, spatial, "its two branches see different channel counts")
     return block("scse", channel, spatial)
 
@@ -169,9 +309,10 @@ def plan_block(name: str, module: nn.Module) -> BlockPlan | None:
 def plan_blocks(model: nn.Module) -> list[BlockPlan]:
     """Every attention block of ``model``, outermost first; a block's own subtree is not searched again."""
     plans: list[BlockPlan] = []
+    cache: dict[int, str | None] = {}  # gate layer probes, once per module (the model is alive throughout)
 
     def visit(prefix: str, module: nn.Module) -> None:
-        plan = plan_block(prefix, module)
+        plan = plan_block(prefix, module, cache)
         if plan is not None:
             plans.append(plan)
             return

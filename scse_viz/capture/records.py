@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-Kind = Literal["cse", "sse", "scse"]
+Kind = Literal["cse", "sse", "scse", "cbam"]  # cbam: channel gate, then spatial gate on the channel-gated map
 BranchName = Literal["cse", "sse"]  # which gate a knock-out replaces
 
 
@@ -18,10 +18,13 @@ class BlockInfo:
     name: str  # qualified module name, as in ``model.named_modules()``
     kind: Kind
     implementation: str  # which implementation's layout was recognised
-    channels: int  # C, read from the weight shapes
-    hidden: int | None  # C/r of the channel branch (None without one)
+    channels: int | None  # C, read from the weight shapes; None when they do not fix it (ECA: see ``layout``)
+    hidden: int | None  # C/r of the channel branch (None without one, or without a bottleneck: ESE, ECA)
     readable: bool
     reason: str = ""  # why the block is not readable ("" when it is)
+    gate_function: str = "sigmoid"  # what its gate layers compute: "sigmoid" (values in (0, 1)), "hard sigmoid"
+    # (values in [0, 1]), a functional sigmoid recomputed and checked, or "channel: …; spatial: …" when they differ
+    layout: str = ""  # the branches' layers as read from the weights, for people (e.g. ECA's taps, CBAM's k×k conv)
 
     @property
     def reduction(self) -> float | None:
@@ -44,7 +47,8 @@ class BlockRecord:
     spatial_gate: np.ndarray | None = None  # N×H×W, the sSE gate q
     feature_size: tuple[int, int] | None = None  # (H, W) of the block's input feature map
     stride: tuple[float, float] | None = None  # input size / feature size, per axis
-    join: str | None = None  # how the block combined its branches: "sum", "max", or "scale" for a single branch
+    join: str | None = None  # how the block combined its gates with x: "sum" (x·w + x·q), "max" (max(x·w, x·q)),
+    # "sequential" ((x·w)·q, CBAM: q is computed from x·w), or "scale" for a single gate (x·w or x·q)
     knocked_out: dict[str, float] = field(default_factory=dict)  # branch -> constant that replaced its gate
     readable: bool = True
     reason: str = ""
@@ -56,6 +60,13 @@ class BlockRecord:
     @property
     def kind(self) -> Kind:
         return self.info.kind
+
+    @property
+    def channels(self) -> int | None:
+        """C of this call: from the captured channel gate when there is one (ECA's C is known only at run time)."""
+        if self.channel_gate is not None:
+            return int(self.channel_gate.shape[1])
+        return self.info.channels
 
     @property
     def label(self) -> str:
