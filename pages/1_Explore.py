@@ -27,7 +27,8 @@ from scse_viz.views import view_for
 
 st.set_page_config(page_title="Explore · scSE Lens", layout="wide")
 page_links()
-KNOCKOUT_VALUES = {0.5: "0.5 = σ(0), an untrained gate", 0.0: "0 — branch removed", 1.0: "1 — gate fully open"}
+KNOCKOUT_VALUES = {0.5: "0.5 = σ(0), an untrained gate", 0.0: "0 — gate shut (removes a branch of a sum)",
+                   1.0: "1 — gate fully open (removes a gate that multiplies)"}
 
 family = choose_family()
 image = choose_input(family)
@@ -60,7 +61,7 @@ def figure_downloads(name: str, make_figure, key: str) -> None:
 left, middle, right = st.columns([1, 1, 2])
 left.image(picture(("input",), lambda: raster.to_rgb(image.pixels)), caption=f"{image.name} — {image.note}")
 middle.image(picture(("model-input",), lambda: raster.to_rgb(run.prepared.pixels)),
-             caption=f"what the models see: {run.prepared.pixels.shape[0]}×{run.prepared.pixels.shape[1]}")  # fmt: skip
+             caption=f"what the models see: {run.prepared.grid[0]}×{run.prepared.grid[1]}")  # fmt: skip
 right.markdown(f"**{family.title}**")
 right.caption(f"These models were trained on {family.trained_on}. Any image runs; on images unlike those, read the "
               "results as a demonstration of the mechanism, not as a diagnosis.")  # fmt: skip
@@ -89,7 +90,7 @@ with attention_tab:
     cmap = controls.selectbox("Colormap", COLORMAPS)
     alpha = controls.slider("Opacity", 0.0, 1.0, 0.5, 0.05)
     with view:
-        st.markdown(f"**{output.label} · {block}** — {record.info.channels} channels, feature map "
+        st.markdown(f"**{output.label} · {block}** — {record.channels} channels, feature map "
                     f"{record.feature_size[0]}×{record.feature_size[1]} (stride {record.stride[0]:g}), "
                     f"branches joined by {record.join}")  # fmt: skip
         if record.channel_gate is not None:
@@ -103,7 +104,7 @@ with attention_tab:
         if record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum":
             st.markdown("**Effective gain of the scSE sum**: x·w + x·q = (w_c + q_ij)·x; "
                         "shown as w_c + q_ij − 1 (red boosted, blue damped, white unchanged).")  # fmt: skip
-            channel = st.selectbox("Channel", ["mean over channels", *range(record.info.channels)], key="gain-c")
+            channel = st.selectbox("Channel", ["mean over channels", *range(record.channels)], key="gain-c")
             gain = memo(("gain", run.key, variant, block, channel), lambda: explore.displayed_gain(
                 run, record, None if channel == "mean over channels" else channel))  # fmt: skip
             st.image(picture(("gain", variant, block, channel, alpha),

@@ -79,7 +79,7 @@ def model_walk(family, image) -> Walk | None:
     left, middle, right = st.columns([1, 2, 3])
     variants = [v for v in family.variants if v != family.baseline]  # the models with attention blocks
     variant = left.selectbox("Model", variants, index=len(variants) - 1, format_func=family.label, key="teach-variant")
-    model = family_models(family.name)[variant]
+    model = family_models(family)[variant]
     blocks = {b.name: b for b in memo(("teach-blocks", family.name, variant), lambda: T.teaching_blocks(model))}
     if not blocks:
         st.error(f"The {family.label(variant)} model has no block this page can walk through.")
@@ -317,7 +317,7 @@ if mode == MODEL_MODE:
     walk = model_walk(family, image)
     variant = st.session_state["teach-variant"]
     share = memo(("teach-share", family.name, variant),
-                 lambda: T.attention_share(family_models(family.name)[variant]))  # fmt: skip
+                 lambda: T.attention_share(family_models(family)[variant]))  # fmt: skip
 else:
     st.sidebar.caption("The family and input above are used in the model mode.")
     walk, share = toy_walk(), None

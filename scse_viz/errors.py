@@ -57,3 +57,8 @@ class CaptureError(ScseVizError):
 
 class UnsupportedBlockError(ScseVizError):
     """The teaching walk-through cannot recompute this block step by step from its weights."""
+
+
+class UserModelError(ScseVizError):
+    """A model a person brought cannot be used: unreadable or unsafe weights, an unknown architecture, weights that
+    do not fit it, or a model that cannot run on the image."""

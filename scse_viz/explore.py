@@ -214,8 +214,7 @@ def spatial_map(run: FamilyRun, record: BlockRecord, index: int = 0) -> np.ndarr
     stride upsampling to the model input (bilinear, align_corners=False), then the input's inverse mapping."""
     if record.spatial_gate is None:
         raise ValueError(f"block {record.label} has no spatial gate")
-    side = run.prepared.pixels.shape
-    return on_display(run, upsample_map(record.spatial_gate[index], side, record.stride))
+    return on_display(run, upsample_map(record.spatial_gate[index], run.prepared.grid, record.stride))
 
 
 def knockout_effect(run: FamilyRun, intact: ModelOutput, knocked: ModelOutput) -> dict:
@@ -248,7 +247,7 @@ def displayed_gain(run: FamilyRun, record: BlockRecord, channel: int | None = No
     over channels). Red-blue pictures of it show where the block boosts (> 0) or damps (< 0) the feature map."""
     gain = effective_gain(record, index)
     plane = gain.mean(axis=0) if channel is None else gain[channel]
-    return on_display(run, upsample_map(plane, run.prepared.pixels.shape, record.stride)) - 1.0
+    return on_display(run, upsample_map(plane, run.prepared.grid, record.stride)) - 1.0
 
 
 def gate_change(a: BlockRecord, b: BlockRecord, index: int = 0) -> dict[str, float | int]:

@@ -40,9 +40,10 @@ def metadata(run: FamilyRun, settings: Mapping[str, Any] | None = None) -> dict[
         "family": run.family.name,
         "task": run.family.task.name,
         "input": {"name": run.image.name, "key": run.image.key, "size": list(run.image.size), "note": run.image.note},
-        "model_input_size": list(run.prepared.pixels.shape),
+        "model_input_size": list(run.prepared.tensor.shape[1:]),  # C, H, W
         "models": models,
         "settings": dict(settings or {}),
+        **({"provenance": dict(run.family.provenance)} if run.family.provenance else {}),
     }
 
 

@@ -1,5 +1,6 @@
 """A model family as a plain record: its models, its task, its preprocessing and where its weights and card lie.
 
+A brought model (``scse_viz.bring``) is a family too, whose ``loader`` hands out the models it was given.
 Everything that differs between families is a field here, so nothing else branches on a family's name: pages ask
 ``family.task`` what the outputs mean, ``family.prepare`` turns a picture into the models' input, ``family.build``
 makes the untrained architecture of a variant. Training, evaluation and shipping find their per-family parts in
@@ -41,6 +42,8 @@ class Family:
     baseline: str | None = "none"  # the variant without attention that the others are compared with (None: none)
     variant_labels: Mapping[str, str] = field(default_factory=lambda: dict(VARIANT_LABELS))
     training: str | None = None  # module with the family's training, evaluation and shipping parts
+    loader: Callable[[str], nn.Module] | None = None  # a brought family's ready models; None: the shipped weights
+    provenance: Mapping[str, Any] = field(default_factory=dict)  # where a brought model came from (exports say it)
 
     @property
     def class_names(self) -> tuple[str, ...]:

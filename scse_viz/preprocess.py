@@ -30,6 +30,11 @@ class Prepared:
     tensor: torch.Tensor
     geometry: DisplayGeometry
 
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(H, W) of the model input: the grid sSE maps are upsampled onto and attributions are computed on."""
+        return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])
+
 # --------------------------------------------------------------------------------------------------------------------
 # Shared helpers
 # --------------------------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from scse_viz.zoo import ASSETS, family as family_spec
+from scse_viz.zoo import ASSETS, FAMILIES, family as family_spec
 
 SAMPLE_KINDS = ("image", "volume")
 INDEX_NAME = "index.json"
@@ -68,7 +68,9 @@ def _sample(family: str, folder: Path, entry: dict[str, Any]) -> Sample:
 
 
 def list_samples(family: str) -> list[Sample]:
-    """The samples of ``family`` in the index's order; empty when none are shipped. ValueError for an unknown family."""
+    """The samples of ``family`` in the index's order; empty when none are shipped (a brought model's family)."""
+    if family not in FAMILIES:
+        return []
     folder = samples_folder(family)
     index = folder / INDEX_NAME
     if not index.is_file():

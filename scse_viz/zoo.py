@@ -26,7 +26,7 @@ from scse_viz.family import ASSETS, VARIANT_LABELS, Family
 from scse_viz.preprocess import Prepared
 
 __all__ = ["ASSETS", "FAMILIES", "VARIANT_LABELS", "Family", "Prepared", "family", "list_families", "load_card",
-           "load_checkpoint", "load_model", "load_state"]  # fmt: skip
+           "load_checkpoint", "load_model", "load_state", "models_of"]  # fmt: skip
 
 
 @cache
@@ -89,6 +89,13 @@ def load_state(model: nn.Module, tensors: dict[str, torch.Tensor], source: str) 
         )
     model.load_state_dict(tensors, strict=True)
     return model
+
+
+def models_of(spec: Family) -> dict[str, nn.Module]:
+    """Every variant of ``spec`` in eval mode: a brought family's own models, or the shipped weights loaded."""
+    if spec.loader is not None:
+        return {variant: spec.loader(variant) for variant in spec.variants}
+    return {variant: load_model(spec.name, variant) for variant in spec.variants}
 
 
 def load_model(family_name: str, variant: AttentionKind | str) -> nn.Module:

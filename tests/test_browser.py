@@ -349,3 +349,69 @@ def test_two_sessions_at_once_in_chromium(browser, app_url: str, artifacts_dir: 
     finally:
         for context in contexts.values():
             context.close()
+
+
+def _smp_zip(tmp_path: Path) -> bytes:
+    """A segmentation_models_pytorch Unet with scSE decoder attention (random weights), saved with save_pretrained and
+    zipped as a person would."""
+    import io
+    import zipfile
+
+    import torch
+
+    import scse_viz  # noqa: F401
+    import segmentation_models_pytorch as smp
+
+    torch.manual_seed(0)
+    model = smp.Unet("resnet18", encoder_weights=None, decoder_attention_type="scse", classes=3).eval()
+    model.save_pretrained(str(tmp_path / "my_unet"))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in (tmp_path / "my_unet").iterdir():
+            archive.writestr(f"my_unet/{path.name}", path.read_bytes())
+    return buffer.getvalue()
+
+
+def test_bring_your_own_model_in_chromium(browser, app_url: str, artifacts_dir: Path, tmp_path: Path):
+    """Choose "Your own model", upload an smp save_pretrained zip, load it, upload a photo that ships inside
+    matplotlib (nobody here made it), and see the model's outputs and its decoder blocks' gates."""
+    import matplotlib
+
+    photo = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    page, errors = _open(browser, f"{app_url}/Explore", height=2400)
+    try:
+        page.get_by_role("heading", name="Explore", exact=True).wait_for(state="visible", timeout=120_000)
+        _idle(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        before = _runs_finished(page)
+        sidebar.locator('[data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="＋ Your own model…").click()
+        _idle(page, after=before)
+        sidebar.get_by_text("Model files", exact=True).wait_for(state="visible", timeout=60_000)
+        before = _runs_finished(page)
+        archive = tmp_path / "my_unet.zip"  # about 56 MB: more than playwright passes as a buffer
+        archive.write_bytes(_smp_zip(tmp_path))
+        sidebar.locator('input[type="file"]').first.set_input_files(str(archive))
+        _idle(page, after=before)
+        before = _runs_finished(page)
+        sidebar.get_by_role("button", name="Load the model").click()
+        sidebar.get_by_text("resized to 256×256", exact=False).wait_for(state="visible", timeout=120_000)
+        _idle(page, after=before)
+        # no samples ship with a brought model, so the input is already "Upload your own"
+        sidebar.get_by_text("Image or NIfTI volume", exact=True).wait_for(state="visible", timeout=60_000)
+        before = _runs_finished(page)
+        sidebar.locator('input[type="file"]').last.set_input_files(
+            files=[{"name": "grace_hopper.jpg", "mimeType": "image/jpeg", "buffer": photo.read_bytes()}])
+        page.get_by_text("grace_hopper.jpg —", exact=False).first.wait_for(state="visible", timeout=120_000)
+        page.get_by_role("heading", name="Area per class (% of the image)").wait_for(state="visible", timeout=120_000)
+        _idle(page, after=before)
+        page.screenshot(path=str(artifacts_dir / "browser-bring-outputs.png"), full_page=True)
+        page.get_by_role("tab", name="Attention").click()
+        chart = page.locator('[data-testid="stVegaLiteChart"]').first
+        chart.wait_for(state="visible", timeout=60_000)
+        chart.locator("canvas, svg").first.wait_for(state="visible", timeout=60_000)
+        assert page.get_by_text("decoder.blocks.", exact=False).count() >= 1  # the smp decoder's attention blocks
+        page.screenshot(path=str(artifacts_dir / "browser-bring-attention.png"), full_page=True)
+        _no_errors(page, errors)
+    finally:
+        page.close()

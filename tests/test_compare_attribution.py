@@ -232,7 +232,8 @@ def test_exports_round_trip_maps_scores_and_metadata(fashion_run, fashion_models
     assert meta["settings"] == {"block": "stages.1.attention"} and meta["input"]["key"] == fashion_run.image.key
     assert [r["method"] for r in meta["attribution"]["runs"]] == ["integrated_gradients"] * 2 + ["layer_gradcam"]
     assert meta["attribution"]["runs"][0]["maps"]["input"]["settings"]["n_steps"] == 8
-    assert meta["attribution"]["runs"][0]["target"] == {"kind": "class", "class_index": 9, "class_name": "Ankle boot"}
+    assert meta["attribution"]["runs"][0]["target"] == {"kind": "class", "class_index": 9, "class_name": "Ankle boot",
+                                                    "single_logit": False}
     table = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
     values = np.zeros((28, 28), np.float32)
     for row in table:

@@ -96,10 +96,30 @@ def check_attribution_example(ns: dict) -> None:
         assert 0.0 <= row.iou <= 1.0 and row.percent == 10, row
 
 
+def check_bring_example(ns: dict) -> None:
+    """The brought torchvision network is read as a 3-class classifier with its own names; ``gates`` holds one
+    record per SqueezeExcitation module (counted here by class), each channel gate 1×C with C the module's own
+    input channels, values in [0, 1]; the output is the network's own forward pass on the prepared input."""
+    from torchvision.ops.misc import SqueezeExcitation
+
+    net, family, run, gates = ns["net"], ns["family"], ns["run"], ns["gates"]
+    assert family.task.name == "classification" and family.class_names == ("cat", "dog", "bird")
+    modules = {name: m for name, m in net.named_modules() if isinstance(m, SqueezeExcitation)}
+    assert len(modules) >= 9 and sorted(r.name for r in gates) == sorted(modules)
+    for record in gates:
+        assert record.channel_gate.shape == (1, modules[record.name].fc1.in_channels)
+        assert record.channel_gate.dtype == np.float32 and ((record.channel_gate >= 0) & (record.channel_gate <= 1)).all()
+    with torch.no_grad():
+        expected = net(run.prepared.tensor).softmax(dim=1)[0].numpy()
+    np.testing.assert_allclose(run.outputs["model"].prediction.probabilities, expected, atol=1e-6)
+    assert run.prepared.tensor.shape == (1, 3, 224, 224)  # "RGB, 224×224"
+
+
 # A check runs on a block that defines all of its variables.
 CHECKS: list[tuple[frozenset[str], Callable[[dict], None]]] = [
     (frozenset({"model", "x", "result", "record"}), check_library_example),
     (frozenset({"model", "x", "ig", "rows"}), check_attribution_example),
+    (frozenset({"net", "family", "run", "gates"}), check_bring_example),
 ]
 
 

@@ -31,6 +31,9 @@ class AttributionTarget:
     kind: TargetKind
     class_index: int
     class_name: str | None = None
+    # A model with one logit map for two classes (binary segmentation): the class's logit is output channel 0 and
+    # its region is where that logit is positive. None: the class's logit is output channel ``class_index``.
+    single_logit: bool = False
 
     @classmethod
     def for_task(cls, task: Any, class_index: int) -> AttributionTarget:
@@ -67,11 +70,17 @@ def build_objective(model: nn.Module, x: torch.Tensor, target: AttributionTarget
         wanted = "N×K class scores" if expected == 2 else "N×K×H×W per-pixel class scores"
         raise AttributionError(f"a {target.kind!r} target needs a model that returns {wanted}; this one returns {shape}")
     k, classes = target.class_index, output.shape[1]
-    if not 0 <= k < classes:
+    if target.single_logit:
+        if classes != 1 or k != 1:
+            raise AttributionError("a one-logit model explains its foreground (class 1) only: its background has no "
+                                   "logit of its own")  # fmt: skip
+        k, predicted = 0, output[0, 0] > 0
+    elif not 0 <= k < classes:
         raise AttributionError(f"class {k} does not exist: this model has classes 0 to {classes - 1}")
     if target.kind == "class":
         return Objective(lambda z: model(z)[:, k], f"logit of {target.class_label}", float(output[0, k]))
-    predicted = output.argmax(dim=1)[0] == k  # H×W
+    if not target.single_logit:
+        predicted = output.argmax(dim=1)[0] == k  # H×W
     pixels = int(predicted.sum())
     if pixels == 0:
         raise AttributionError(

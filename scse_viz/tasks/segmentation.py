@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from scse_viz.geometry import DisplayGeometry
 from scse_viz.metrics import dice_counts, dice_report
-from scse_viz.tasks.base import Prediction, Task
+from scse_viz.tasks.base import OutputError, Prediction, Task
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,31 @@ def disagreement(mask: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, f
 
 
 class SegmentationTask(Task):
-    """Per-pixel classes; the first class is the background (left out of the mean Dice)."""
+    """Per-pixel classes; the first class is the background (left out of the mean Dice).
+
+    ``single_logit``: the model returns one logit map for a two-class problem (binary segmentation, as
+    segmentation_models_pytorch with ``classes=1``): its sigmoid is the second class's probability.
+    """
 
     name = "segmentation"
     view = "scse_viz.views.segmentation"
     output_rank = 4
     target_explanation = "Explained: the class's summed logits over the pixels each model predicts as that class."
+
+    def __init__(self, class_names: Sequence[str], single_logit: bool = False) -> None:
+        super().__init__(class_names)
+        if single_logit and len(self.class_names) != 2:
+            raise ValueError("a single-logit segmentation has exactly two classes")
+        self.single_logit = single_logit
+
+    def logits(self, output: Any) -> torch.Tensor:
+        """N×K×H×W class scores; a single logit map l becomes the pair (0, l), whose softmax is (1 − σ(l), σ(l))."""
+        if not self.single_logit:
+            return super().logits(output)
+        if not isinstance(output, torch.Tensor) or output.dim() != 4 or output.shape[1] != 1:
+            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+            raise OutputError(f"a single-logit segmentation reads N×1×H×W outputs; the model returned shape {shape}")
+        return torch.cat([torch.zeros_like(output), output], dim=1).float()
 
     def read(self, output: Any, geometry: DisplayGeometry) -> SegmentationPrediction:
         """Softmax over the classes, mapped back onto the displayed pixels, then the most probable class."""
@@ -64,9 +84,16 @@ class SegmentationTask(Task):
     def target_kind(self) -> str:
         return "class_region"
 
+    def attribution_target(self, class_index: int):  # noqa: ANN201 (AttributionTarget, imported late)
+        """A class region; on a one-logit model the foreground's region is where its logit is positive."""
+        from dataclasses import replace
+
+        return replace(super().attribution_target(class_index), single_logit=self.single_logit)
+
     def predicted_classes(self, prediction: Prediction) -> list[int]:
-        """Classes predicted somewhere: only they have a region to explain."""
-        return [int(k) for k in np.unique(_mask(prediction))]
+        """Classes predicted somewhere: only they have a region to explain (a one-logit model: its foreground)."""
+        found = [int(k) for k in np.unique(_mask(prediction))]
+        return [k for k in found if k == 1] if self.single_logit else found
 
     def default_target(self, reference: Prediction, others: Sequence[Prediction]) -> int:
         """The foreground class the reference predicts on most pixels among those every model predicts somewhere

@@ -14,20 +14,48 @@ import streamlit as st
 from scse_viz import explore, samples, zoo
 from scse_viz.errors import ScseVizError, VolumeIndexRequiredError
 from scse_viz.io import ORIENTATIONS, LoadedImage, Volume, load_any, slice_count
+from scse_viz.ui.brought import bring_form, brought, brought_families
 from scse_viz.ui.state import FAMILY, chosen_input, keep_input, memo
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif", "nii", "gz"]
 SAMPLE, UPLOAD = "Bundled sample", "Upload your own"
 
 
+BRING = "bring your own"  # the family select's last option: the upload form
+
+
+def _family_title(name: str) -> str:
+    if name == BRING:
+        return "＋ Your own model…"
+    spec = brought(name)
+    return spec.title if spec is not None else zoo.family(name).title
+
+
 def choose_family() -> zoo.Family:
-    """Sidebar select of the model family; the choice is shared by every page of this session."""
-    names = list(zoo.FAMILIES)
+    """Sidebar select of the model family (shipped ones, models brought in this session, or the upload form); the
+    choice is shared by every page of this session. While the upload form is open and nothing is loaded yet, the
+    page says so and stops there."""
+    names = [*zoo.FAMILIES, *(f.name for f in brought_families()), BRING]
+    titles = [_family_title(n) for n in names]  # shown as they are (no format_func: the value is what is shown)
     current = st.session_state.get(FAMILY, names[0])
-    name = st.sidebar.selectbox(
-        "Model family", names, index=names.index(current), format_func=lambda n: zoo.family(n).title
-    )
+    index = names.index(current) if current in names else 0
+    name = names[titles.index(st.sidebar.selectbox("Model family", titles, index=index))]
+    if name == BRING:
+        loaded = bring_form(st.sidebar)
+        if loaded is None:
+            st.session_state[FAMILY] = BRING
+            st.info("Bring your own model: upload its files in the sidebar and press **Load the model**. Every page "
+                    "then runs on it like on the shipped families.")  # fmt: skip
+            st.stop()
+        name = loaded.name
+        st.session_state[FAMILY] = name
+        st.rerun()
     st.session_state[FAMILY] = name
+    spec = brought(name)
+    if spec is not None:
+        st.sidebar.caption(f"Input: {spec.provenance.get('preprocessing', '')}. Outputs read as "
+                           f"{spec.task.name} over {len(spec.class_names)} classes.")  # fmt: skip
+        return spec
     return zoo.family(name)
 
 
@@ -94,7 +122,9 @@ def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
 def pick_input(family: zoo.Family, where: Any = st.sidebar, prefix: str = "") -> explore.InputImage | None:
     """Sample-or-upload controls in ``where``; the new valid input, or None (nothing chosen, or a bad file whose
     message is shown)."""
-    source = where.radio("Input", [SAMPLE, UPLOAD], key=f"{prefix}source-{family.name}", horizontal=True)
+    shipped = bool(samples.list_samples(family.name))
+    source = where.radio("Input", [SAMPLE, UPLOAD], index=0 if shipped else 1, key=f"{prefix}source-{family.name}",
+                         horizontal=True)  # fmt: skip
     return _from_sample(family, where, prefix) if source == SAMPLE else _from_upload(family, where, prefix)
 
 

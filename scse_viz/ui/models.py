@@ -1,4 +1,5 @@
-"""Models load once per process and are shared by every session (capture is safe for concurrent use)."""
+"""Models for the pages: shipped ones load once per process and are shared by every session (capture is safe for
+concurrent use); a brought model lives in its own session (``ui.brought``) and is handed out by its family."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from scse_viz import zoo
 
 
 @st.cache_resource(show_spinner="Loading the models…")
-def family_models(family: str) -> dict[str, nn.Module]:
-    """The four shipped variants of ``family`` in eval mode, loaded from safetensors once per process."""
-    return {variant: zoo.load_model(family, variant) for variant in zoo.family(family).variants}
+def _shipped_models(family: str) -> dict[str, nn.Module]:
+    """The shipped variants of ``family`` in eval mode, loaded from safetensors once per process."""
+    return zoo.models_of(zoo.family(family))
+
+
+def family_models(family: zoo.Family) -> dict[str, nn.Module]:
+    """Every variant of ``family`` in eval mode: a brought family's own models, or the shared shipped ones."""
+    return zoo.models_of(family) if family.loader is not None else _shipped_models(family.name)

@@ -16,7 +16,7 @@ def family_run(family: zoo.Family, image: explore.InputImage) -> explore.FamilyR
     def compute() -> explore.FamilyRun:
         bar = st.progress(0.0, text="Preparing the input…")
         try:
-            return explore.run_family(family, family_models(family.name), image,
+            return explore.run_family(family, family_models(family), image,
                                       progress=lambda f, text: bar.progress(f, text=text))  # fmt: skip
         finally:
             bar.empty()
@@ -27,13 +27,13 @@ def family_run(family: zoo.Family, image: explore.InputImage) -> explore.FamilyR
 def knockout_output(run: explore.FamilyRun, variant: str, knockout: Knockout) -> explore.ModelOutput:
     """``variant`` on the run's input with one branch knocked out (run once per setting)."""
     key = ("knockout", run.key, variant, knockout)
-    model = family_models(run.family.name)[variant]
+    model = family_models(run.family)[variant]
     return memo(key, lambda: explore.run_model(run.family, model, variant, run.prepared, (knockout,)))
 
 
 def second_output(family: zoo.Family, image: explore.InputImage, variant: str) -> explore.ModelOutput:
     """One variant on a second input (for comparing two images)."""
-    model = family_models(family.name)[variant]
+    model = family_models(family)[variant]
 
     def compute() -> explore.ModelOutput:
         return explore.run_model(family, model, variant, family.prepare(image.pixels))
