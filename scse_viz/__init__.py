@@ -14,6 +14,8 @@ from scse_viz.capture import (
 )
 from scse_viz.errors import ScseVizError
 
+from scse_viz.bring import load_user_model  # noqa: E402  (after capture: it builds on the whole core)
+
 __all__ = [
     "BlockInfo",
     "BlockRecord",
@@ -22,4 +24,5 @@ __all__ = [
     "ScseVizError",
     "capture_attention",
     "find_attention_blocks",
+    "load_user_model",
 ]

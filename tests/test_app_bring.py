@@ -113,3 +113,13 @@ def test_teach_and_attribution_run_on_the_brought_model(smp_model_zip):
     table = next(d.value for d in at.dataframe if "Spearman ρ" in d.value.columns)
     assert set(table["model"]) == {"your model"} and len(table) == len(blocks) - 1  # every block that ran
     assert table["Spearman ρ"].between(-1, 1).all()
+
+
+def test_a_brought_model_stays_in_its_own_session(smp_model_zip):
+    _, data = smp_model_zip
+    mine = ran(page("1_Explore.py", **{FAMILY: BRING}))
+    _bring(mine, [("my_unet.zip", data, "application/zip")])
+    theirs = ran(page("1_Explore.py"))
+    options = _by_label(theirs.sidebar.selectbox, "Model family").options
+    assert not any(o.startswith("Your model") for o in options)  # another person's session lists no brought model
+    assert any(o.startswith("Your model") for o in _by_label(mine.sidebar.selectbox, "Model family").options)
