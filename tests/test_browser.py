@@ -6,7 +6,6 @@ This test fails (never skips) when chromium is missing: CI must not pass without
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,51 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from .browsing import COUNT_FINISHED_RUNS, free_port
+from .browsing import idle as _idle
+from .browsing import open_page as _open
+from .browsing import runs_finished as _runs_finished
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-README_TEST_COMMAND = (
-    "apt-get update && apt-get install -y chromium dataset-fashion-mnist && pip install -r requirements-test.txt && python -m pytest"
-)
 STARTUP_TIMEOUT_S = 60
 LANDING_LAST = "Use the sidebar to open the other pages."
-
-# Streamlit's frontend puts the script run state on its root element, data-test-script-state on
-# [data-testid="stApp"]: "initial" before the first run, then "running" and "notRunning" (with "rerunRequested" and
-# "stopRequested" in between). "notRunning" alone does not say an action's run is over: it also holds in the moment
-# after a click before the server has started the run. So every page counts the runs that finished (each change of
-# the attribute away from "running"), and a wait after an action asks for a run finished since the action.
-COUNT_FINISHED_RUNS = """
-window.__scriptRunsFinished = 0;
-new MutationObserver((records) => {
-  for (const record of records) {
-    if (record.oldValue === "running" && record.target.getAttribute("data-test-script-state") !== "running") {
-      window.__scriptRunsFinished += 1;
-    }
-  }
-}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
-                      attributeFilter: ["data-test-script-state"]});
-"""
-APP_IDLE = """(after) => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return app !== null && app.getAttribute("data-test-script-state") === "notRunning"
-    && window.__scriptRunsFinished > after;
-}"""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _wait_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -79,7 +42,7 @@ def _wait_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
 
 @pytest.fixture(scope="module")
 def app_url(repo_root: Path, artifacts_dir: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = artifacts_dir / "streamlit-browser-test.log"
     with log.open("w") as log_file:
@@ -107,30 +70,6 @@ def app_url(repo_root: Path, artifacts_dir: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"Debian chromium not found at {CHROMIUM}. Install it with the README's test command:\n"
-                    f"  {README_TEST_COMMAND}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _open(browser, url: str, height: int = 900):
-    page = browser.new_page(viewport={"width": 1400, "height": height})
-    page.add_init_script(COUNT_FINISHED_RUNS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url, wait_until="domcontentloaded")
-    return page, errors
 
 
 def _check_page(page, errors: list[str], title: str, last_text: str, screenshot: Path) -> None:
@@ -232,17 +171,6 @@ def _png(pixels) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-def _runs_finished(page) -> int:
-    """How many script runs this page has seen finish (see ``COUNT_FINISHED_RUNS``); read it before an action."""
-    return int(page.evaluate("window.__scriptRunsFinished"))
-
-
-def _idle(page, after: int = -1, timeout: int = 120_000) -> None:
-    """Wait until the app runs no script and, with ``after`` (``_runs_finished`` read before an action), until a run
-    has finished since then: the action's run, not the quiet moment before it starts."""
-    page.wait_for_function(APP_IDLE, arg=after, timeout=timeout)
 
 
 def _choose_upload(page) -> None:

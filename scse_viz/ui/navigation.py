@@ -7,6 +7,8 @@ opened directly by its URL) and its automatic list is switched off in ``.streaml
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 PAGES = (
@@ -18,9 +20,28 @@ PAGES = (
 )
 
 
+MOVED_NOTE = (
+    "The server that held your session stopped, so you are now on another one. Files you uploaded (images, "
+    "models) did not move with you: upload them again. Samples and the shipped models work as before."
+)
+
+
+def moved_from() -> str | None:
+    """Behind ``python -m scse_viz.serve``: the replica this browser was on before, if it had to move here (the
+    balancer's cookies; see ``scse_viz.serve``). None when served directly or never moved."""
+    here = os.environ.get("SCSE_REPLICA")
+    if not here:
+        return None
+    cookies = st.context.cookies
+    before = cookies.get("scse_moved") or cookies.get("scse_replica")
+    return before if before and before != here else None
+
+
 def page_links() -> None:
-    """One link per page at the top of the sidebar."""
+    """One link per page at the top of the sidebar, and the note for a person whose replica stopped."""
     with st.sidebar:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
         st.divider()
+    if moved_from() is not None:
+        st.warning(MOVED_NOTE, icon=":material/sync_problem:")

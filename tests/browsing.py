@@ -1,0 +1,81 @@
+"""What every real-browser test shares: Debian's chromium through playwright, and waiting for Streamlit's script runs.
+
+Browser tests fail (never skip) when chromium is missing: CI must not pass without having looked at the page.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+README_TEST_COMMAND = (
+    "apt-get update && apt-get install -y chromium dataset-fashion-mnist haproxy && pip install -r requirements-test.txt && python -m pytest"
+)
+
+# Streamlit's frontend puts the script run state on its root element, data-test-script-state on
+# [data-testid="stApp"]: "initial" before the first run, then "running" and "notRunning" (with "rerunRequested" and
+# "stopRequested" in between). "notRunning" alone does not say an action's run is over: it also holds in the moment
+# after a click before the server has started the run. So every page counts the runs that finished (each change of
+# the attribute away from "running"), and a wait after an action asks for a run finished since the action.
+COUNT_FINISHED_RUNS = """
+window.__scriptRunsFinished = 0;
+new MutationObserver((records) => {
+  for (const record of records) {
+    if (record.oldValue === "running" && record.target.getAttribute("data-test-script-state") !== "running") {
+      window.__scriptRunsFinished += 1;
+    }
+  }
+}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                      attributeFilter: ["data-test-script-state"]});
+"""
+APP_IDLE = """(after) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app !== null && app.getAttribute("data-test-script-state") === "notRunning"
+    && window.__scriptRunsFinished > after;
+}"""
+
+
+def launch_chromium(playwright):
+    """Debian's chromium, headless; a clear failure naming the install command when it is missing."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"Debian chromium not found at {CHROMIUM}. Install it with the README's test command:\n"
+                    f"  {README_TEST_COMMAND}")
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+
+def open_page(browser, url: str, height: int = 900):
+    """A page in a context of its own (its own cookies), counting finished script runs; and its JS errors."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.add_init_script(COUNT_FINISHED_RUNS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url, wait_until="domcontentloaded")
+    return page, errors
+
+
+def runs_finished(page) -> int:
+    """How many script runs this page has seen finish (see ``COUNT_FINISHED_RUNS``); read it before an action."""
+    return int(page.evaluate("window.__scriptRunsFinished"))
+
+
+def idle(page, after: int = -1, timeout: int = 120_000) -> None:
+    """Wait until the app runs no script and, with ``after`` (``runs_finished`` read before an action), until a run
+    has finished since then: the action's run, not the quiet moment before it starts."""
+    page.wait_for_function(APP_IDLE, arg=after, timeout=timeout)
