@@ -18,7 +18,7 @@ from scse_viz.render import (
 from scse_viz.render import charts, raster
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input, pick_input
-from scse_viz.ui.navigation import page_links
+from scse_viz.ui.navigation import log_run_time, page_links
 from scse_viz.ui.pictures import COLORMAPS, picture_memo
 from scse_viz.ui.runs import family_run, knockout_output, second_output
 from scse_viz.ui.sections import show_sections
@@ -200,3 +200,5 @@ with export_tab:
     for number, (title, make) in enumerate(f for f in figures.items() if f[1] is not None):
         st.markdown(f"**{title}**")
         figure_downloads(f"{stem}_{number}", make, f"fig-{number}")
+
+log_run_time("explore")

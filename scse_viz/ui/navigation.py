@@ -8,8 +8,12 @@ opened directly by its URL) and its automatic list is switched off in ``.streaml
 from __future__ import annotations
 
 import os
+import time
 
 import streamlit as st
+
+TIMING_LOG = "SCSE_TIMING_LOG"  # a file path: every page appends "<page> <seconds>" per script run (benchmarks)
+STARTED = "scse_run_started"
 
 PAGES = (
     ("app.py", "Home", ":material/home:"),
@@ -39,9 +43,20 @@ def moved_from() -> str | None:
 
 def page_links() -> None:
     """One link per page at the top of the sidebar, and the note for a person whose replica stopped."""
+    st.session_state[STARTED] = time.perf_counter()
     with st.sidebar:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
         st.divider()
     if moved_from() is not None:
         st.warning(MOVED_NOTE, icon=":material/sync_problem:")
+
+
+def log_run_time(page: str) -> None:
+    """With ``SCSE_TIMING_LOG`` set, append how long this script run took on the server (from ``page_links``):
+    the server's share of a person's wait, which a load benchmark tells apart from the browsers' share."""
+    path = os.environ.get(TIMING_LOG)
+    started = st.session_state.get(STARTED)
+    if path and started is not None:
+        with open(path, "a") as log:
+            log.write(f"{page} {time.perf_counter() - started:.4f}\n")
