@@ -311,11 +311,10 @@ def test_bring_your_own_model_in_chromium(browser, app_url: str, artifacts_dir: 
         page.get_by_role("heading", name="Explore", exact=True).wait_for(state="visible", timeout=120_000)
         _idle(page)
         sidebar = page.locator('[data-testid="stSidebar"]')
-        before = _runs_finished(page)
         sidebar.locator('[data-testid="stSelectbox"]').first.click()
         page.get_by_role("option", name="＋ Your own model…").click()
-        _idle(page, after=before)
-        sidebar.get_by_text("Model files", exact=True).wait_for(state="visible", timeout=60_000)
+        sidebar.get_by_text("Model files", exact=True).wait_for(state="visible", timeout=120_000)  # the form's run
+        _idle(page)
         before = _runs_finished(page)
         archive = tmp_path / "my_unet.zip"  # about 56 MB: more than playwright passes as a buffer
         archive.write_bytes(_smp_zip(tmp_path))
