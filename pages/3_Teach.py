@@ -177,19 +177,27 @@ def show_walk(walk: Walk) -> None:
         st.latex(T.STEP_FORMULAS["squeeze"])
         st.image(png((*key, "squeeze"), lambda: vector_figure(
             wt.squeeze, title="s_c = mean of channel c", xlabel="channel c", ylabel="s_c")))  # fmt: skip
-        st.subheader(f"2 · Excitation, first 1×1 conv and ReLU: C = {wt.channels} → C′ = {wt.hidden_channels}")
-        st.latex(T.STEP_FORMULAS["hidden"])
+        hidden_formula, excitation_formula = T.channel_formulas(wt)
+        st.subheader(f"2 · Excitation, first 1×1 conv and {wt.activation}: C = {wt.channels} → "
+                     f"C′ = {wt.hidden_channels}")  # fmt: skip
+        st.latex(hidden_formula)
         weights(tables, "W1 (C → C') and b1", walk.weights_open)
         left, right = st.columns([3, 2])
         left.image(png((*key, "hidden"), lambda: vector_figure(
-            wt.hidden_pre, title="W1·s + b1, before the ReLU", xlabel="unit k", ylabel="W1·s + b1")))  # fmt: skip
+            wt.hidden_pre, title=f"W1·s + b1, before the {wt.activation}", xlabel="unit k",
+            ylabel="W1·s + b1")))  # fmt: skip
         right.dataframe(T.hidden_table(wt), hide_index=True)
         active = int((wt.hidden > 0).sum())
-        right.caption(f"The ReLU sets the negative (blue) units to 0: {active} of {wt.hidden_channels} pass on this input."
-                      + ("" if active else " With every unit at 0, w = σ(b2): on this input the gate does not "
-                         "depend on the squeezed values at all."))  # fmt: skip
-        st.subheader(f"3 · Excitation, second 1×1 conv and sigmoid: C′ = {wt.hidden_channels} → C = {wt.channels}")
-        st.latex(T.STEP_FORMULAS["excitation"])
+        if wt.activation == "ReLU":
+            right.caption(f"The ReLU sets the negative (blue) units to 0: {active} of {wt.hidden_channels} pass on "
+                          "this input." + ("" if active else " With every unit at 0, w = σ(b2): on this input the "
+                                           "gate does not depend on the squeezed values at all."))  # fmt: skip
+        else:
+            right.caption(f"This block's activation is {wt.activation}, applied to each unit as the model does: "
+                          f"{active} of {wt.hidden_channels} units are positive on this input.")  # fmt: skip
+        st.subheader(f"3 · Excitation, second 1×1 conv and {wt.gate}: C′ = {wt.hidden_channels} → "
+                     f"C = {wt.channels}")  # fmt: skip
+        st.latex(excitation_formula)
         weights(tables, "W2 (C' → C) and b2", walk.weights_open)
         left, right = st.columns([3, 2])
         show_chart(left, charts.channel_gate_chart(wt.w, "channel", title="channel gate w_c (0.5 dashed = σ(0))"))

@@ -36,7 +36,7 @@ class Family:
     title: str
     task: Task
     prepare: Callable[[np.ndarray], Prepared]  # picture (H×W or H×W×3 in [0, 1]) -> what the models take
-    build: Callable[[str], nn.Module]  # variant -> the untrained architecture
+    build: Callable[[str], nn.Module]  # variant -> the untrained architecture (a brought family: its loaded model)
     trained_on: str  # one sentence for people: what images these models know
     variants: tuple[str, ...] = ATTENTION_KINDS
     baseline: str | None = "none"  # the variant without attention that the others are compared with (None: none)

@@ -40,12 +40,23 @@ def _by_label(widgets, label: str):
     return next(w for w in widgets if w.label == label)
 
 
-def _bring(at, files: list[tuple[str, bytes, str]], names: str = "") -> None:
+def _bring(at, files: list[tuple[str, bytes, str]], names: str = "", architecture: str = "") -> None:
     _by_label(at.sidebar.file_uploader, "Model files").set_value(files)
+    if architecture:
+        _by_label(at.sidebar.text_input, "Architecture (for weights alone)").set_value(architecture)
     if names:
         _by_label(at.sidebar.text_area, "Class names (optional: one per line, or a JSON list)").set_value(names)
     ran(at)
     _by_label(at.sidebar.button, "Load the model").click()
+    ran(at)
+
+
+def _upload_then_teach(at, seed: int, side: int) -> None:
+    """Upload a random colour picture for the brought model, then open the Teach page in the same session."""
+    pixels = np.random.default_rng(seed).random((side, side, 3)).astype(np.float32)
+    _by_label(at.sidebar.file_uploader, "Image or NIfTI volume").set_value(("p.png", png_bytes(pixels), "image/png"))
+    ran(at)
+    at.switch_page("pages/3_Teach.py")
     ran(at)
 
 
@@ -97,11 +108,7 @@ def test_teach_and_attribution_run_on_the_brought_model(smp_model_zip):
     model, data = smp_model_zip
     at = ran(page("1_Explore.py", **{FAMILY: BRING}))
     _bring(at, [("my_unet.zip", data, "application/zip")])
-    pixels = np.random.default_rng(2).random((64, 64, 3)).astype(np.float32)
-    _by_label(at.sidebar.file_uploader, "Image or NIfTI volume").set_value(("small.png", png_bytes(pixels), "image/png"))
-    ran(at)
-    at.switch_page("pages/3_Teach.py")
-    ran(at)
+    _upload_then_teach(at, seed=2, side=64)
     blocks = [n for n, m in model.named_modules() if type(m).__name__ == "SCSEModule"]
     assert _by_label(at.selectbox, "Block").options[0].startswith(blocks[0])
     assert any("Every number below is recomputed from this block's weights" in s.value for s in at.success)
@@ -123,3 +130,22 @@ def test_a_brought_model_stays_in_its_own_session(smp_model_zip):
     options = _by_label(theirs.sidebar.selectbox, "Model family").options
     assert not any(o.startswith("Your model") for o in options)  # another person's session lists no brought model
     assert any(o.startswith("Your model") for o in _by_label(mine.sidebar.selectbox, "Model family").options)
+
+
+def test_teach_walks_through_an_se_block_of_a_brought_torchvision_model():
+    """A MobileNetV3 brought as a state_dict: Teach offers its SqueezeExcitation blocks and walks one through with
+    the block's own activation (ReLU) and gate (hard sigmoid), checked against capture on the page."""
+    import torchvision
+    from safetensors.torch import save as safetensors_bytes
+
+    torch.manual_seed(3)
+    net = torchvision.models.mobilenet_v3_small(weights=None, num_classes=3).eval()
+    at = ran(page("1_Explore.py", **{FAMILY: BRING}))
+    _bring(at, [("mnv3.safetensors", safetensors_bytes(net.state_dict()), "application/octet-stream")],
+           architecture="torchvision:mobilenet_v3_small")  # fmt: skip
+    _upload_then_teach(at, seed=4, side=80)
+    se_blocks = [n for n, m in net.named_modules() if type(m).__name__ == "SqueezeExcitation"]
+    assert [o.split(" (")[0] for o in _by_label(at.selectbox, "Block").options] == se_blocks
+    headings = [h.value for h in at.subheader]
+    assert any("second 1×1 conv and hard sigmoid" in h for h in headings), headings
+    assert any("Every number below is recomputed from this block's weights" in s.value for s in at.success)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +182,8 @@ def load_user_model(
 ) -> Family:
     """A family made of the brought model (variant ``"model"``) and, when given, its baseline (``"baseline"``).
 
-    ``spec`` overrides the input defaults (see :func:`default_spec`); class names default to "class k".
+    ``spec`` overrides the input defaults (the model's own config's; ``family.provenance["preprocessing"]`` says
+    what they are); class names default to "class k".
     """
     user = read_model(files, architecture)
     models = {MODEL: user}
@@ -222,12 +223,3 @@ def load_user_model(
             "task": task.name,
         },
     )  # fmt: skip
-
-
-def default_spec(files: Mapping[str, bytes] | Sequence[str | Path], architecture: str | None = None) -> InputSpec | None:
-    """The input settings the model's own configuration suggests (None: a shipped family's preprocessing)."""
-    return read_model(files, architecture).spec
-
-
-def with_spec(spec: InputSpec, **changes: Any) -> InputSpec:
-    return replace(spec, **changes)

@@ -35,6 +35,22 @@ STEP_FORMULAS: dict[str, str] = {
 }
 
 
+GATE_LATEX = {
+    "sigmoid": r"\sigma(z) = \frac{1}{1 + e^{-z}} \in (0, 1)",
+    "hard sigmoid": r"\sigma(z) = \min\big(\max(z / 6 + 1/2,\ 0),\ 1\big) \in [0, 1] \text{ (hard sigmoid)}",
+}
+
+
+def channel_formulas(wt: WalkThrough) -> tuple[str, str]:
+    """The LaTeX of the excitation's two steps with the block's own activation and gate (our blocks: ReLU and the
+    sigmoid, as in :data:`STEP_FORMULAS`; MobileNetV3's SE: hard sigmoid; EfficientNet's: SiLU)."""
+    if (wt.activation, wt.gate) == ("ReLU", "sigmoid"):
+        return STEP_FORMULAS["hidden"], STEP_FORMULAS["excitation"]
+    hidden = (rf"h = \mathrm{{{wt.activation}}}(W_1 s + b_1), \quad W_1 \in \mathbb{{R}}^{{C' \times C}}")
+    gate = GATE_LATEX.get(wt.gate, rf"\sigma = \text{{{wt.gate}}}")
+    return hidden, rf"w = \sigma(W_2 h + b_2), \quad W_2 \in \mathbb{{R}}^{{C \times C'}}, \quad {gate}"
+
+
 @dataclass
 class WalkThrough:
     """Every intermediate value of one block on one image (float32 numpy; None where the block lacks a branch).
@@ -48,6 +64,8 @@ class WalkThrough:
 
     kind: str  # "cse", "sse" or "scse"
     x: np.ndarray  # C×H×W
+    activation: str = "ReLU"  # the excitation's activation (an SE block of timm or torchvision may use SiLU)
+    gate: str = "sigmoid"  # the channel gate's function ("hard sigmoid" in MobileNetV3's SE)
     squeeze: np.ndarray | None = None
     w1: np.ndarray | None = None  # C'×C, first 1×1 conv
     b1: np.ndarray | None = None  # C'
@@ -127,9 +145,38 @@ def _spatial_branch(block: nn.Module) -> nn.Conv2d | None:
     return layers[0]
 
 
+def _se_layers(block: nn.Module) -> tuple[nn.Conv2d, nn.Module, nn.Conv2d, nn.Module] | None:
+    """An SE block that is its own channel branch (torchvision ``SqueezeExcitation``, timm ``SEModule``): besides
+    identities and the global average pool, its leaf layers are exactly two 1×1 convs C→C′ and C′→C, one
+    parameter-free activation and one gate layer (sigmoid or hard sigmoid, recognised by what it computes).
+    Registration order does not say the order they run in (torchvision registers both convs first), so the convs
+    are told apart by their shapes; the block's own output checks the result."""
+    from scse_viz.capture.discovery import gate_function
+
+    leaves = [m for m in block.modules() if not any(True for _ in m.children())]
+    leaves = [m for m in leaves if not isinstance(m, nn.Identity)
+              and not (isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1)))]  # fmt: skip
+    convs = [m for m in leaves if is_pointwise_conv(m)]
+    gates = [m for m in leaves if m not in convs and gate_function(m) is not None]
+    others = [m for m in leaves if m not in convs and m not in gates]
+    if len(leaves) != 4 or len(convs) != 2 or len(gates) != 1 or len(others) != 1:
+        return None
+    first, second = convs
+    if first.in_channels != second.out_channels:  # registered the other way round
+        first, second = second, first
+    activation = others[0]
+    if not (second.in_channels == first.out_channels and second.out_channels == first.in_channels
+            and not any(True for _ in activation.parameters())):  # fmt: skip
+        return None
+    return first, activation, second, gates[0]
+
+
 def _branches(block: nn.Module) -> tuple[tuple[nn.Conv2d, nn.Conv2d] | None, nn.Conv2d | None]:
     channel, spatial = _channel_branch(block), _spatial_branch(block)
     if channel is None and spatial is None:
+        if _se_layers(block) is not None:
+            first, _, second, _ = _se_layers(block)  # type: ignore[misc]
+            return (first, second), None
         raise UnsupportedBlockError("this module has neither a cSE nor an sSE branch")
     if channel is not None and spatial is not None and channel[0].in_channels != spatial.in_channels:
         raise UnsupportedBlockError("this block's two branches expect different channel counts")
@@ -137,7 +184,8 @@ def _branches(block: nn.Module) -> tuple[tuple[nn.Conv2d, nn.Conv2d] | None, nn.
 
 
 def can_walk_through(block: nn.Module) -> bool:
-    """Whether :func:`walk_through` understands ``block``'s layout (our cSE/sSE/scSE children), by structure."""
+    """Whether :func:`walk_through` understands ``block``'s layout (our cSE/sSE/scSE children, smp's, or an SE
+    block that is its own channel branch, as in timm and torchvision), by structure."""
     try:
         _branches(block)
     except UnsupportedBlockError:
@@ -164,16 +212,22 @@ def walk_through(block: nn.Module, x: torch.Tensor | np.ndarray) -> WalkThrough:
     if x.shape[0] != expected:
         raise UnsupportedBlockError(f"the block expects {expected} channels, the feature map has {x.shape[0]}")
     kind = "scse" if channel is not None and spatial is not None else ("cse" if channel is not None else "sse")
+    se = _se_layers(block) if kind == "cse" and getattr(block, "cSE", None) is None else None
     wt = WalkThrough(kind=kind, x=x.numpy().copy())
+    if se is not None:
+        from scse_viz.capture.discovery import gate_function
+
+        wt.activation, wt.gate = type(se[1]).__name__, str(gate_function(se[3]))
     with torch.no_grad():
         if channel is not None:
             w1, b1 = conv_matrix(channel[0])
             w2, b2 = conv_matrix(channel[1])
             s = x.mean(dim=(1, 2))  # squeeze: global average pooling
             hidden_pre = w1 @ s + b1
-            hidden = torch.clamp(hidden_pre, min=0.0)  # ReLU
+            # our layout: ReLU and sigmoid; an SE block's own activation and gate layers (stateless), run as they are
+            hidden = torch.clamp(hidden_pre, min=0.0) if se is None else se[1](hidden_pre.clone())
             logits = w2 @ hidden + b2
-            w = torch.sigmoid(logits)
+            w = torch.sigmoid(logits) if se is None else se[3](logits.clone())
             cse_out = x * w[:, None, None]
             wt.squeeze, wt.w1, wt.b1, wt.hidden_pre, wt.hidden = (t.numpy() for t in (s, w1, b1, hidden_pre, hidden))
             wt.w2, wt.b2, wt.excitation_logits, wt.w, wt.cse_out = (t.numpy() for t in (w2, b2, logits, w, cse_out))
