@@ -136,7 +136,7 @@ def main() -> None:
     n_steps = 16 if args.quick else N_STEPS
     x = brain_input()
     family = zoo.family("brain")
-    target = AttributionTarget.for_task(family.task, GREY_MATTER, family.class_names)
+    target = family.task.attribution_target(GREY_MATTER)
     models = {v: zoo.load_model("brain", v) for v in family.variants}
     with torch.no_grad():
         models["none"](x)  # warm-up: allocator, thread pool
@@ -151,7 +151,7 @@ def main() -> None:
             row = compare(model, x, target, pair, repeats)
             ratio = row["default"] / row["batched"]
             ratios.setdefault(name, []).append(ratio)
-            print(f"{zoo.VARIANT_LABELS[variant]:8} {name:16} {row['default']:10.2f} {row['batched']:10.2f} "
+            print(f"{family.label(variant):8} {name:16} {row['default']:10.2f} {row['batched']:10.2f} "
                   f"{ratio:16.2f} {row['difference']:14.1e}", flush=True)  # fmt: skip
     for name, values in ratios.items():
         target_text = "   target >= 3" if name.startswith("IG") else ""
