@@ -195,14 +195,15 @@ def load_user_model(
 
         shipped = zoo.family(user.shipped_family)
     chosen = spec or user.spec
-    prepare = shipped.prepare if shipped is not None and spec is None else spec_prepare(chosen)  # type: ignore[arg-type]
+    own_preparation = shipped is not None and spec is None  # our architecture: its family's preprocessing
+    prepare = shipped.prepare if own_preparation else spec_prepare(chosen)  # type: ignore[union-attr,arg-type]
     task = shipped.task if shipped is not None and class_names is None else _task(_probe(user, prepare), class_names)
     for other in models.values():
         if other is not user:
             _probe(other, prepare)
     digest = hashlib.sha256("".join(m.digest for m in models.values()).encode()).hexdigest()
-    described = ("the " + shipped.title + " family's own preprocessing") if prepare is getattr(shipped, "prepare", None) \
-        else chosen.describe()  # type: ignore[union-attr]
+    described = (f"the {shipped.title} family's own preprocessing" if own_preparation  # type: ignore[union-attr]
+                 else chosen.describe())  # type: ignore[union-attr]
     loaded = {variant: m.model for variant, m in models.items()}
     return Family(
         name=f"yours-{digest[:12]}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -86,8 +86,6 @@ class SegmentationTask(Task):
 
     def attribution_target(self, class_index: int):  # noqa: ANN201 (AttributionTarget, imported late)
         """A class region; on a one-logit model the foreground's region is where its logit is positive."""
-        from dataclasses import replace
-
         return replace(super().attribution_target(class_index), single_logit=self.single_logit)
 
     def predicted_classes(self, prediction: Prediction) -> list[int]:

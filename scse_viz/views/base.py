@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from typing import TypeVar
 
 from scse_viz.explore import FamilyRun, ModelOutput
 from scse_viz.tasks import Task
 from scse_viz.views.sections import FigureMaker, Section
+
+T = TypeVar("T", bound=Task)
+
+
+def task_of(run: FamilyRun, kind: type[T]) -> T:
+    """The run's task, checked to be the one the calling view draws (a view handed another task's run is a bug)."""
+    task = run.family.task
+    if not isinstance(task, kind):
+        raise TypeError(f"a view of {kind.__name__} was handed a run of {type(task).__name__}")
+    return task
 
 
 class TaskView(ABC):

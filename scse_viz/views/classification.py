@@ -6,19 +6,13 @@ from scse_viz.explore import FamilyRun, ModelOutput
 from scse_viz.render import class_probability_figure
 from scse_viz.render.charts import probability_chart
 from scse_viz.tasks.classification import ClassificationTask
-from scse_viz.views.base import TaskView
+from scse_viz.views.base import TaskView, task_of
 from scse_viz.views.sections import Charts, FigureMaker, Metrics, Section, Text
-
-
-def _task(run: FamilyRun) -> ClassificationTask:
-    task = run.family.task
-    assert isinstance(task, ClassificationTask)
-    return task
 
 
 class ClassificationView(TaskView):
     def outputs(self, run: FamilyRun) -> list[Section]:
-        task = _task(run)
+        task = task_of(run, ClassificationTask)
         sections: list[Section] = []
         if run.image.truth is not None:
             sections.append(Text(f"Ground truth: **{task.class_names[int(run.image.truth)]}**"))
@@ -27,7 +21,7 @@ class ClassificationView(TaskView):
         return sections
 
     def knockout(self, run: FamilyRun, intact: ModelOutput, knocked: ModelOutput, setting: str) -> list[Section]:
-        task = _task(run)
+        task = task_of(run, ClassificationTask)
         effect = task.knockout_effect(intact.prediction, knocked.prediction)
         moved = None if effect["top1_knocked"] == effect["top1_intact"] else f"was {effect['top1_intact']}"
         return [

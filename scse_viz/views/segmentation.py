@@ -6,7 +6,7 @@ from scse_viz.explore import FamilyRun, ModelOutput, display_image
 from scse_viz.render import difference_map_figure, raster, side_by_side_figure
 from scse_viz.render.outputs import class_colors
 from scse_viz.tasks.segmentation import SegmentationTask, disagreement
-from scse_viz.views.base import TaskView
+from scse_viz.views.base import TaskView, task_of
 from scse_viz.views.sections import FigureMaker, Heading, Metrics, Pictures, Section, Table, Text
 
 
@@ -20,15 +20,9 @@ def legend(class_names: tuple[str, ...]) -> Text:
     return Text(f"Legend: {swatches}", html=True)
 
 
-def _task(run: FamilyRun) -> SegmentationTask:
-    task = run.family.task
-    assert isinstance(task, SegmentationTask)
-    return task
-
-
 class SegmentationView(TaskView):
     def outputs(self, run: FamilyRun) -> list[Section]:
-        task, shown = _task(run), display_image(run)
+        task, shown = task_of(run, SegmentationTask), display_image(run)
         names = task.class_names
         k = len(names)
         areas = {o.label: [a["percent"] for a in task.areas(o.prediction)] for o in run.outputs.values()}
@@ -60,7 +54,7 @@ class SegmentationView(TaskView):
         return sections
 
     def knockout(self, run: FamilyRun, intact: ModelOutput, knocked: ModelOutput, setting: str) -> list[Section]:
-        task, shown = _task(run), display_image(run)
+        task, shown = task_of(run, SegmentationTask), display_image(run)
         k = len(task.class_names)
         differ, share = disagreement(knocked.prediction.mask, intact.prediction.mask)
         effect = task.knockout_effect(intact.prediction, knocked.prediction)
