@@ -17,7 +17,7 @@ from scse_viz.render import (
 )
 from scse_viz.render import charts, raster
 from scse_viz.ui.charts import show_chart
-from scse_viz.ui.inputs import choose_family, choose_input, pick_input
+from scse_viz.ui.inputs import choose_family, choose_input, degraded, pick_input
 from scse_viz.ui.navigation import log_run_time, page_links
 from scse_viz.ui.pictures import COLORMAPS, picture_memo
 from scse_viz.ui.runs import family_run, knockout_output, second_output
@@ -147,6 +147,7 @@ with compare_tab:
     controls, view = st.columns([1, 3])
     with controls:
         other = pick_input(family, st, prefix="compare-") if st.toggle("Choose a second image", key="cmp-on") else None
+        other = None if other is None else degraded(family, other)  # the sidebar's degradation, if any
         cmp_variant = st.selectbox("Model", [v for v in attention_variants if any(
             r.channel_gate is not None for r in run.outputs[v].shown())], format_func=lambda v: run.outputs[v].label,
             key="cmp-model")  # fmt: skip

@@ -50,7 +50,7 @@ def target_name(k: int) -> str:
 controls, view = st.columns([1, 3])
 with controls:
     # keyed per input, so that a new input starts at its own default target
-    class_index = st.selectbox("Target class", range(len(names)), index=ca.default_target(run),
+    class_index = st.selectbox(family.task.target_label, range(len(names)), index=ca.default_target(run),
                                format_func=target_name, key=f"attr-target-{run.key}")  # fmt: skip
     st.caption(family.task.target_explanation)
     methods = st.multiselect("Methods", list(METHODS), default=["integrated_gradients"], format_func=METHOD_LABELS.get,

@@ -107,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, help="a safetensors checkpoint (default: the shipped one)")
     parser.add_argument("--device", default="cpu", help="cpu (what the card was measured on), cuda, auto")
     parser.add_argument("--data-root", type=Path, help="fashion: folder with the four IDX files (default: Debian's)")
+    parser.add_argument("--no-references", action="store_true",
+                        help="skip re-measuring the card's methods without training (photo: BM3D, non-local means)")
     args = parser.parse_args(argv)
     if args.weights is not None and args.variant == "all":
         parser.error("--weights needs one --variant (the architecture the weights are for)")
@@ -140,7 +142,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed += not ok
         print(f"{card['metric']} {report['metric']:.4f}   card {shipped['metric']:.4f}   difference {difference:+.4f}   "
               f"{'OK' if ok else 'MISMATCH'} (tolerance {tolerance})")  # fmt: skip
+        for name, value in report["per_class"].items() if parts.check_every_number else ():
+            on_card = shipped["per_class"].get(name)
+            if value is not None and on_card is not None and abs(value - on_card) > tolerance:
+                failed += 1
+                print(f"  MISMATCH {name}: {value:.4f}, card {on_card:.4f}")
+    if parts.references is not None and card and card.get("references") and not args.no_references:
+        failed += _check_references(parts.references(), card["references"], tolerance)
     return 1 if failed else 0
+
+
+def _check_references(measured: dict, on_card: dict, tolerance: float) -> int:
+    """Compare re-measured references with the card's (timings excepted); the number of mismatches."""
+    failed = 0
+    for method, values in measured.items():
+        print(f"\nreference {method}:")
+        for name, value in values.items():
+            if "seconds" in name or name not in on_card.get(method, {}):
+                continue
+            ok = abs(value - on_card[method][name]) <= tolerance
+            failed += not ok
+            print(f"  {name:<14}{value:>10.4f}   card {on_card[method][name]:.4f}   {'OK' if ok else 'MISMATCH'}")
+    return failed
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from torch import nn
 
 from scse_viz.capture import BlockRecord, Knockout, capture_attention
 from scse_viz.color import luma
+from scse_viz.degradation import NoiseSetting, degrade
 from scse_viz.geometry import upsample_map
 from scse_viz.io import LoadedImage, Volume, image_from_slice, slice_count, volume_slice
 from scse_viz.progress import ProgressCallback
@@ -110,6 +111,17 @@ def input_from_volume(volume: Volume, orientation: str, index: int, max_side: in
     loaded = image_from_slice(volume_slice(volume, orientation, index), name)
     result = input_from_image(loaded, max_side=max_side)
     return replace(result, note=f"{orientation} slice {index} of {volume.name} ({result.note})")
+
+
+def degraded_input(image: InputImage, setting: NoiseSetting) -> InputImage:
+    """``image`` with the family's degradation applied (:func:`scse_viz.degradation.degrade`): the noisy picture
+    is what the models see and what is shown; the truth holds the clean picture and the σ map."""
+    noisy, truth = degrade(image.pixels, setting)
+    if not setting.adds_noise:
+        return replace(image, pixels=noisy, truth=None, note=f"{image.note}, taken as it is (no noise added)")
+    note = f"{image.note}, noise {setting.pattern} up to σ = {setting.sigma:g}/255 added here"
+    return replace(image, pixels=noisy, truth=truth, key=_content_key(image.pixels, f"{image.key}|{setting.key()}"),
+                   note=note)  # fmt: skip
 
 
 def _resize_nearest(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -44,6 +44,9 @@ class Family:
     training: str | None = None  # module with the family's training, evaluation and shipping parts
     loader: Callable[[str], nn.Module] | None = None  # a brought family's ready models; None: the shipped weights
     provenance: Mapping[str, Any] = field(default_factory=dict)  # where a brought model came from (exports say it)
+    degradation: Any = None  # what the app does to a clean picture first (``scse_viz.degradation``); None: nothing
+    max_side: int | None = None  # longest side the models run at (larger inputs are shrunk); None: the app's default
+    suits: Callable[[Any], bool] | None = None  # does a decoded upload (LoadedImage or Volume) fit these models?
 
     @property
     def class_names(self) -> tuple[str, ...]:

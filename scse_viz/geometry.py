@@ -175,6 +175,30 @@ class ModelGrid:
         return model_pixels
 
 
+@dataclass(frozen=True)
+class PaddedGeometry:
+    """An image padded at the bottom and right to the model's size multiple (fully convolutional models, which see
+    the image at its own resolution): results are cropped back to the image's own pixels.
+
+    Padding only at the far sides keeps feature pixel i over input pixels [i·s, (i+1)·s), the convention of
+    :func:`upsample_map`, so the crop is the whole inverse.
+    """
+
+    source_size: tuple[int, int]  # (H, W) of the image as given
+    padded_size: tuple[int, int]  # (H, W) of the model input
+
+    def to_display(self, maps: np.ndarray) -> np.ndarray:
+        maps = np.asarray(maps)
+        if maps.shape[-2:] != tuple(self.padded_size):
+            raise ValueError(f"expected maps of size {self.padded_size[0]}×{self.padded_size[1]}, "
+                             f"got {maps.shape[-2:]}")  # fmt: skip
+        h, w = self.source_size
+        return np.ascontiguousarray(maps[..., :h, :w], dtype=np.result_type(maps.dtype, np.float32))
+
+    def display_image(self, source: np.ndarray, model_pixels: np.ndarray) -> np.ndarray:
+        return source
+
+
 def _resize_maps(maps: np.ndarray, size: int, antialias: bool) -> np.ndarray:
     lead = maps.shape[:-2]
     if maps.shape[-2:] == (size, size):

@@ -342,3 +342,76 @@ def test_bring_your_own_model_in_chromium(browser, app_url: str, artifacts_dir: 
         _no_errors(page, errors)
     finally:
         page.close()
+
+
+def _photo_captions(clean) -> dict[str, str]:
+    """What the Outputs tab must caption each model's output with, computed here (uniform σ = 25, seed 0)."""
+    import numpy as np
+    import torch
+
+    from scse_viz import zoo
+    from scse_viz.degradation import NoiseSetting, degrade
+    from scse_viz.metrics import psnr, ssim
+
+    family = zoo.family("photo")
+    noisy, _ = degrade(clean, NoiseSetting("uniform", 25.0, 0))
+    prepared = family.prepare(noisy)
+    captions = {"noisy": f"noisy input — PSNR {psnr(noisy, clean):.2f} dB"}
+    for variant in family.variants:
+        with torch.no_grad():
+            out = zoo.load_model("photo", variant)(prepared.tensor)[0].permute(1, 2, 0).numpy()
+        restored = np.clip(out[: clean.shape[0], : clean.shape[1]], 0, 1)
+        captions[variant] = (f"{family.label(variant)} — PSNR {psnr(restored, clean):.2f} dB, "
+                             f"SSIM {ssim(restored, clean):.3f}")  # fmt: skip
+    return captions
+
+
+def test_photo_denoising_in_chromium(browser, app_url: str, artifacts_dir: Path):
+    """Choose the photo family, upload a photo that ships inside scikit-image (nobody here made it), read the PSNR
+    and SSIM each model's picture is captioned with, then paint noise onto the picture with the mouse."""
+    import re
+
+    import numpy as np
+    import skimage
+
+    from scse_viz.io import load_any
+
+    data = (Path(skimage.__file__).parent / "data" / "chelsea.png").read_bytes()
+    clean = np.asarray(load_any(data, "chelsea.png").pixels)
+    page, errors = _open(browser, f"{app_url}/Explore", height=2600)
+    try:
+        page.get_by_role("heading", name="Explore", exact=True).wait_for(state="visible", timeout=120_000)
+        _idle(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        before = _runs_finished(page)
+        sidebar.locator('[data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="Photo denoising (residual U-Net)").click()
+        _idle(page, after=before)
+        _upload(page, "chelsea.png", data)
+        page.get_by_role("heading", name="Against the clean picture").wait_for(state="visible", timeout=120_000)
+        for caption in _photo_captions(clean).values():
+            assert page.get_by_text(caption, exact=True).count() == 1, caption
+        page.screenshot(path=str(artifacts_dir / "browser-photo-outputs.png"), full_page=True)
+        uniform = float(re.search(r"noisy input — PSNR ([\d.]+) dB", page.content()).group(1))
+
+        before = _runs_finished(page)
+        sidebar.locator('[data-testid="stSelectbox"]').nth(2).click()  # family, sample, noise
+        page.get_by_role("option", name="painted by hand").click()
+        _idle(page, after=before)
+        canvas = sidebar.locator("canvas").last
+        canvas.wait_for(state="visible", timeout=60_000)
+        box = canvas.bounding_box()
+        before = _runs_finished(page)
+        page.mouse.move(box["x"] + 30, box["y"] + 30)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] - 30, box["y"] + box["height"] / 2, steps=12)
+        page.mouse.up()
+        sidebar.get_by_text("Painted:", exact=False).wait_for(state="visible", timeout=120_000)
+        _idle(page, after=before)
+        page.get_by_text("noisy input — PSNR", exact=False).first.wait_for(state="visible", timeout=120_000)
+        painted = float(re.search(r"noisy input — PSNR ([\d.]+) dB", page.content()).group(1))
+        assert painted > uniform + 1.0  # noise only under the stroke: less noise than everywhere
+        page.screenshot(path=str(artifacts_dir / "browser-photo-painted.png"), full_page=True)
+        _no_errors(page, errors)
+    finally:
+        page.close()

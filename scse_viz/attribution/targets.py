@@ -6,12 +6,16 @@
   the objective must be one differentiable function of the input for Integrated Gradients' completeness to hold,
   and Occlusion must compare the same pixels before and after a patch is covered. A class predicted nowhere has no
   region to explain and raises :class:`AttributionError`.
+- restoration (output N×C×H×W, an image): the *error reduction* inside a region R,
+  Σ_R (z − c)² − Σ_R (f(z) − c)² with c the clean picture: how much closer to the clean picture the model brings
+  the input there. Without a clean picture (a photo that came noisy) it is the energy of the noise the model removes
+  there, Σ_R (z − f(z))². R (a fixed H×W mask on the model grid) and c travel in the target.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -20,8 +24,8 @@ from torch import nn
 
 from scse_viz.attribution.records import AttributionError
 
-TargetKind = Literal["class", "class_region"]
-TARGET_KINDS: tuple[TargetKind, ...] = ("class", "class_region")
+TargetKind = Literal["class", "class_region", "error_reduction"]
+TARGET_KINDS: tuple[TargetKind, ...] = ("class", "class_region", "error_reduction")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,11 @@ class AttributionTarget:
     # A model with one logit map for two classes (binary segmentation): the class's logit is output channel 0 and
     # its region is where that logit is positive. None: the class's logit is output channel ``class_index``.
     single_logit: bool = False
+    # error_reduction: the region (H×W bool on the model grid) and the clean picture (1×C×H×W model input, or
+    # None); ``content`` names them for equality and hashing, since arrays are neither.
+    region: Any = field(default=None, compare=False, hash=False)
+    clean: Any = field(default=None, compare=False, hash=False)
+    content: str = ""
 
     @classmethod
     def for_task(cls, task: Any, class_index: int) -> AttributionTarget:
@@ -59,9 +68,11 @@ class Objective:
 def build_objective(model: nn.Module, x: torch.Tensor, target: AttributionTarget) -> Objective:
     """Run ``model(x)`` once (no grad) and return the objective for ``target``; typed errors for every misfit."""
     if target.kind not in TARGET_KINDS:
-        raise AttributionError(f"unknown target kind {target.kind!r}; use 'class' or 'class_region'")
+        raise AttributionError(f"unknown target kind {target.kind!r}; use one of {', '.join(TARGET_KINDS)}")
     with torch.no_grad():
         output = model(x)
+    if target.kind == "error_reduction":
+        return _error_reduction(model, x, output, target)
     if not isinstance(output, torch.Tensor):
         raise AttributionError("the model must return one tensor of class scores")
     expected = 2 if target.kind == "class" else 4
@@ -94,3 +105,37 @@ def build_objective(model: nn.Module, x: torch.Tensor, target: AttributionTarget
 
     description = f"sum of {target.class_label} logits over its {pixels} predicted pixels"
     return Objective(region_logits, description, float((output[0, k] * weights).sum()), predicted.cpu().numpy())
+
+
+def _error_reduction(model: nn.Module, x: torch.Tensor, output: Any, target: AttributionTarget) -> Objective:
+    if not isinstance(output, torch.Tensor) or output.shape != x.shape:
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise AttributionError(f"an error-reduction target needs a model whose output is an image of its input's "
+                               f"shape {tuple(x.shape)}; this one returns {shape}")  # fmt: skip
+    region = torch.as_tensor(np.asarray(target.region, dtype=bool)) if target.region is not None else None
+    if region is None or region.shape != x.shape[-2:]:
+        raise AttributionError("an error-reduction target needs a region on the model's grid")
+    pixels = int(region.sum())
+    if pixels == 0:
+        raise AttributionError(f"the region {target.class_name or target.class_index} holds no pixel of this "
+                               "picture; choose another region (the whole picture always has some)")  # fmt: skip
+    weights = region.to(x.dtype)
+    clean = None if target.clean is None else torch.as_tensor(target.clean, dtype=x.dtype)
+
+    def reduction(z: torch.Tensor) -> torch.Tensor:
+        restored = model(z)
+        if clean is None:
+            return ((z - restored) ** 2 * weights).sum(dim=(1, 2, 3))
+        return (((z - clean) ** 2 - (restored - clean) ** 2) * weights).sum(dim=(1, 2, 3))
+
+    what = ("squared error removed, Σ (noisy − clean)² − Σ (output − clean)²" if clean is not None
+            else "energy of the removed noise, Σ (input − output)² (no clean picture)")  # fmt: skip
+    value = float(_value(output, x, clean, weights))
+    return Objective(reduction, f"{what} over the {pixels} pixels of {target.class_name or 'the region'}", value,
+                     region.numpy())
+
+
+def _value(output: torch.Tensor, x: torch.Tensor, clean: torch.Tensor | None, weights: torch.Tensor) -> torch.Tensor:
+    if clean is None:
+        return ((x - output) ** 2 * weights).sum()
+    return (((x - clean) ** 2 - (output - clean) ** 2) * weights).sum()

@@ -86,7 +86,7 @@ def default_target(run: explore.FamilyRun) -> int:
 
 
 def target_for(run: explore.FamilyRun, class_index: int) -> AttributionTarget:
-    return run.family.task.attribution_target(class_index)
+    return run.family.task.explained_target(class_index, run.image.truth, run.prepared)
 
 
 def black_baseline(run: explore.FamilyRun) -> torch.Tensor:

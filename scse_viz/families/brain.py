@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from scse_viz.color import is_colour
 from scse_viz.data.brain import BRAIN_CLASSES
+from scse_viz.io import Volume
 from scse_viz.models.architectures import UNetArchitecture
 from scse_viz.preprocess import Prepared, brain_preprocess, brain_tensor
 from scse_viz.tasks import SegmentationTask
@@ -19,6 +21,11 @@ def prepare(image: np.ndarray) -> Prepared:
     return Prepared(pixels, brain_tensor(pixels), geometry)
 
 
+def suits(loaded: object) -> bool:
+    """Volumes and gray slices; a colour photo is no MRI."""
+    return isinstance(loaded, Volume) or not is_colour(getattr(loaded, "pixels"))
+
+
 FAMILY = Family(
     name="brain",
     title="Brain MRI tissue segmentation (U-Net)",
@@ -28,4 +35,5 @@ FAMILY = Family(
     trained_on="2-D slices (sagittal, coronal, axial) of the MNI152 2009a T1 brain template, skull-stripped, "
     "with intensity and shape augmentation",
     training="scse_viz.train.brain",
+    suits=suits,
 )

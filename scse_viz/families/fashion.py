@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from scse_viz.color import is_colour
 from scse_viz.data.fashion import CLASS_NAMES
+from scse_viz.io import Volume
 from scse_viz.geometry import ModelGrid
 from scse_viz.models.architectures import ClassifierArchitecture
 from scse_viz.preprocess import Prepared, fashion_preprocess, fashion_tensor
@@ -22,6 +24,15 @@ def prepare(image: np.ndarray) -> Prepared:
     return Prepared(pixels, fashion_tensor(pixels), ModelGrid(pixels.shape))
 
 
+def suits(loaded: object) -> bool:
+    """Gray garment pictures and small images; not volumes, and not large colour photos (which the photo family
+    denoises), although the preprocessing does turn a photo of one garment into a 28×28 garment."""
+    if isinstance(loaded, Volume):
+        return False
+    pixels = getattr(loaded, "pixels")
+    return max(pixels.shape[:2]) <= 64 or not is_colour(pixels)
+
+
 FAMILY = Family(
     name="fashion",
     title="Fashion-MNIST garment classification (residual network)",
@@ -30,4 +41,5 @@ FAMILY = Family(
     build=ARCHITECTURE.build,
     trained_on="Fashion-MNIST: 28×28 gray photos of single garments, light on a black background",
     training="scse_viz.train.fashion",
+    suits=suits,
 )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from scse_viz.blocks import AttentionKind
+from scse_viz.models.denoiser import ResidualDenoiser
 from scse_viz.models.resnet import ResidualClassifier
 from scse_viz.models.unet import UNet2D
 
@@ -48,3 +49,16 @@ class ClassifierArchitecture:
             blocks_per_stage=self.blocks_per_stage, reduction=self.reduction,
             attention=attention,  # type: ignore[arg-type]
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DenoiserArchitecture:
+    """A :class:`~scse_viz.models.denoiser.ResidualDenoiser`: an RGB U-Net that estimates the noise it removes."""
+
+    base_channels: int = 24
+    depth: int = 3
+    reduction: int = 8
+
+    def build(self, attention: AttentionKind | str) -> nn.Module:
+        return ResidualDenoiser(base_channels=self.base_channels, depth=self.depth,
+                                attention=attention, reduction=self.reduction)  # type: ignore[arg-type]  # fmt: skip

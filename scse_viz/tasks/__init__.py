@@ -5,6 +5,7 @@ Each task is one class in its own module; a family holds one task object. See :c
 
 from scse_viz.tasks.base import OutputError, Prediction, Task
 from scse_viz.tasks.classification import ClassificationTask, ClassPrediction, top_classes
+from scse_viz.tasks.restoration import RestorationPrediction, RestorationTask, RestorationTruth
 from scse_viz.tasks.segmentation import SegmentationPrediction, SegmentationTask, class_areas, disagreement
 
 __all__ = [
@@ -12,6 +13,9 @@ __all__ = [
     "ClassificationTask",
     "OutputError",
     "Prediction",
+    "RestorationPrediction",
+    "RestorationTask",
+    "RestorationTruth",
     "SegmentationPrediction",
     "SegmentationTask",
     "Task",

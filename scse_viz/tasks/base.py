@@ -30,9 +30,8 @@ class OutputError(ScseVizError):
 
 @dataclass(frozen=True)
 class Prediction:
-    """One model's reading of one input; each task adds what its output holds."""
-
-    probabilities: np.ndarray  # softmax over the classes: K (classification) or K×H×W on the displayed pixels
+    """One model's reading of one input; each task's subclass holds what its output holds (class probabilities,
+    a mask, a restored image)."""
 
 
 class Task(ABC):
@@ -42,6 +41,7 @@ class Task(ABC):
     view: ClassVar[str]  # module whose ``VIEW`` draws this task's results (``scse_viz.views.<…>``)
     output_rank: ClassVar[int]  # dimensions of the logits tensor the task reads (N×K: 2, N×K×H×W: 4)
     target_explanation: ClassVar[str]  # one sentence: what an attribution for a class explains
+    target_label: ClassVar[str] = "Target class"  # what the attribution page calls the choice of a target
 
     def __init__(self, class_names: Sequence[str]) -> None:
         self.class_names = tuple(class_names)
@@ -83,6 +83,11 @@ class Task(ABC):
         names = self.class_names
         name = names[class_index] if 0 <= class_index < len(names) else None
         return AttributionTarget(self.target_kind(), class_index, name)  # type: ignore[arg-type]
+
+    def explained_target(self, class_index: int, truth: Any, prepared: Any) -> AttributionTarget:
+        """The target for ``class_index`` on one input (its ground truth and :class:`~scse_viz.preprocess.Prepared`):
+        the plain :meth:`attribution_target`, unless the task's objective needs the input's own data."""
+        return self.attribution_target(class_index)
 
     @abstractmethod
     def predicted_classes(self, prediction: Prediction) -> list[int]:

@@ -16,6 +16,8 @@ from scse_viz.tasks.base import Prediction, Task
 class ClassPrediction(Prediction):
     """``probabilities``: K class probabilities (softmax of the logits)."""
 
+    probabilities: np.ndarray
+
     @property
     def top_class(self) -> int:
         return int(np.argmax(self.probabilities))

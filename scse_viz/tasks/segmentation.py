@@ -18,6 +18,7 @@ from scse_viz.tasks.base import OutputError, Prediction, Task
 class SegmentationPrediction(Prediction):
     """``probabilities`` K×H×W and ``mask`` H×W (uint8 class indices), both on the displayed image's pixels."""
 
+    probabilities: np.ndarray
     mask: np.ndarray
 
 

@@ -52,6 +52,38 @@ def comparison_lines(variants: dict[str, Any], baseline: str | None) -> list[str
     return lines
 
 
+WIDE = 12  # more measures than this: one row per measure, one column per variant
+
+
+def _results_table(card: dict[str, Any], classes: list[str]) -> list[str]:
+    variants = card["variants"].values()
+    headline = card["metric"].split(" (")[0]
+    if len(classes) <= WIDE:
+        lines = ["| variant | " + " | ".join([headline, *classes]) + " |", "|---|" + "---|" * (len(classes) + 1)]
+        for entry in variants:
+            cells = [_fmt(entry["metric"]), *(_fmt(entry["per_class"].get(c)) for c in classes)]
+            lines.append(f"| {entry['label']} | " + " | ".join(cells) + " |")
+        return lines
+    lines = ["| measure | " + " | ".join(e["label"] for e in variants) + " |", "|---|" + "---|" * len(variants),
+             f"| {headline} (headline) | " + " | ".join(_fmt(e["metric"], 3) for e in variants) + " |"]
+    for name in classes:
+        lines.append(f"| {name} | " + " | ".join(_fmt(e["per_class"].get(name), 3) for e in variants) + " |")
+    return lines
+
+
+def _references_table(card: dict[str, Any]) -> list[str]:
+    """Methods without training measured in the same run on the same inputs (e.g. BM3D), where the card has them."""
+    references = card.get("references")
+    if not references:
+        return []
+    measures = list(next(iter(references.values())))
+    lines = ["", "The same test inputs through methods without training, measured in the same run:", "",
+             "| method | " + " | ".join(measures) + " |", "|---|" + "---|" * len(measures)]  # fmt: skip
+    for method, values in references.items():
+        lines.append(f"| {method} | " + " | ".join(f"{values[m]:.3f}" for m in measures) + " |")
+    return lines
+
+
 def about_text(folder: Path) -> str:
     """The family's fixed description for its card (``about.md`` beside ``card.json``; empty when absent)."""
     path = folder / ABOUT_FILE
@@ -61,7 +93,7 @@ def about_text(folder: Path) -> str:
 def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str:
     """The human-readable card, generated from ``card.json`` plus the family's fixed description ``about``."""
     variants = card["variants"]
-    classes = [c for c in card["class_names"] if c != "background"]
+    classes = [c for c in next(iter(variants.values()))["per_class"] if c != "background"]
     names = [e["label"] if e["label"].lower() == v else f"{e['label']} ({v})" for v, e in variants.items()]
     seeds = next(iter(variants.values()))["seeds"]
     lines = [
@@ -76,12 +108,9 @@ def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str
         f"seeds, measured on the {card['measured_on']} by `python -m scse_viz.evaluate {card['family']}`'s "
         "function.",
         "",
-        "| variant | " + " | ".join([card["metric"].split(" (")[0], *classes]) + " |",
-        "|---|" + "---|" * (len(classes) + 1),
+        *_results_table(card, classes),
+        *_references_table(card),
     ]
-    for entry in variants.values():
-        cells = [_fmt(entry["metric"]), *(_fmt(entry["per_class"].get(c)) for c in classes)]
-        lines.append(f"| {entry['label']} | " + " | ".join(cells) + " |")
     lines += ["", *comparison_lines(variants, baseline), "", "## Shipped checkpoints",
         "",
         f"One per variant, chosen by rule: {card['selection_rule']}.",
@@ -129,7 +158,12 @@ def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str
         f"Re-measure: `python -m scse_viz.evaluate {card['family']}` (exit status 1 if a number moved by more than "
         "the tolerance).",
     ]
-    if card.get("cpu_minutes_per_model"):
+    trained_on_cpu = all(s["trained_on"] == "cpu" for e in variants.values() for s in e["seeds"])
+    if trained_on_cpu:
+        minutes = [s["train_time_s"] / 60 for e in variants.values() for s in e["seeds"]]
+        lines += ["", f"Every shipped run was trained on this project's 2-core CPU: {min(minutes):.1f} to "
+                  f"{max(minutes):.1f} minutes per model, measured (each run's time above)."]  # fmt: skip
+    elif card.get("cpu_minutes_per_model"):
         lines += [
             "",
             f"Training time on a 2-core CPU: about {card['cpu_minutes_per_model']:.0f} minutes per model "

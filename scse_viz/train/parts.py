@@ -40,6 +40,9 @@ class FamilyTraining:
     tolerance: float
     write_samples: Callable[[Path, Path | None, Path | None], Path]  # (samples, data_root, card pictures) -> index
     extra_assets: Callable[[Family, Path | None], list[Path]] | None = None  # written after shipping (statistics)
+    # methods without training measured on the same test inputs (method -> measure -> value), for the card
+    references: Callable[[], dict[str, dict[str, float]]] | None = None
+    check_every_number: bool = False  # evaluate holds every per-class number to the tolerance, not only the headline
 
 
 def parts_for(family: Family) -> FamilyTraining:

@@ -68,10 +68,12 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(statistics.mean(values)), float(statistics.stdev(values)) if len(values) > 1 else 0.0
 
 
-def summarise(seeds: list[dict[str, Any]], class_names: Sequence[str]) -> dict[str, Any]:
+def summarise(seeds: list[dict[str, Any]], class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Mean and spread over the seeds of the headline number and of every per-class (or per-measure) number; the
+    names are ``class_names`` or, by default, those the seeds' reports hold, in their order."""
     mean, std = _mean_std([s["metric"] for s in seeds])
     classes = {}
-    for name in class_names:
+    for name in class_names if class_names is not None else list(seeds[0]["per_class"]):
         values = [s["per_class"][name] for s in seeds if s["per_class"].get(name) is not None]
         classes[name] = dict(zip(("mean", "std"), _mean_std(values))) if values else None
     return {"metric": {"mean": mean, "std": std}, "per_class": classes}
@@ -109,7 +111,7 @@ def ship(family_name: str, runs_dir: Path, data_root: Path | None = None, cpu_mi
             "label": spec.label(variant),
             "parameters": chosen["parameters"],
             "attention_parameters": chosen["attention_parameters"],
-            **summarise(seeds, spec.class_names),
+            **summarise(seeds),
             "seeds": seeds,
             "shipped": shipped,
         }
@@ -129,6 +131,9 @@ def ship(family_name: str, runs_dir: Path, data_root: Path | None = None, cpu_mi
         "recipe": recipe,
         "variants": variants,
     }
+    if parts.references is not None:
+        print(f"measuring the references of {family_name} (methods without training) on the same test inputs")
+        card["references"] = parts.references()
     (spec.folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     (spec.folder / "card.md").write_text(card_markdown(card, about_text(spec.folder), spec.baseline))
     if parts.extra_assets is not None:

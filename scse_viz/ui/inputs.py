@@ -7,11 +7,14 @@ the volume again.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 from scse_viz import explore, samples, zoo
+from scse_viz.color import is_colour
 from scse_viz.errors import ScseVizError, VolumeIndexRequiredError
 from scse_viz.io import ORIENTATIONS, LoadedImage, Volume, load_any, slice_count
 from scse_viz.ui.brought import bring_form, brought, brought_families
@@ -92,7 +95,40 @@ def _from_sample(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
     if isinstance(loaded, Volume):
         return _volume_slice(loaded, f"{prefix}sample-{sample.name}", where)
     truth = samples.sample_truth(sample)
-    return memo(("sample-input", sample.name), lambda: explore.input_from_image(loaded, truth=truth))
+    return memo(("sample-input", family.name, sample.name),
+                lambda: explore.input_from_image(loaded, truth=truth, max_side=_max_side(family)))  # fmt: skip
+
+
+def _max_side(family: zoo.Family) -> int:
+    return family.max_side or explore.MAX_SIDE
+
+
+CARRIED = "scse_carried"  # session key: family name -> (file name, decoded file) carried over by a switch
+
+
+def _better_family(family: zoo.Family, loaded: Any) -> zoo.Family | None:
+    """A shipped family that suits the decoded file when the chosen one clearly does not (None otherwise)."""
+    if family.suits is None or family.suits(loaded):
+        return None
+    return next((f for f in zoo.list_families() if f is not family and f.suits is not None and f.suits(loaded)), None)
+
+
+def _switch(target: str, name: str, loaded: Any, prefix: str) -> None:
+    """Button callback: choose ``target`` and hand it the file just uploaded (the uploaders are per family)."""
+    st.session_state[FAMILY] = target
+    st.session_state.setdefault(CARRIED, {})[target] = (name, loaded)
+    st.session_state[f"{prefix}source-{target}"] = UPLOAD
+
+
+def _offer_switch(family: zoo.Family, name: str, loaded: Any, where: Any, prefix: str) -> None:
+    better = _better_family(family, loaded)
+    if better is None:
+        return
+    kind = "a volume" if isinstance(loaded, Volume) else "a colour photo" if is_colour(loaded.pixels) else "a picture"
+    where.warning(f"**{name}** looks like {kind}, which the {family.title} models were not made for; the "
+                  f"{better.title} family fits it. The results below are the {family.title} models' on it.")  # fmt: skip
+    where.button(f"Switch to {better.title}", key=f"{prefix}switch-{family.name}", on_click=_switch,
+                 args=(better.name, name, loaded, prefix), type="primary")  # fmt: skip
 
 
 def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputImage | None:
@@ -101,7 +137,8 @@ def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
         help="PNG, JPEG, TIFF (8/16-bit), BMP, WebP, GIF, or a NIfTI volume (.nii, .nii.gz).",
     )  # fmt: skip
     if upload is None:
-        return None
+        carried = st.session_state.get(CARRIED, {}).get(family.name)
+        return None if carried is None else _from_decoded(family, *carried, f"{prefix}carried", where, prefix)
     volume_index = st.session_state.get(f"{prefix}volume-index-{upload.file_id}")
     status, loaded = memo(("upload", upload.file_id, volume_index),
                           lambda: _decode(upload.getvalue(), upload.name, volume_index))  # fmt: skip
@@ -113,10 +150,20 @@ def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
     if status == "error":
         where.error(loaded)
         return None
+    st.session_state.get(CARRIED, {}).pop(family.name, None)  # a new upload replaces a carried-over file
+    _offer_switch(family, upload.name, loaded, where, prefix)
+    return _from_decoded(family, upload.name, loaded, f"{prefix}upload-{upload.file_id}", where, prefix)
+
+
+def _from_decoded(family: zoo.Family, name: str, loaded: Any, key: str, where: Any,
+                  prefix: str) -> explore.InputImage | None:  # fmt: skip
+    if key.startswith(f"{prefix}carried"):
+        where.caption(f"Using **{name}**, carried over from the family chosen before.")
     if isinstance(loaded, Volume):
-        return _volume_slice(loaded, f"{prefix}upload-{upload.file_id}", where)
+        return _volume_slice(loaded, key, where)
     assert isinstance(loaded, LoadedImage)
-    return memo(("upload-input", upload.file_id), lambda: explore.input_from_image(loaded))
+    return memo(("upload-input", family.name, key, name),
+                lambda: explore.input_from_image(loaded, max_side=_max_side(family)))  # fmt: skip
 
 
 def pick_input(family: zoo.Family, where: Any = st.sidebar, prefix: str = "") -> explore.InputImage | None:
@@ -130,8 +177,26 @@ def pick_input(family: zoo.Family, where: Any = st.sidebar, prefix: str = "") ->
 
 def choose_input(family: zoo.Family) -> explore.InputImage | None:
     """The sidebar's input for ``family``, shared by every page: the new valid choice, or the one chosen before if
-    the new choice failed (or nothing was chosen yet)."""
+    the new choice failed (or nothing was chosen yet); degraded as the family's controls say (noise added)."""
     image = pick_input(family)
     if image is not None:
         keep_input(family.name, image)
-    return chosen_input(family.name)
+    image = chosen_input(family.name)
+    if image is None or family.degradation is None:
+        return image
+    setting = _degradation_controls(family)(family.degradation, image, family.name)
+    return degraded(family, image, setting)
+
+
+def _degradation_controls(family: zoo.Family) -> Callable[..., Any]:
+    return getattr(importlib.import_module(family.degradation.controls), "noise_controls")
+
+
+def degraded(family: zoo.Family, image: explore.InputImage, setting: Any = None) -> explore.InputImage:
+    """``image`` through the family's degradation with ``setting`` (default: the one last chosen in the sidebar);
+    unchanged for a family without one."""
+    if family.degradation is None:
+        return image
+    if setting is None:
+        setting = importlib.import_module(family.degradation.controls).last_setting(family.name)
+    return memo(("degraded", family.name, image.key, setting.key()), lambda: explore.degraded_input(image, setting))

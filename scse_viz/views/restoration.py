@@ -1,0 +1,160 @@
+"""How restoration results are shown: clean, noisy and restored side by side with PSNR and SSIM, the noise each
+model removed, and the true σ map next to every block's sSE map with their rank correlation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scse_viz import explore
+from scse_viz.data.photo import MAX_SIGMA
+from scse_viz.explore import FamilyRun, ModelOutput
+from scse_viz.metrics import ranks, spearman
+from scse_viz.render import raster
+from scse_viz.render.restoration import (
+    NOISE_CMAP,
+    NOISE_RANGE,
+    SIGMA_CMAP,
+    image_picture,
+    noise_picture,
+    removed_noise,
+    restoration_figure,
+    sigma_and_gates_figure,
+    sigma_picture,
+)
+from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores
+from scse_viz.views.base import TaskView, task_of
+from scse_viz.views.sections import FigureMaker, Heading, Pictures, Section, Table, Text
+
+NOISE_SCALE = (f"Removed noise, noisy − output, averaged over R, G, B on {NOISE_CMAP} from −{NOISE_RANGE:g} (blue: "
+               f"the model brightened) to +{NOISE_RANGE:g} (red: it darkened), 0 white, on the 0–1 scale.")  # fmt: skip
+
+
+def _truth(run: FamilyRun) -> RestorationTruth | None:
+    truth = run.image.truth
+    return truth if isinstance(truth, RestorationTruth) else None
+
+
+def _sigma_varies(truth: RestorationTruth | None) -> bool:
+    return truth is not None and truth.sigma is not None and float(np.ptp(truth.sigma)) > 0
+
+
+def correlation(run: FamilyRun, output: ModelOutput, label: str, sigma_ranks: np.ndarray | None = None) -> float:
+    """Spearman's ρ between a block's sSE map (on the picture's pixels) and the true σ map (NaN when σ is
+    constant or unknown); ``sigma_ranks``: the σ map's ranks, computed once for all blocks."""
+    truth = _truth(run)
+    if not _sigma_varies(truth):
+        return float("nan")
+    q = explore.spatial_map(run, output.record(label))
+    return spearman(q, truth.sigma, sigma_ranks)  # type: ignore[union-attr]
+
+
+def _rho_text(rho: float) -> str:
+    return "ρ —" if np.isnan(rho) else f"ρ = {rho:+.2f}"
+
+
+class RestorationView(TaskView):
+    def outputs(self, run: FamilyRun) -> list[Section]:
+        task, truth = task_of(run, RestorationTask), _truth(run)
+        noisy = run.image.pixels
+        pictures = [] if truth is None else [("clean (ground truth)", image_picture(truth.clean))]
+        rows = []
+        if truth is not None:
+            noisy_scores = restoration_scores(np.clip(noisy, 0, 1), truth.clean)
+            pictures.append((f"noisy input — PSNR {noisy_scores['psnr']:.2f} dB", image_picture(noisy)))
+            rows.append({"image": "noisy input", "PSNR (dB)": noisy_scores["psnr"], "SSIM": noisy_scores["ssim"],
+                         "PSNR gain over the input (dB)": 0.0})  # fmt: skip
+        else:
+            pictures.append(("input, as uploaded (no ground truth)", image_picture(noisy)))
+        for output in run.outputs.values():
+            image = output.prediction.image  # type: ignore[attr-defined]
+            if truth is None:
+                pictures.append((f"{output.label} output", image_picture(image)))
+                continue
+            scores = task.score(output.prediction, truth)
+            pictures.append((f"{output.label} — PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.3f}",
+                             image_picture(image)))  # fmt: skip
+            rows.append({"image": f"{output.label} output", "PSNR (dB)": scores["psnr"], "SSIM": scores["ssim"],
+                         "PSNR gain over the input (dB)": scores["psnr"] - rows[0]["PSNR (dB)"]})  # fmt: skip
+        sections: list[Section] = [Pictures(tuple(pictures))]
+        if rows:
+            sections += [Heading("Against the clean picture"), Table(tuple(rows))]
+        else:
+            sections.append(Text("The picture was taken as it is, so there is no clean version to score against: "
+                                 "compare the outputs and the noise each model removed by eye."))  # fmt: skip
+        sections += [
+            Heading("The noise each model removed"),
+            Pictures(tuple((f"{o.label}: noisy − output", noise_picture(removed_noise(noisy, o.prediction.image)))
+                           for o in run.outputs.values())),  # type: ignore[attr-defined]  # fmt: skip
+            Text(NOISE_SCALE),
+        ]
+        sections += self._gates(run, truth)
+        return sections
+
+    def _gates(self, run: FamilyRun, truth: RestorationTruth | None) -> list[Section]:
+        """The true σ map beside every block's sSE map, per model with spatial gates."""
+        gated = [o for o in run.outputs.values() if any(r.spatial_gate is not None for r in o.shown())]
+        if not gated:
+            return []
+        sections: list[Section] = [Heading("Where the noise is, and where each block's spatial gate looks")]
+        varies = _sigma_varies(truth)
+        if truth is not None and truth.sigma is not None:
+            sections.append(Pictures(((f"true σ: 0 (black) to {MAX_SIGMA * 255:g}/255 (white) on {SIGMA_CMAP}",
+                                       sigma_picture(truth.sigma, MAX_SIGMA)),)))  # fmt: skip
+        sections.append(Text(
+            "Each block's sSE gate q (0 → 1 on viridis), upsampled onto the picture. ρ is Spearman's rank correlation "
+            "of q with the true σ over all pixels: +1 when the gate opens exactly where the noise is strongest."
+            + ("" if varies else " ρ needs noise that varies across the picture (choose half, blob, band, smooth or "
+               "paint it); with none or uniform noise there is nothing to correlate.")))  # fmt: skip
+        shown = explore.display_image(run)
+        sigma_ranks = ranks(truth.sigma) if varies else None  # type: ignore[union-attr]
+        rows = []
+        for output in gated:
+            items = []
+            for record in (r for r in output.shown() if r.spatial_gate is not None):
+                q = explore.spatial_map(run, record)
+                rho = spearman(q, truth.sigma, sigma_ranks) if varies else float("nan")  # type: ignore[union-attr]
+                items.append((f"{output.label} · {record.label} — {_rho_text(rho)}",
+                              raster.overlay(shown, q, "viridis", 1.0)))  # fmt: skip
+                rows.append({"model": output.label, "block": record.label, "stride": record.stride[0],
+                             "ρ(q, σ)": None if np.isnan(rho) else rho, "q min": float(q.min()),
+                             "q max": float(q.max())})  # fmt: skip
+            sections.append(Pictures(tuple(items)))
+        sections += [Heading("The spatial gates in numbers"), Table(tuple(rows))]
+        return sections
+
+    def knockout(self, run: FamilyRun, intact: ModelOutput, knocked: ModelOutput, setting: str) -> list[Section]:
+        task, truth = task_of(run, RestorationTask), _truth(run)
+        a, b = intact.prediction.image, knocked.prediction.image  # type: ignore[attr-defined]
+        effect = task.knockout_effect(intact.prediction, knocked.prediction)
+        rows = [{"change": "PSNR of the knocked-out output against the intact one (dB)",
+                 "value": effect["psnr_vs_intact"]},
+                {"change": "mean |knocked-out − intact| (0–1 scale)", "value": effect["mean_abs_change"]}]  # fmt: skip
+        if truth is not None:
+            before, after = task.score(intact.prediction, truth), task.score(knocked.prediction, truth)
+            rows += [{"change": "PSNR against the clean picture, intact (dB)", "value": before["psnr"]},
+                     {"change": "PSNR against the clean picture, knocked out (dB)", "value": after["psnr"]}]
+        return [
+            Pictures((
+                (f"{intact.label}, intact", image_picture(a)),
+                (f"{intact.label}, {setting}", image_picture(b)),
+                ("knocked-out − intact (diverging, ±0.25)", noise_picture(b - a)),
+            )),
+            Table(tuple(rows)),
+        ]  # fmt: skip
+
+    def figures(self, run: FamilyRun, variant: str) -> list[FigureMaker]:
+        truth, noisy = _truth(run), run.image.pixels
+        pictures = [] if truth is None else [("clean", truth.clean)]
+        pictures.append(("noisy input", noisy))
+        pictures += [(o.label, o.prediction.image) for o in run.outputs.values()]  # type: ignore[attr-defined]
+        makers: list[FigureMaker] = [("outputs side by side", lambda: restoration_figure(pictures))]
+        chosen = run.outputs[variant]
+        if truth is not None and truth.sigma is not None and any(r.spatial_gate is not None for r in chosen.shown()):
+            maps = [(f"{r.label} ({_rho_text(correlation(run, chosen, r.label))})", explore.spatial_map(run, r))
+                    for r in chosen.shown() if r.spatial_gate is not None]  # fmt: skip
+            makers.append((f"true σ and the sSE maps — {chosen.label}",
+                           lambda: sigma_and_gates_figure(truth.sigma, MAX_SIGMA, maps)))  # fmt: skip
+        return makers
+
+
+VIEW = RestorationView()
