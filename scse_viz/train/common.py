@@ -39,6 +39,17 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.benchmark = False
 
 
+def start_run(config: Any, out_dir: str | Path) -> tuple[Path, torch.device]:
+    """What every run does first: its output folder, its device (all CPU cores when on the CPU), its seeds."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    if device.type == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)
+    seed_everything(config.seed)
+    return out_dir, device
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """``"auto"``: CUDA when available, else CPU; anything else is passed to ``torch.device``."""
     if device == "auto":

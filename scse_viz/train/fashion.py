@@ -8,7 +8,6 @@ evaluation command runs, so the card's numbers can be re-measured exactly.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,7 @@ from scse_viz.data.fashion import CLASS_NAMES, load_fashion
 from scse_viz.evaluate import accuracy_report, measure_fashion_test, predict
 from scse_viz.preprocess import FASHION_MEAN, FASHION_STD, preprocess_fashion_images
 from scse_viz.family import Family
-from scse_viz.train.common import TrainResult, make_optimizer, one_cycle, resolve_device, seed_everything
-from scse_viz.train.common import shuffled_loader, write_run
+from scse_viz.train.common import TrainResult, make_optimizer, one_cycle, shuffled_loader, start_run, write_run
 from scse_viz.train.config import FashionConfig
 from scse_viz.train.parts import FamilyTraining
 
@@ -82,12 +80,7 @@ def train_fashion(config: FashionConfig, out_dir: str | Path, root: str | Path |
     ``root`` is the folder with the IDX files (default: Debian's ``/usr/share/datasets/fashion-mnist``).
     """
     started = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
-    if device.type == "cpu":
-        torch.set_num_threads(os.cpu_count() or 1)
-    seed_everything(config.seed)
+    out_dir, device = start_run(config, out_dir)
 
     train_images, train_labels = load_fashion("train", root=root)
     if config.max_train_items is not None:

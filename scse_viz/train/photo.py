@@ -14,7 +14,6 @@ The test numbers (:func:`measure_test`) go through the app's own path (the famil
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -33,8 +32,7 @@ from scse_viz.data import photo as data
 from scse_viz.families.photo import ARCHITECTURE, FAMILY, prepare
 from scse_viz.geometry import upsample_map
 from scse_viz.metrics import psnr, spearman, ssim
-from scse_viz.train.common import TrainResult, make_optimizer, one_cycle, resolve_device, seed_everything
-from scse_viz.train.common import write_run
+from scse_viz.train.common import TrainResult, make_optimizer, one_cycle, start_run, write_run
 from scse_viz.train.config import RunConfig
 from scse_viz.train.parts import FamilyTraining
 from scse_viz.train.samples.photo import write_photo
@@ -141,12 +139,7 @@ class NoisyBatches:
 def train_photo(config: PhotoConfig, out_dir: str | Path, data_root: Path | None = None) -> TrainResult:
     """Train ``config.variant`` with ``config.seed``; write ``<variant>-seed<k>.safetensors`` and ``.json``."""
     started = time.perf_counter()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
-    if device.type == "cpu":
-        torch.set_num_threads(os.cpu_count() or 1)
-    seed_everything(config.seed)
+    out_dir, device = start_run(config, out_dir)
     loop_started = time.perf_counter()
     pool, pool_seconds = build_pool(config, out_dir)
     setup_seconds = time.perf_counter() - loop_started
