@@ -66,7 +66,7 @@ right.markdown(f"**{family.title}**")
 right.caption(f"These models were trained on {family.trained_on}. Any image runs; on images unlike those, read the "
               "results as a demonstration of the mechanism, not as a diagnosis.")  # fmt: skip
 if image.truth is not None:
-    right.caption("This sample comes with its ground truth: the Outputs tab scores the models against it.")
+    right.caption("This input comes with its ground truth: the Outputs tab scores the models against it.")
 
 outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab = st.tabs(
     ["Outputs", "Attention", "Knock-out", "Compare two images", "Export"]

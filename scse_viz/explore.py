@@ -73,7 +73,7 @@ def _fit_display(pixels: np.ndarray, max_side: int) -> np.ndarray:
         return pixels
     scale = max_side / max(h, w)
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    t = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
+    t = torch.from_numpy(np.array(pixels, dtype=np.float32))  # a copy: decoded images are read-only
     t = t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]
     out = torch.nn.functional.interpolate(t, size=size, mode="bilinear", align_corners=False, antialias=True)[0]
     return (out[0] if pixels.ndim == 2 else out.permute(1, 2, 0)).numpy()

@@ -395,7 +395,8 @@ def test_photo_denoising_in_chromium(browser, app_url: str, artifacts_dir: Path)
         uniform = float(re.search(r"noisy input — PSNR ([\d.]+) dB", page.content()).group(1))
 
         before = _runs_finished(page)
-        sidebar.locator('[data-testid="stSelectbox"]').nth(2).click()  # family, sample, noise
+        noise_label = page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(r"^Noise$"))
+        sidebar.locator('[data-testid="stSelectbox"]').filter(has=noise_label).click()
         page.get_by_role("option", name="painted by hand").click()
         _idle(page, after=before)
         canvas = sidebar.locator("canvas").last

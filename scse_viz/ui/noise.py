@@ -2,7 +2,7 @@
 
 σ and a pattern, or a brush: ``streamlit-drawable-canvas`` (a maintained Fabric.js canvas component, version 0.13
 on Streamlit's components v2) shows the clean picture, and where the person paints, noise of the chosen σ goes
-(brush opacity scales it). The painted strokes are kept per picture in the session as a 0–1 mask, so reruns and
+(the rim of a stroke fades). The painted strokes are kept per picture in the session as a 0–1 mask, so reruns and
 other pages see the same noise; a test can set that mask directly (:data:`PAINTED_KEY`).
 """
 
@@ -16,9 +16,10 @@ from PIL import Image
 
 from scse_viz.degradation import AS_IS, PAINTED, PATTERN_TITLES, AddedNoise, NoiseSetting
 from scse_viz.explore import InputImage
-from scse_viz.render import raster
+from scse_viz.render.restoration import image_picture
 
 CANVAS_WIDTH = 280  # fits the sidebar
+STROKE_OPACITY = 0.9  # the picture shows through the brush
 PAINTED_KEY = "scse_painted"  # session key: picture key -> painted mask (H×W float in [0, 1], canvas pixels)
 SETTING_KEY = "scse_noise"  # session key: family name -> the last NoiseSetting (the second image of Compare)
 
@@ -54,16 +55,18 @@ def _canvas(image: InputImage, where: Any) -> np.ndarray | None:
     h, w = image.size
     height = max(1, round(CANVAS_WIDTH * h / w))
     brush = where.slider("Brush size", 5, 60, 25, key="noise-brush")
+    where.caption("Paint where the noise goes:")
     with where:
         result = st_canvas(
-            stroke_width=brush, stroke_color="rgba(255, 60, 0, 0.9)", background_image=_background(image),
+            stroke_width=brush, stroke_color=f"rgba(255, 60, 0, {STROKE_OPACITY})", background_image=_background(image),
             height=height, width=CANVAS_WIDTH, drawing_mode="freedraw", key=f"noise-canvas-{image.key}",
-            return_image_data=True, label="Paint where the noise goes",
+            return_image_data=True,
         )  # fmt: skip
     painted = st.session_state.setdefault(PAINTED_KEY, {})
     data = _image_data(result)
     if data is not None and data[..., 3].any():
-        painted[image.key] = data[..., 3].astype(np.float32) / 255.0
+        # strokes are drawn at opacity 0.9: full strength inside a stroke, its antialiased rim in between
+        painted[image.key] = np.clip(data[..., 3].astype(np.float32) / (STROKE_OPACITY * 255.0), 0.0, 1.0)
     mask = painted.get(image.key)
     where.caption("Paint on the picture: noise of the chosen σ goes where you paint (none elsewhere)."
                   if mask is None else f"Painted: {100 * float((mask > 0).mean()):.0f} % of the picture.")  # fmt: skip
@@ -79,4 +82,4 @@ def _image_data(result: Any) -> np.ndarray | None:
 
 
 def _background(image: InputImage) -> Image.Image:
-    return Image.fromarray(raster.to_rgb(image.pixels))
+    return Image.fromarray(image_picture(image.pixels))

@@ -97,9 +97,8 @@ class RestorationView(TaskView):
             return []
         sections: list[Section] = [Heading("Where the noise is, and where each block's spatial gate looks")]
         varies = _sigma_varies(truth)
-        if truth is not None and truth.sigma is not None:
-            sections.append(Pictures(((f"true σ: 0 (black) to {MAX_SIGMA * 255:g}/255 (white) on {SIGMA_CMAP}",
-                                       sigma_picture(truth.sigma, MAX_SIGMA)),)))  # fmt: skip
+        sigma = [] if truth is None or truth.sigma is None else [
+            (f"true σ: 0 (black) to {MAX_SIGMA * 255:g}/255 (white) on {SIGMA_CMAP}", sigma_picture(truth.sigma, MAX_SIGMA))]
         sections.append(Text(
             "Each block's sSE gate q (0 → 1 on viridis), upsampled onto the picture. ρ is Spearman's rank correlation "
             "of q with the true σ over all pixels: +1 when the gate opens exactly where the noise is strongest."
@@ -109,7 +108,7 @@ class RestorationView(TaskView):
         sigma_ranks = ranks(truth.sigma) if varies else None  # type: ignore[union-attr]
         rows = []
         for output in gated:
-            items = []
+            items = list(sigma)  # the true σ first in every row, beside the model's maps
             for record in (r for r in output.shown() if r.spatial_gate is not None):
                 q = explore.spatial_map(run, record)
                 rho = spearman(q, truth.sigma, sigma_ranks) if varies else float("nan")  # type: ignore[union-attr]
