@@ -123,3 +123,35 @@ def test_a_gray_scan_under_photo_gets_no_switch_offer_but_a_volume_does(tmp_path
     ran(at)
     warnings = [w.value for w in at.sidebar.warning]
     assert any("a volume" in w and zoo.family("brain").title in w for w in warnings), warnings
+
+
+def noisy_first_sample() -> torch.Tensor:
+    """The model input of the first sample with the sidebar's default noise (uniform σ = 25, seed 0)."""
+    sample = samples.list_samples("photo")[0]
+    clean = np.asarray(load_any(samples.sample_bytes(sample), sample.path.name).pixels)
+    return PHOTO.prepare(degrade(clean, NoiseSetting())[0]).tensor
+
+
+def test_teach_walks_through_a_denoiser_block_on_the_noisy_photo():
+    from scse_viz import capture_attention
+    from scse_viz import teaching as T
+
+    at = ran(page("3_Teach.py", **{FAMILY: "photo"}))
+    block = at.selectbox(key="teach-block-photo").value
+    record = next(r for r in capture_attention(zoo.load_model("photo", "scse"), noisy_first_sample()).records
+                  if r.info.name == block)  # fmt: skip
+    table = next(d.value for d in at.dataframe if T.COL_GATE in d.value.columns)
+    np.testing.assert_allclose(table[T.COL_GATE], record.channel_gate[0], rtol=0, atol=1e-6)
+
+
+def test_attribution_explains_the_error_each_model_removes():
+    at = ran(page("2_Attribution.py", **{FAMILY: "photo"}))
+    assert at.selectbox(key=[k for k in at.session_state if str(k).startswith("attr-target-")][0]).label == \
+        "Target region"
+    at.select_slider(key="attr-steps").set_value(8)
+    at.button(key="attr-compute").click()
+    ran(at)
+    assert not at.error
+    assert any("squared error removed" in c.value for c in at.caption)
+    frames = next(d.value for d in at.dataframe if "Spearman ρ" in d.value.columns)
+    assert set(frames["model"]) == {"sSE", "scSE"} and len(frames) == 2 * 7  # two models × seven blocks
