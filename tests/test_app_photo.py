@@ -155,3 +155,22 @@ def test_attribution_explains_the_error_each_model_removes():
     assert any("squared error removed" in c.value for c in at.caption)
     frames = next(d.value for d in at.dataframe if "Spearman ρ" in d.value.columns)
     assert set(frames["model"]) == {"sSE", "scSE"} and len(frames) == 2 * 7  # two models × seven blocks
+
+
+def test_knockout_of_the_photo_models_equals_a_capture_with_that_knockout():
+    from scse_viz import capture_attention
+    from scse_viz.capture import Knockout
+
+    at = ran(page(PAGE, **{FAMILY: "photo"}))
+    at.toggle(key="ko-on").set_value(True)
+    ran(at)
+    table = next(d.value for d in at.dataframe if "change" in d.value.columns).set_index("change")["value"]
+    x = noisy_first_sample()
+    model = zoo.load_model("photo", "scse")  # the page's default: the last attention model, cSE gates at 0.5
+    sample = samples.list_samples("photo")[0]
+    h, w = load_any(samples.sample_bytes(sample), sample.path.name).pixels.shape[:2]
+    intact = np.clip(capture_attention(model, x).output[0].permute(1, 2, 0).numpy()[:h, :w], 0, 1)
+    knocked = capture_attention(model, x, knockout=[Knockout("cse", 0.5, None)]).output
+    knocked = np.clip(knocked[0].permute(1, 2, 0).numpy()[:h, :w], 0, 1)
+    assert table["PSNR of the knocked-out output against the intact one (dB)"] == pytest.approx(psnr(knocked, intact))
+    assert table["mean |knocked-out − intact| (0–1 scale)"] == pytest.approx(float(np.abs(knocked - intact).mean()))

@@ -247,3 +247,17 @@ def test_each_family_says_which_inputs_suit_it():
     assert suits["photo"] == {"photo": True, "garment": True, "volume": False}
     assert suits["fashion"] == {"photo": False, "garment": True, "volume": False}
     assert suits["brain"] == {"photo": False, "garment": True, "volume": True}
+
+
+def test_export_keeps_each_restored_picture_and_the_noisy_input():
+    import io
+    import json
+
+    from scse_viz import export
+
+    run, _ = untrained_run(NoiseSetting("band", 35.0, seed=4))
+    arrays = np.load(io.BytesIO(export.to_npz(run)))
+    assert np.array_equal(arrays["input/pixels"], run.image.pixels)
+    for variant, output in run.outputs.items():
+        assert np.array_equal(arrays[f"{variant}/restored"], np.clip(output.prediction.raw, 0, 1))
+    assert json.loads(str(arrays["metadata"]))["family"] == "photo"

@@ -74,10 +74,8 @@ def _canvas(image: InputImage, where: Any) -> np.ndarray | None:
 
 
 def _image_data(result: Any) -> np.ndarray | None:
-    try:
-        data = result.image_data
-    except Exception:  # noqa: BLE001  (no drawing yet, or a canvas that returned nothing: nothing painted)
-        return None
+    """The canvas as RGBA (H×W×4), or None before its first stroke."""
+    data = None if result is None else result.image_data
     return None if data is None else np.asarray(data)
 
 
