@@ -19,7 +19,7 @@ from scse_viz.render import charts, raster
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input, degraded, pick_input
 from scse_viz.ui.navigation import log_run_time, page_links
-from scse_viz.ui.pictures import COLORMAPS, picture_memo
+from scse_viz.ui.pictures import COLORMAPS, picture_memo, tile_width
 from scse_viz.ui.runs import family_run, knockout_output, second_output
 from scse_viz.ui.sections import show_sections
 from scse_viz.ui.state import memo
@@ -117,7 +117,7 @@ with attention_tab:
         tiles = [picture(("sse", variant, r.label, cmap, alpha), lambda r=r: raster.overlay(
             shown, memo(("q", run.key, variant, r.label), lambda: explore.spatial_map(run, r)), cmap, alpha))
             for r in maps]  # fmt: skip
-        st.image(tiles, caption=[f"{r.label} (stride {r.stride[0]:g})" for r in maps], width=180)
+        st.image(tiles, caption=[f"{r.label} (stride {r.stride[0]:g})" for r in maps], width=tile_width(tiles, 180))
 
 # ------------------------------------------------------------------------------------------------------ knock-out
 with knockout_tab:

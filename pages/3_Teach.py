@@ -29,6 +29,7 @@ from scse_viz.render import charts, raster
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input
 from scse_viz.ui.models import family_models
+from scse_viz.ui.pictures import tile_width
 from scse_viz.ui.navigation import page_links
 from scse_viz.ui.state import memo
 
@@ -99,7 +100,8 @@ def model_walk(family, image) -> Walk | None:
     wt, record = walked.walk, walked.record
     (h, w), stride = wt.x.shape[1:], record.stride[0]
     picture, text = right.columns([1, 3])
-    picture.image(raster.enlarge(raster.to_rgb(prepared.pixels), 112), caption="what the model sees", width=112)
+    seen = raster.enlarge(raster.to_rgb(prepared.pixels), 112)
+    picture.image(seen, caption="what the model sees", width=tile_width([seen], 112))
     bottleneck = (f"; its cSE bottleneck has C′ = {wt.hidden_channels} units (r = {wt.channels // wt.hidden_channels})"
                   if wt.hidden_channels else "")  # fmt: skip
     text.markdown(f"**{family.label(variant)} model · {block}** on *{image.name}*. x is the feature map the "

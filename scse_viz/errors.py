@@ -23,6 +23,10 @@ class UnsupportedFormatError(InputError):
     """The file is of a type we do not read."""
 
 
+class UnsupportedCompressionError(UnsupportedFormatError):
+    """A DICOM file's pixel data is compressed with a transfer syntax that no installed decoder can read."""
+
+
 class UnreadableFileError(InputError):
     """The file claims a supported type but cannot be decoded (corrupt or truncated)."""
 

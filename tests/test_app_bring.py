@@ -54,7 +54,8 @@ def _bring(at, files: list[tuple[str, bytes, str]], names: str = "", architectur
 def _upload_then_teach(at, seed: int, side: int) -> None:
     """Upload a random colour picture for the brought model, then open the Teach page in the same session."""
     pixels = np.random.default_rng(seed).random((side, side, 3)).astype(np.float32)
-    _by_label(at.sidebar.file_uploader, "Image or NIfTI volume").set_value(("p.png", png_bytes(pixels), "image/png"))
+    upload = _by_label(at.sidebar.file_uploader, "Image, NIfTI volume or DICOM")
+    upload.set_value(("p.png", png_bytes(pixels), "image/png"))
     ran(at)
     at.switch_page("pages/3_Teach.py")
     ran(at)
@@ -73,7 +74,7 @@ def test_an_uploaded_smp_zip_runs_on_an_uploaded_image(smp_model_zip):
     pixels = np.random.default_rng(1).random((256, 256, 3)).astype(np.float32)
     _by_label(at.sidebar.radio, "Input").set_value("Upload your own")
     ran(at)
-    upload = _by_label(at.sidebar.file_uploader, "Image or NIfTI volume")
+    upload = _by_label(at.sidebar.file_uploader, "Image, NIfTI volume or DICOM")
     upload.set_value(("street.png", png_bytes(pixels), "image/png"))
     ran(at)
     # what the app computed equals the model itself on the same 8-bit picture, prepared by hand

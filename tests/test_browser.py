@@ -325,7 +325,7 @@ def test_bring_your_own_model_in_chromium(browser, app_url: str, artifacts_dir: 
         sidebar.get_by_text("resized to 256×256", exact=False).wait_for(state="visible", timeout=120_000)
         _idle(page, after=before)
         # no samples ship with a brought model, so the input is already "Upload your own"
-        sidebar.get_by_text("Image or NIfTI volume", exact=True).wait_for(state="visible", timeout=60_000)
+        sidebar.get_by_text("Image, NIfTI volume or DICOM", exact=True).wait_for(state="visible", timeout=60_000)
         before = _runs_finished(page)
         sidebar.locator('input[type="file"]').last.set_input_files(
             files=[{"name": "grace_hopper.jpg", "mimeType": "image/jpeg", "buffer": photo.read_bytes()}])

@@ -11,10 +11,11 @@ import zlib
 
 import numpy as np
 
-from scse_viz.errors import EmptyFileError
+from scse_viz.errors import EmptyFileError, UnsupportedFormatError
 
 _IMAGE_TYPES = "PNG, JPEG, TIFF, BMP, WebP or GIF image"
 _VOLUME_TYPES = "NIfTI volume (.nii or .nii.gz)"
+_DICOM_TYPES = "DICOM file (one file, or a .zip of a series)"
 
 # What Pillow and its plugins raise on malformed data. Broad on purpose: a corrupt upload must become
 # UnreadableFileError, whatever corner of a decoder it trips over.
@@ -46,6 +47,8 @@ def _empty(name: str) -> EmptyFileError:
 # Sniffing file types from their bytes
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGIC = b"PK\x03\x04"
+_DICOM_MAGIC_OFFSET = 128  # a DICOM file (PS3.10) is a 128-byte preamble, then "DICM", then the file meta group
 _NIFTI1_HEADER_SIZE = 348
 _NIFTI2_HEADER_SIZE = 540
 _BMP_DIB_HEADER_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
@@ -69,6 +72,11 @@ def _sniff_image(data: bytes) -> str | None:
     return None
 
 
+def _is_dicom(data: bytes) -> bool:
+    """Whether ``data`` is a DICOM file: ``DICM`` right after the 128-byte preamble, as PS3.10 requires."""
+    return data[_DICOM_MAGIC_OFFSET : _DICOM_MAGIC_OFFSET + 4] == b"DICM"
+
+
 def _nifti_kind(head: bytes) -> str | None:
     """Return ``"n+1"``, ``"ni1"``, ``"n+2"`` or ``"ni2"`` if ``head`` starts a NIfTI header, else None.
 
@@ -85,14 +93,22 @@ def _nifti_kind(head: bytes) -> str | None:
     return None
 
 
+def _unsupported_upload(data: bytes, name: str) -> UnsupportedFormatError:
+    """The refusal for bytes of no type the app reads, naming what they seem to be and every type it does read."""
+    return UnsupportedFormatError(
+        f'"{name}" is not a file the app can read{_looks_like(data)}. Upload a {_IMAGE_TYPES}, a {_VOLUME_TYPES}, '
+        f"or a {_DICOM_TYPES}."
+    )
+
+
 def _looks_like(data: bytes) -> str:
     """Name a few common wrong uploads, so the message can say what the file seems to be."""
     if data.startswith(b"%PDF"):
         return " (it looks like a PDF document)"
-    if data.startswith(b"PK\x03\x04"):
+    if data.startswith(_ZIP_MAGIC):
         return " (it looks like a ZIP archive or an Office document)"
-    if data[128:132] == b"DICM":
-        return " (it looks like a DICOM file: convert it to NIfTI first, for example with dcm2niix)"
+    if _is_dicom(data):
+        return " (it looks like a DICOM file)"
     if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"avif", b"heim", b"heis"):
         return " (it looks like a HEIC/AVIF photo: export it as JPEG or PNG)"
     if data.startswith(b"\x00\x00\x00\x0cjP  ") or data.startswith(b"\xff\x4f\xff\x51"):

@@ -16,11 +16,11 @@ import streamlit as st
 from scse_viz import explore, samples, zoo
 from scse_viz.color import is_colour
 from scse_viz.errors import ScseVizError, VolumeIndexRequiredError
-from scse_viz.io import ORIENTATIONS, LoadedImage, Volume, load_any, slice_count
+from scse_viz.io import ORIENTATIONS, LoadedImage, Volume, load_any, slice_count, volume_slice
+from scse_viz.io.images import DEFAULT_MIN_SIDE
 from scse_viz.ui.brought import bring_form, brought, brought_families
 from scse_viz.ui.state import FAMILY, chosen_input, keep_input, memo
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "gif", "nii", "gz"]
 SAMPLE, UPLOAD = "Bundled sample", "Upload your own"
 
 
@@ -72,11 +72,26 @@ def _decode(data: bytes, name: str, volume_index: int | None) -> tuple[str, Any]
         return "error", str(error)
 
 
-def _volume_slice(volume: Volume, key: str, where: Any) -> explore.InputImage:
-    """Orientation and slice controls for a volume (middle slice first)."""
-    orientation = where.radio("Slice orientation", ORIENTATIONS, index=2, horizontal=True, key=f"{key}-o")
+def _volume_slice(volume: Volume, key: str, where: Any) -> explore.InputImage | None:
+    """Orientation and slice controls for a volume (middle slice first). Orientations whose slices are thinner than
+    an image may be are not offered; a volume of one slice gets no slider."""
+    usable = [o for o in ORIENTATIONS if min(volume_slice(volume, o, 0).shape) >= DEFAULT_MIN_SIDE]
+    if not usable:
+        where.error(f"Every slice of {volume.name} ({'×'.join(map(str, volume.shape))} voxels) is thinner than "
+                    f"{DEFAULT_MIN_SIDE} pixels, so no slice can be shown.")  # fmt: skip
+        return None
+    if len(usable) < len(ORIENTATIONS):
+        where.caption(f"{volume.name} is {'×'.join(map(str, volume.shape))} voxels: only "
+                      f"{' and '.join(usable)} slices are wide enough to show.")  # fmt: skip
+    default = "axial" if "axial" in usable else usable[0]
+    orientation = where.radio("Slice orientation", usable, index=usable.index(default), horizontal=True,
+                              key=f"{key}-o")  # fmt: skip
     count = slice_count(volume, orientation)
-    index = where.slider("Slice", 0, count - 1, count // 2, key=f"{key}-{orientation}-s")
+    if count == 1:
+        where.caption(f"One {orientation} slice.")
+        index = 0
+    else:
+        index = where.slider("Slice", 0, count - 1, count // 2, key=f"{key}-{orientation}-s")
     return memo(("slice", key, orientation, index), lambda: explore.input_from_volume(volume, orientation, index))
 
 
@@ -133,15 +148,23 @@ def _offer_switch(family: zoo.Family, name: str, loaded: Any, where: Any, prefix
 
 def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputImage | None:
     upload = where.file_uploader(
-        "Image or NIfTI volume", type=UPLOAD_TYPES, key=f"{prefix}upload-{family.name}",
-        help="PNG, JPEG, TIFF (8/16-bit), BMP, WebP, GIF, or a NIfTI volume (.nii, .nii.gz).",
+        "Image, NIfTI volume or DICOM", type=None, key=f"{prefix}upload-{family.name}",
+        help="PNG, JPEG, TIFF (8/16-bit), BMP, WebP, GIF; a NIfTI volume (.nii, .nii.gz); DICOM: one file "
+        "(single- or multi-frame) or a .zip of a series. Any file is taken: what it is is read from its content, and "
+        "a file the app cannot read gets a message saying why. Of a DICOM header only the pixel data and its "
+        "geometry, rescale and window are read; patient data is never read, shown or exported.",
     )  # fmt: skip
     if upload is None:
         carried = st.session_state.get(CARRIED, {}).get(family.name)
-        return None if carried is None else _from_decoded(family, *carried, f"{prefix}carried", where, prefix)
+        if carried is None:
+            _status(prefix, "no file uploaded yet")
+            return None
+        return _from_decoded(family, *carried, f"{prefix}carried", where, prefix)
     volume_index = st.session_state.get(f"{prefix}volume-index-{upload.file_id}")
     status, loaded = memo(("upload", upload.file_id, volume_index),
                           lambda: _decode(upload.getvalue(), upload.name, volume_index))  # fmt: skip
+    if status != "ok":
+        _status(prefix, f"**{upload.name}** could not be read as it is (the sidebar says why)")
     if status == "needs-index":
         where.error(loaded)
         where.number_input("Volume (4th dimension) to use", min_value=0, value=0, step=1,
@@ -175,12 +198,31 @@ def pick_input(family: zoo.Family, where: Any = st.sidebar, prefix: str = "") ->
     return _from_sample(family, where, prefix) if source == SAMPLE else _from_upload(family, where, prefix)
 
 
+STATUS = "scse_input_status"  # session key: why this run's choice gave no new input (the sidebar's, prefix "")
+
+
+def _status(prefix: str, why: str) -> None:
+    if prefix == "":
+        st.session_state[STATUS] = why
+
+
+def _say_what_is_shown(family: zoo.Family) -> None:
+    """When the new choice gave no input, say plainly that the picture on screen is the one chosen before."""
+    why = st.session_state.pop(STATUS, None)
+    kept = chosen_input(family.name)
+    if why is not None and kept is not None:
+        st.warning(f"{why[0].upper()}{why[1:]}: still shown is **{kept.name}**, chosen before, with its results.")
+
+
 def choose_input(family: zoo.Family) -> explore.InputImage | None:
     """The sidebar's input for ``family``, shared by every page: the new valid choice, or the one chosen before if
     the new choice failed (or nothing was chosen yet); degraded as the family's controls say (noise added)."""
+    st.session_state.pop(STATUS, None)
     image = pick_input(family)
     if image is not None:
         keep_input(family.name, image)
+    else:
+        _say_what_is_shown(family)
     image = chosen_input(family.name)
     if image is None or family.degradation is None:
         return image

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -20,3 +20,10 @@ def picture_memo(scope: str, run_key: str) -> Callable[[tuple[Hashable, ...], Ca
         return memo((scope, run_key, *key), lambda: raster.enlarge(make()))
 
     return picture
+
+
+def tile_width(pictures: Sequence[np.ndarray], width: int) -> int | str:
+    """``width`` for pictures shown as tiles, or "stretch" where a picture would be under 2 px tall at that width
+    (a strip of 1:200; Streamlit cannot draw an image 0 px tall)."""
+    flattest = min(p.shape[0] / p.shape[1] for p in pictures) if len(pictures) else 1.0
+    return width if flattest * width >= 2 else "stretch"
