@@ -23,6 +23,7 @@ from scse_viz.ui.pictures import COLORMAPS, picture_memo, tile_width
 from scse_viz.ui.runs import family_run, knockout_output, second_output
 from scse_viz.ui.sections import show_sections
 from scse_viz.ui.state import memo
+from scse_viz.ui.volume3d import volume_tab as show_volume
 from scse_viz.views import view_for
 
 st.set_page_config(page_title="Explore · scSE Lens", layout="wide")
@@ -68,8 +69,8 @@ right.caption(f"These models were trained on {family.trained_on}. Any image runs
 if image.truth is not None:
     right.caption("This input comes with its ground truth: the Outputs tab scores the models against it.")
 
-outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab = st.tabs(
-    ["Outputs", "Attention", "Knock-out", "Compare two images", "Export"]
+outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab, volume_tab = st.tabs(
+    ["Outputs", "Attention", "Knock-out", "Compare two images", "Export", "Whole volume (3-D)"]
 )
 
 # ------------------------------------------------------------------------------------------------------ outputs
@@ -201,5 +202,9 @@ with export_tab:
     for number, (title, make) in enumerate(f for f in figures.items() if f[1] is not None):
         st.markdown(f"**{title}**")
         figure_downloads(f"{stem}_{number}", make, f"fig-{number}")
+
+# ------------------------------------------------------------------------------------------------------ 3-D
+with volume_tab:
+    show_volume(family, image)
 
 log_run_time("explore")

@@ -34,6 +34,15 @@ MAX_SIDE = 1024  # longer side kept for display and results; larger uploads are 
 
 
 @dataclass(frozen=True)
+class SliceOf:
+    """Where a slice came from: its volume, orientation and index (the page offers the whole volume in 3-D)."""
+
+    volume: Volume = field(compare=False)
+    orientation: str
+    index: int
+
+
+@dataclass(frozen=True)
 class InputImage:
     """What the person chose, ready to be prepared for any family.
 
@@ -48,6 +57,7 @@ class InputImage:
     source_size: tuple[int, int]
     note: str = ""
     truth: Any = None
+    volume: SliceOf | None = None  # the volume this slice was cut from, where it was
 
     @property
     def size(self) -> tuple[int, int]:
@@ -110,7 +120,8 @@ def input_from_volume(volume: Volume, orientation: str, index: int, max_side: in
     name = f"{volume.name} · {orientation} {index + 1}/{slice_count(volume, orientation)}"
     loaded = image_from_slice(volume_slice(volume, orientation, index), name)
     result = input_from_image(loaded, max_side=max_side)
-    return replace(result, note=f"{orientation} slice {index} of {volume.name} ({result.note})")
+    return replace(result, note=f"{orientation} slice {index} of {volume.name} ({result.note})",
+                   volume=SliceOf(volume, orientation, index))  # fmt: skip
 
 
 def degraded_input(image: InputImage, setting: NoiseSetting) -> InputImage:

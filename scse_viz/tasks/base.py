@@ -97,6 +97,11 @@ class Task(ABC):
     def default_target(self, reference: Prediction, others: Sequence[Prediction]) -> int:
         """The class to explain first, given the reference model's prediction and every model's."""
 
+    def slice_maps(self, prediction: Prediction) -> dict[str, np.ndarray]:
+        """Name -> H×W map of one slice's prediction, for stacking slices into a volume (none by default: a class
+        per slice is no map)."""
+        return {}
+
     @abstractmethod
     def export_arrays(self, prediction: Prediction) -> dict[str, np.ndarray]:
         """Name -> array of what an export keeps of the prediction."""

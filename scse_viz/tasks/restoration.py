@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from scse_viz.color import luma
 from scse_viz.geometry import DisplayGeometry
 from scse_viz.metrics import psnr, ssim
 from scse_viz.tasks.base import OutputError, Prediction, Task
@@ -122,6 +123,10 @@ class RestorationTask(Task):
     def default_target(self, reference: Prediction, others: Sequence[Prediction]) -> int:
         """The whole picture."""
         return 0
+
+    def slice_maps(self, prediction: Prediction) -> dict[str, np.ndarray]:
+        """The restored slice in gray (a volume is one channel)."""
+        return {"restored": luma(_image(prediction)).astype(np.float32)}
 
     def export_arrays(self, prediction: Prediction) -> dict[str, np.ndarray]:
         return {"restored": _image(prediction)}

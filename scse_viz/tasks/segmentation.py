@@ -103,6 +103,9 @@ class SegmentationTask(Task):
         pool = foreground or [int(k) for k in np.flatnonzero(counts)]
         return max(pool, key=lambda k: (counts[k], -k))
 
+    def slice_maps(self, prediction: Prediction) -> dict[str, np.ndarray]:
+        return {"mask": _mask(prediction)}
+
     def export_arrays(self, prediction: Prediction) -> dict[str, np.ndarray]:
         return {"probabilities": prediction.probabilities, "mask": _mask(prediction)}
 
