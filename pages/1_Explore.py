@@ -23,6 +23,8 @@ from scse_viz.ui.pictures import COLORMAPS, picture_memo, tile_width
 from scse_viz.ui.runs import family_run, knockout_output, second_output
 from scse_viz.ui.sections import show_sections
 from scse_viz.ui.state import memo
+from scse_viz.ui.volume3d import TAB as VOLUME_TAB
+from scse_viz.ui.volume3d import default_tab as volume_default_tab
 from scse_viz.ui.volume3d import volume_tab as show_volume
 from scse_viz.views import view_for
 
@@ -70,7 +72,7 @@ if image.truth is not None:
     right.caption("This input comes with its ground truth: the Outputs tab scores the models against it.")
 
 outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab, volume_tab = st.tabs(
-    ["Outputs", "Attention", "Knock-out", "Compare two images", "Export", "Whole volume (3-D)"]
+    ["Outputs", "Attention", "Knock-out", "Compare two images", "Export", VOLUME_TAB], default=volume_default_tab()
 )
 
 # ------------------------------------------------------------------------------------------------------ outputs

@@ -416,3 +416,54 @@ def test_photo_denoising_in_chromium(browser, app_url: str, artifacts_dir: Path)
         _no_errors(page, errors)
     finally:
         page.close()
+
+
+def _dicom_series_zip() -> tuple[bytes, int]:
+    """The bundled MNI152 2 mm T1 volume written as a zipped series of axial DICOM slices (16-bit, 2 mm), shuffled;
+    and its number of slices."""
+    import numpy as np
+
+    from scse_viz import samples
+    from scse_viz.io import load_any
+
+    from .test_dicom import dicom_bytes, zip_bytes
+
+    sample = next(s for s in samples.list_samples("brain") if s.kind == "volume")
+    data = load_any(samples.sample_bytes(sample), sample.path.name).data
+    scaled = np.round(data / data.max() * 4000).astype(np.uint16)
+    members = {}
+    for z in np.random.default_rng(0).permutation(data.shape[2]):
+        plane = np.ascontiguousarray(scaled[:, :, z].T[::-1])  # rows anterior → posterior, columns left → right
+        members[f"IM{int(z):04d}"] = dicom_bytes(
+            plane, ImageOrientationPatient=[-1, 0, 0, 0, -1, 0], ImagePositionPatient=[90.0, 126.0, -72.0 + 2 * z],
+            PixelSpacing=[2.0, 2.0], InstanceNumber=int(z) + 1, SeriesInstanceUID="1.2.826.0.1.3680043.9.7",
+        )  # fmt: skip
+    return zip_bytes(members), data.shape[2]
+
+
+def test_dicom_series_and_its_3d_view_in_chromium(browser, app_url: str, artifacts_dir: Path):
+    """Upload a zipped DICOM series to the brain family, see a slice segmented, then run the model over every
+    slice on the 3-D tab and get the NIfTI downloads."""
+    series, count = _dicom_series_zip()
+    page, errors = _open(browser, f"{app_url}/Explore", height=2000)
+    try:
+        page.get_by_role("heading", name="Explore", exact=True).wait_for(state="visible", timeout=120_000)
+        _idle(page)
+        _choose_upload(page)
+        before = _runs_finished(page)
+        page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
+            files=[{"name": "series.zip", "mimeType": "application/zip", "buffer": series}])
+        page.get_by_role("heading", name="Area per class (% of the image)").wait_for(state="visible", timeout=120_000)
+        _idle(page, after=before)
+        page.screenshot(path=str(artifacts_dir / "browser-dicom-series.png"), full_page=True)
+        assert page.get_by_text(f"series of {count} slices", exact=False).count() >= 1
+        page.get_by_role("tab", name="Whole volume (3-D)").click()
+        before = _runs_finished(page)
+        page.get_by_role("button", name=f"Run on all {count} slices").click()
+        page.get_by_text("Download as NIfTI", exact=False).wait_for(state="visible", timeout=60_000)
+        _idle(page, after=before)
+        assert page.get_by_role("button", name="mask").count() == 1
+        _no_errors(page, errors)
+    finally:
+        page.screenshot(path=str(artifacts_dir / "browser-dicom-3d.png"), full_page=True)
+        page.close()

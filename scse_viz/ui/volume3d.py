@@ -32,6 +32,19 @@ def _volume_key(source: explore.SliceOf) -> str:
     return digest.hexdigest()[:16]
 
 
+TAB = "Whole volume (3-D)"
+STAY = "scse_volume_tab_open"  # set by the run button: the page opens on this tab again after its rerun
+
+
+def _stay() -> None:
+    st.session_state[STAY] = True
+
+
+def default_tab() -> str | None:
+    """The tab the Explore page should open on: this one right after its run button was pressed."""
+    return TAB if st.session_state.pop(STAY, False) else None
+
+
 def volume_tab(family: Family, image: explore.InputImage) -> None:
     """Controls, the run on every slice, the three planes and the NIfTI downloads."""
     source = image.volume
@@ -51,7 +64,7 @@ def volume_tab(family: Family, image: explore.InputImage) -> None:
     if result is None:
         controls.caption(f"{count} {orientation} slices of {volume.name}, each through the same path as the slice "
                          "on the other tabs.")  # fmt: skip
-        if not controls.button(f"Run on all {count} slices", type="primary", key="vol-run"):
+        if not controls.button(f"Run on all {count} slices", type="primary", key="vol-run", on_click=_stay):
             view.info("Press the button to run the model over the whole volume (a progress bar shows how far it "
                       "is; the result is kept for this session).")  # fmt: skip
             return
