@@ -12,6 +12,7 @@ command runs.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,12 @@ def _write_samples(out: Path, data_root: Path | None, card_assets: Path | None) 
     return write_brain(out)
 
 
+def test_images(data_root: Path | None = None) -> Iterator[tuple[str, np.ndarray, None]]:
+    """The test slabs' slices, as the app shows them (tissue labels are per pixel: no label per image)."""
+    for item in load_brain_slices("test"):
+        yield f"{item.orientation}-{item.index:03d}", item.pixels, None
+
+
 PARTS = FamilyTraining(
     config=BrainConfig,
     train=_train,
@@ -196,5 +203,6 @@ PARTS = FamilyTraining(
     # sits between the two.
     tolerance=5e-4,
     write_samples=_write_samples,
+    test_images=test_images,
 )
 

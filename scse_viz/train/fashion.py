@@ -9,6 +9,7 @@ evaluation command runs, so the card's numbers can be re-measured exactly.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,13 @@ def _write_samples(out: Path, data_root: Path | None, card_assets: Path | None) 
     return write_fashion(out, data_root, card_assets)
 
 
+def test_images(data_root: Path | None) -> Iterator[tuple[str, np.ndarray, str]]:
+    """The 10,000 official test images as stored (light garment on black, 0–1), with their class names."""
+    images, labels = load_fashion("test", root=data_root)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        yield f"test-{i:05d}", image.astype(np.float32) / 255.0, CLASS_NAMES[int(label)]
+
+
 PARTS = FamilyTraining(
     config=FashionConfig,
     train=train_fashion,
@@ -193,5 +201,6 @@ PARTS = FamilyTraining(
     tolerance=3e-4,
     write_samples=_write_samples,
     extra_assets=write_excitation,
+    test_images=test_images,
 )
 

@@ -7,11 +7,12 @@ instead of branching on the family's name, so a new family brings its parts and 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -43,6 +44,8 @@ class FamilyTraining:
     # methods without training measured on the same test inputs (method -> measure -> value), for the card
     references: Callable[[], dict[str, dict[str, float]]] | None = None
     check_every_number: bool = False  # evaluate holds every per-class number to the tolerance, not only the headline
+    # the test set as the app would see it, for ``python -m scse_viz.batch test``: (name, pixels in [0, 1], label)
+    test_images: Callable[[Path | None], Iterable[tuple[str, np.ndarray, Any]]] | None = None
 
 
 def parts_for(family: Family) -> FamilyTraining:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -256,6 +257,12 @@ def references() -> dict[str, dict[str, float]]:
     return table
 
 
+def test_images(data_root: Path | None = None) -> Iterator[tuple[str, np.ndarray, None]]:
+    """The clean test photos (the batch adds the family's default noise, as the app does)."""
+    for name in data.TEST_PHOTOS:
+        yield name, data.test_photo(name), None
+
+
 PARTS = FamilyTraining(
     config=PhotoConfig,
     train=train_photo,
@@ -268,4 +275,5 @@ PARTS = FamilyTraining(
     write_samples=write_photo,
     references=references,
     check_every_number=True,  # PSNR, SSIM and every ρ(q, σ) of the card are re-measured
+    test_images=test_images,
 )

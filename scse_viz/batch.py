@@ -1,0 +1,278 @@
+"""``python -m scse_viz.batch INPUT --family NAME --out DIR``: every gate of every block over many images, as a table.
+
+INPUT is a folder of images (every file the app reads, in name order), one volume (NIfTI, DICOM file or zipped
+series: every slice along ``--axis``), or ``test`` (the family's own test set, from its training parts). Each image
+goes through the app's own path (``explore.input_from_image``, the family's degradation with its default setting,
+``prepare``, ``run_model``) for each chosen variant, and each block that ran gives one row of gate statistics
+(:func:`gate_statistics`). Rows are written as Parquet parts (``DIR/gates/part-NNNNN.parquet``, read together with
+``pyarrow.dataset`` or :func:`read_table`), so an interrupted run resumes where it stopped: images already in a part
+are skipped. ``DIR/manifest.json`` records versions, the models' weight hashes, the settings and the counts;
+``--maps`` adds one NPZ of the sSE maps per image (``DIR/maps/``). Decoding runs in a DataLoader with ``--workers``
+processes. Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from scse_viz import explore, zoo
+from scse_viz.capture import BlockRecord
+from scse_viz.family import Family
+
+LOW, HIGH = 0.05, 0.95  # a gate below LOW is (nearly) shut, above HIGH (nearly) fully open
+STATISTICS = ("mean", "std", "min", "max", "share_below_0.05", "share_above_0.95", "entropy_bits")
+PART_ROWS = 2000  # rows per Parquet part
+
+
+def gate_statistics(values: np.ndarray | None) -> dict[str, float | None]:
+    """Mean, standard deviation (population), min, max, the shares below 0.05 and above 0.95, and the mean binary
+    entropy in bits, −g·log2 g − (1 − g)·log2(1 − g) averaged over the gate's values (1 at g = 0.5, 0 at saturation),
+    of one gate's values; all None for a gate the block does not have."""
+    if values is None:
+        return dict.fromkeys(STATISTICS)
+    g = np.asarray(values, dtype=np.float64).ravel()
+    clipped = np.clip(g, 1e-12, 1 - 1e-12)
+    entropy = -(clipped * np.log2(clipped) + (1 - clipped) * np.log2(1 - clipped))
+    return dict(zip(STATISTICS, (float(g.mean()), float(g.std()), float(g.min()), float(g.max()),
+                                 float((g < LOW).mean()), float((g > HIGH).mean()), float(entropy.mean()))))  # fmt: skip
+
+
+def block_rows(image: str, variant: str, records: Sequence[BlockRecord], label: Any = None) -> list[dict[str, Any]]:
+    """One row per block that ran, with its channel-gate (``w_…``) and spatial-gate (``q_…``) statistics."""
+    rows = []
+    for record in records:
+        if not (record.ran and record.readable):
+            continue
+        w = None if record.channel_gate is None else record.channel_gate[0]
+        q = None if record.spatial_gate is None else record.spatial_gate[0]
+        row: dict[str, Any] = {"image": image, "label": None if label is None else str(label), "model": variant,
+                               "block": record.label, "kind": str(record.kind), "channels": record.channels}  # fmt: skip
+        row.update({f"w_{k}": v for k, v in gate_statistics(w).items()})
+        row.update({f"q_{k}": v for k, v in gate_statistics(q).items()})
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------------ inputs
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image to run: a stable name (the resume key), its pixels in [0, 1], and its label where known."""
+
+    name: str
+    pixels: np.ndarray
+    label: Any = None
+
+
+class FolderImages(torch.utils.data.Dataset):
+    """The files of a folder that the app reads, decoded in DataLoader workers; unreadable files become None."""
+
+    def __init__(self, files: Sequence[Path], max_side: int) -> None:
+        self.files, self.max_side = list(files), max_side
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> Item | tuple[str, str]:
+        from scse_viz.errors import ScseVizError
+        from scse_viz.io import LoadedImage, load_any
+
+        path = self.files[index]
+        try:
+            loaded = load_any(path.read_bytes(), path.name)
+        except ScseVizError as error:
+            return (path.name, str(error))
+        if not isinstance(loaded, LoadedImage):
+            return (path.name, "a volume inside a folder of images: run it on its own")
+        return Item(path.name, explore.input_from_image(loaded, max_side=self.max_side).pixels)
+
+
+def _first(batch: list[Any]) -> Any:
+    return batch[0]
+
+
+def folder_items(folder: Path, max_side: int, workers: int, skip: set[str]) -> Iterator[Item | tuple[str, str]]:
+    files = [p for p in sorted(folder.iterdir()) if p.is_file() and p.name not in skip]
+    loader = torch.utils.data.DataLoader(FolderImages(files, max_side), batch_size=1, num_workers=workers,
+                                         collate_fn=_first)  # fmt: skip
+    yield from loader
+
+
+def volume_items(path: Path, axis: str, max_side: int, skip: set[str]) -> Iterator[Item]:
+    from scse_viz.io import Volume, load_any, slice_count
+
+    volume = load_any(path.read_bytes(), path.name)
+    if not isinstance(volume, Volume):
+        raise SystemExit(f"{path} is a 2-D image, not a volume: put it in a folder")
+    for index in range(slice_count(volume, axis)):
+        name = f"{path.name}#{axis}:{index:04d}"
+        if name not in skip:
+            yield Item(name, explore.input_from_volume(volume, axis, index, max_side=max_side).pixels)
+
+
+def test_items(family: Family, data_root: Path | None, skip: set[str]) -> Iterator[Item]:
+    from scse_viz.train.parts import parts_for
+
+    parts = parts_for(family)
+    if parts.test_images is None:
+        raise SystemExit(f"the {family.name} family's training parts name no test images")
+    for name, pixels, label in parts.test_images(data_root):
+        if name not in skip:
+            yield Item(name, pixels, label)
+
+
+# ------------------------------------------------------------------------------------------------------ running
+
+
+def read_table(out: Path) -> Any:
+    """Every Parquet part of a batch as one ``pyarrow.Table`` (empty when none is written yet)."""
+    import pyarrow.dataset as ds
+
+    parts = sorted((out / "gates").glob("part-*.parquet"))
+    if not parts:
+        import pyarrow as pa
+
+        return pa.table({})
+    return ds.dataset([str(p) for p in parts], format="parquet").to_table()
+
+
+def done_images(out: Path) -> set[str]:
+    table = read_table(out)
+    return set(table.column("image").to_pylist()) if table.num_rows else set()
+
+
+def _write_part(out: Path, rows: list[dict[str, Any]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = out / "gates"
+    folder.mkdir(parents=True, exist_ok=True)
+    number = len(list(folder.glob("part-*.parquet")))
+    temporary = folder / f".part-{number:05d}.tmp"
+    pq.write_table(pa.Table.from_pylist(rows), temporary)
+    temporary.rename(folder / f"part-{number:05d}.parquet")  # whole parts only: a crash leaves no half part
+
+
+def run_batch(family: Family, variants: Sequence[str], items: Iterator[Any], out: Path, maps: bool = False,
+              progress: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Run every item through every variant; rows are flushed in whole parts (the resume unit is an image whose
+    rows are all in one part: a part is written only after all variants of its images ran)."""
+    from tqdm import tqdm
+
+    models = {v: zoo.load_model(family.name, v) for v in variants}
+    rows: list[dict[str, Any]] = []
+    counts = {"images": 0, "rows": 0, "failed": []}
+    started = time.perf_counter()
+    for item in tqdm(items, desc=f"{family.name} gates", disable=not progress, unit="image"):
+        if isinstance(item, tuple):  # a file that could not be read
+            counts["failed"].append({"image": item[0], "why": item[1]})
+            continue
+        image = explore.InputImage(item.name, item.pixels, item.name, item.pixels.shape[:2])
+        if family.degradation is not None:
+            from scse_viz.degradation import NoiseSetting
+
+            image = explore.degraded_input(image, NoiseSetting(seed=counts["images"]))
+        prepared = family.prepare(image.pixels)
+        arrays = {}
+        for variant, model in models.items():
+            output = explore.run_model(family, model, variant, prepared)
+            rows.extend(block_rows(item.name, variant, output.records, item.label))
+            if maps:
+                run = explore.FamilyRun(family, image, prepared, {variant: output})
+                arrays.update({f"{variant}/{r.label}": explore.spatial_map(run, r).astype(np.float32)
+                               for r in output.shown() if r.spatial_gate is not None})  # fmt: skip
+        if maps and arrays:
+            (out / "maps").mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(out / "maps" / f"{_safe(item.name)}.npz", **arrays)
+        counts["images"] += 1
+        if len(rows) >= PART_ROWS:
+            _write_part(out, rows)
+            counts["rows"] += len(rows)
+            rows = []
+    if rows:
+        _write_part(out, rows)
+        counts["rows"] += len(rows)
+    counts["seconds"] = time.perf_counter() - started
+    return counts
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def manifest(family: Family, variants: Sequence[str], settings: dict[str, Any], counts: dict[str, Any]) -> dict:
+    """What a batch result needs to be read and trusted later: versions, weight hashes, settings, counts."""
+    import pyarrow
+    import streamlit
+
+    import scse_viz
+    from scse_viz.train.common import sha256_of
+
+    return {
+        "command": "python -m scse_viz.batch",
+        "family": family.name,
+        "models": {v: {"label": family.label(v), "weights": family.weights_path(v).name,
+                       "sha256": sha256_of(family.weights_path(v))} for v in variants},  # fmt: skip
+        "settings": settings,
+        "counts": counts,
+        "statistics": {"columns": [f"{p}_{s}" for p in "wq" for s in STATISTICS],
+                       "low": LOW, "high": HIGH},  # fmt: skip
+        "versions": {"scse_viz": getattr(scse_viz, "__version__", "unknown"), "torch": torch.__version__,
+                     "pyarrow": pyarrow.__version__, "streamlit": streamlit.__version__,
+                     "python": platform.python_version()},  # fmt: skip
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scse_viz.batch", description=__doc__.splitlines()[0])
+    parser.add_argument("input", help="a folder of images, a volume file, or 'test' (the family's test set)")
+    parser.add_argument("--family", required=True, choices=list(zoo.FAMILIES))
+    parser.add_argument("--variant", default="all", help="all (default) or one of the family's variants")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--axis", default="axial", choices=("sagittal", "coronal", "axial"), help="volumes")
+    parser.add_argument("--maps", action="store_true", help="also write each image's sSE maps as NPZ")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers decoding a folder")
+    parser.add_argument("--data-root", type=Path, help="test: where the family's data are (fashion's IDX files)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    family = zoo.family(args.family)
+    variants = family.variants if args.variant == "all" else (args.variant,)
+    for v in variants:
+        family.check_variant(v)
+    args.out.mkdir(parents=True, exist_ok=True)
+    skip = done_images(args.out)
+    max_side = family.max_side or explore.MAX_SIDE
+    source = Path(args.input)
+    if args.input == "test":
+        items: Iterator[Any] = test_items(family, args.data_root, skip)
+    elif source.is_dir():
+        items = folder_items(source, max_side, args.workers, skip)
+    elif source.is_file():
+        items = volume_items(source, args.axis, max_side, skip)
+    else:
+        parser.error(f"{args.input}: no such folder or file (or 'test')")
+    torch.set_num_threads(torch.get_num_threads())
+    counts = run_batch(family, variants, items, args.out, maps=args.maps, progress=not args.quiet)
+    counts["skipped_as_done"] = len(skip)
+    settings = {"input": args.input, "variants": list(variants), "axis": args.axis, "maps": args.maps,
+                "workers": args.workers}  # fmt: skip
+    (args.out / "manifest.json").write_text(json.dumps(manifest(family, variants, settings, counts), indent=2) + "\n")
+    print(f"{counts['images']} images ({len(skip)} done before), {counts['rows']} rows, "
+          f"{len(counts['failed'])} unreadable, {counts['seconds']:.1f} s -> {args.out}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

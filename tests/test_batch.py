@@ -1,0 +1,124 @@
+"""``python -m scse_viz.batch``: gate statistics against a hand computation on planted gates, the rows of a real
+run against capture, resuming skips finished files, volumes give a row set per slice, and the manifest's hashes
+are the weight files' own."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import scse_viz  # noqa: F401
+from scse_viz import capture_attention, zoo
+from scse_viz.batch import block_rows, gate_statistics, main, read_table
+from scse_viz.blocks import SCSE
+
+from .app_helpers import png_bytes
+
+
+def test_statistics_equal_a_hand_computation():
+    values = np.array([0.01, 0.5, 0.99, 0.96])
+    stats = gate_statistics(values)
+    assert stats["mean"] == pytest.approx(0.615)
+    assert stats["std"] == pytest.approx(math.sqrt(sum((v - 0.615) ** 2 for v in values) / 4))
+    assert (stats["min"], stats["max"]) == (0.01, 0.99)
+    assert stats["share_below_0.05"] == 0.25 and stats["share_above_0.95"] == 0.5
+
+    def bits(g: float) -> float:
+        return -(g * math.log2(g) + (1 - g) * math.log2(1 - g))
+
+    assert stats["entropy_bits"] == pytest.approx(sum(bits(v) for v in values) / 4)
+    assert gate_statistics(None) == dict.fromkeys(stats)
+
+
+class Planted(nn.Module):
+    """One scSE block whose gates are constants: w = σ(1.5) for every channel, q = σ(−3) at every pixel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = SCSE(8, reduction=2)
+        with torch.no_grad():
+            for p in self.block.parameters():
+                p.zero_()
+            self.block.cSE[3].bias.fill_(1.5)
+            self.block.sSE[0].bias.fill_(-3.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+def test_rows_of_planted_gates_are_the_constants():
+    result = capture_attention(Planted(), torch.randn(1, 8, 6, 5))
+    (row,) = block_rows("x.png", "scse", result.records, label="Bag")
+    w, q = 1 / (1 + math.exp(-1.5)), 1 / (1 + math.exp(3.0))
+    assert row["w_mean"] == pytest.approx(w) and row["w_std"] == pytest.approx(0, abs=1e-7)
+    assert row["q_mean"] == pytest.approx(q) and row["q_share_below_0.05"] == 1.0
+    assert (row["image"], row["label"], row["channels"]) == ("x.png", "Bag", 8)
+
+
+def folder(tmp_path, names):
+    images = tmp_path / "images"
+    images.mkdir(exist_ok=True)
+    rng = np.random.default_rng(len(names))
+    for name in names:
+        (images / name).write_bytes(png_bytes(rng.random((40, 48))))
+    return images
+
+
+def test_a_folder_run_matches_capture_and_resumes_where_it_stopped(tmp_path):
+    images, out = folder(tmp_path, ["a.png", "b.png", "c.png"]), tmp_path / "out"
+    (images / "notes.txt").write_text("not an image")
+    assert main([str(images), "--family", "brain", "--variant", "sse", "--out", str(out), "--workers", "0",
+                 "--quiet"]) == 0  # fmt: skip
+    table = read_table(out).to_pylist()
+    assert sorted({r["image"] for r in table}) == ["a.png", "b.png", "c.png"]
+    family = zoo.family("brain")
+    from scse_viz.io import load_any
+
+    x = family.prepare(load_any((images / "b.png").read_bytes(), "b.png").pixels).tensor
+    records = {r.label: r for r in capture_attention(zoo.load_model("brain", "sse"), x).records}
+    for row in (r for r in table if r["image"] == "b.png"):
+        q = records[row["block"]].spatial_gate[0]
+        assert row["q_mean"] == pytest.approx(float(q.mean()), abs=1e-7)
+        assert row["q_max"] == pytest.approx(float(q.max()), abs=1e-7) and row["w_mean"] is None
+    first = json.loads((out / "manifest.json").read_text())
+    assert first["counts"]["failed"][0]["image"] == "notes.txt"
+    weights = family.weights_path("sse").read_bytes()
+    assert first["models"]["sse"]["sha256"] == hashlib.sha256(weights).hexdigest()
+
+    folder(tmp_path, ["a.png", "b.png", "c.png", "d.png"])  # one more file (a-c are rewritten but done)
+    (images / "notes.txt").unlink()
+    main([str(images), "--family", "brain", "--variant", "sse", "--out", str(out), "--workers", "0", "--quiet"])
+    second = json.loads((out / "manifest.json").read_text())
+    assert second["counts"]["images"] == 1 and second["counts"]["skipped_as_done"] == 3
+    rows = read_table(out).to_pylist()
+    assert sorted({r["image"] for r in rows}) == ["a.png", "b.png", "c.png", "d.png"]
+    assert len(rows) == 4 * len([r for r in table if r["image"] == "a.png"])  # no image twice
+
+
+def test_a_volume_gives_the_rows_of_every_slice(tmp_path):
+    path = tmp_path / "scan.nii.gz"
+    nib.save(nib.Nifti1Image(np.random.default_rng(0).random((30, 32, 5)).astype(np.float32), np.eye(4)), path)
+    out = tmp_path / "out"
+    main([str(path), "--family", "brain", "--variant", "cse", "--out", str(out), "--axis", "axial", "--maps",
+          "--quiet"])  # fmt: skip
+    rows = read_table(out).to_pylist()
+    assert sorted({r["image"] for r in rows}) == [f"scan.nii.gz#axial:{i:04d}" for i in range(5)]
+    assert all(r["q_mean"] is None and 0 < r["w_mean"] < 1 for r in rows)
+    assert not (out / "maps").exists()  # a cSE model has no sSE map to write
+
+
+def test_the_photo_test_set_runs_with_the_family_noise(tmp_path):
+    out = tmp_path / "out"
+    main(["test", "--family", "photo", "--variant", "scse", "--out", str(out), "--quiet", "--maps"])
+    rows = read_table(out).to_pylist()
+    assert len({r["image"] for r in rows}) == 5 and all(r["q_mean"] is not None for r in rows)
+    with np.load(io.BytesIO((out / "maps" / "chelsea.npz").read_bytes())) as maps:
+        assert maps["scse/unet.encoders.0.attention"].shape == (300, 451)
