@@ -214,8 +214,9 @@ def _safe(name: str) -> str:
 
 def manifest(family: Family, variants: Sequence[str], settings: dict[str, Any], counts: dict[str, Any]) -> dict:
     """What a batch result needs to be read and trusted later: versions, weight hashes, settings, counts."""
+    from importlib.metadata import version
+
     import pyarrow
-    import streamlit
 
     import scse_viz
     from scse_viz.train.common import sha256_of
@@ -230,7 +231,7 @@ def manifest(family: Family, variants: Sequence[str], settings: dict[str, Any], 
         "statistics": {"columns": [f"{p}_{s}" for p in "wq" for s in STATISTICS],
                        "low": LOW, "high": HIGH},  # fmt: skip
         "versions": {"scse_viz": getattr(scse_viz, "__version__", "unknown"), "torch": torch.__version__,
-                     "pyarrow": pyarrow.__version__, "streamlit": streamlit.__version__,
+                     "pyarrow": pyarrow.__version__, "streamlit": version("streamlit"),
                      "python": platform.python_version()},  # fmt: skip
     }
 

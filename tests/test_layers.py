@@ -20,6 +20,8 @@ ASKING_FILES = sorted(
      *REPO_ROOT.glob("scse_viz/views/*.py"), *REPO_ROOT.glob("scse_viz/compare_attribution/*.py"),
      *REPO_ROOT.glob("scse_viz/teaching/*.py"), *REPO_ROOT.glob("scse_viz/attribution/*.py"),
      REPO_ROOT / "scse_viz/explore.py", REPO_ROOT / "scse_viz/export.py", REPO_ROOT / "scse_viz/evaluate.py",
+     REPO_ROOT / "scse_viz/batch.py", REPO_ROOT / "scse_viz/volume_run.py", REPO_ROOT / "scse_viz/gate_health.py",
+     REPO_ROOT / "scse_viz/degradation.py",
      REPO_ROOT / "scse_viz/train/__main__.py", REPO_ROOT / "scse_viz/train/ship.py",
      REPO_ROOT / "scse_viz/train/card.py", REPO_ROOT / "scse_viz/train/samples/__init__.py"}
 )  # fmt: skip

@@ -125,3 +125,49 @@ def probability_chart(top: Sequence[tuple[str, float]], title: str = "") -> dict
             "tooltip": [{"field": "class"}, {"field": "probability", "format": ".4f"}],
         },
     }
+
+
+def gate_distribution_chart(values: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
+    """Small multiples, one panel per model: per block, the distribution of each image's mean gate (box: quartiles,
+    whiskers: min–max), on the gates' whole 0–1 range so panels compare at a glance; hover shows the numbers."""
+    blocks = list(dict.fromkeys(v["block"] for v in values))
+    return {
+        "data": {"values": list(values)},
+        "title": f"each image's mean {title}",
+        "facet": {"column": {"field": "model", "type": "nominal", "title": None}},
+        "spec": {
+            "width": max(160, 22 * len(blocks)),
+            "height": 220,
+            "mark": {"type": "boxplot", "extent": "min-max", "color": BAR_COLOR},
+            "encoding": {
+                "x": {"field": "block", "type": "nominal", "sort": blocks, "title": None,
+                      "axis": {"labelAngle": -60}},
+                "y": {"field": "value", "type": "quantitative", "scale": {"domain": [0, 1]}, "title": "mean gate"},
+            },
+        },
+        "height": 220,
+    }  # fmt: skip
+
+
+def class_profile_chart(profiles: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
+    """Per model (one panel each), each class's mean gate across the blocks, one line per class."""
+    blocks = list(dict.fromkeys(p["block"] for p in profiles))
+    return {
+        "data": {"values": list(profiles)},
+        "title": f"mean {title} per class",
+        "facet": {"column": {"field": "model", "type": "nominal", "title": None}},
+        "spec": {
+            "width": max(160, 22 * len(blocks)),
+            "height": 220,
+            "mark": {"type": "line", "point": True},
+            "encoding": {
+                "x": {"field": "block", "type": "nominal", "sort": blocks, "title": None,
+                      "axis": {"labelAngle": -60}},
+                "y": {"field": "mean", "type": "quantitative", "title": "mean gate", "scale": {"zero": False}},
+                "color": {"field": "label", "type": "nominal", "title": "class"},
+                "tooltip": [{"field": "label"}, {"field": "block"}, {"field": "mean", "format": ".4f"},
+                            {"field": "images"}],
+            },
+        },
+        "height": 220,
+    }  # fmt: skip

@@ -20,6 +20,7 @@ PAGES = (
     ("pages/1_Explore.py", "Explore", ":material/biotech:"),
     ("pages/2_Attribution.py", "Attribution", ":material/insights:"),
     ("pages/3_Teach.py", "Teach", ":material/school:"),
+    ("pages/5_Gate_health.py", "Gate health", ":material/monitor_heart:"),
     ("pages/4_About.py", "About", ":material/info:"),
 )
 

@@ -20,6 +20,7 @@ from scse_viz.render import raster
 from scse_viz.ui.models import family_models
 from scse_viz.ui.pictures import tile_width
 from scse_viz.ui.state import keep, recall
+from scse_viz.views import view_for
 
 KEPT = "scse_volume_runs"
 GATE_CMAP = "viridis"  # one fixed scale, q from 0 to 1, for every slice, plane and model
@@ -89,13 +90,8 @@ def _planes(family: Family, result: volume_run.VolumeResult, volume: Volume, con
     pictures, captions = [], []
     for orientation in ORIENTATIONS:
         base = explore.input_from_volume(volume, orientation, at[orientation], max_side=10_000).gray()
-        picture = raster.to_rgb(base)
-        if "mask" in result.outputs:
-            mask = volume_run.plane(result.outputs["mask"], orientation, at[orientation])
-            picture = raster.mask_overlay(picture, mask, len(family.class_names)).astype(np.float32) / 255.0
-        elif "restored" in result.outputs:
-            picture = raster.to_rgb(np.clip(volume_run.plane(result.outputs["restored"], orientation,
-                                                             at[orientation]), 0, 1))  # fmt: skip
+        maps = {name: volume_run.plane(data, orientation, at[orientation]) for name, data in result.outputs.items()}
+        picture = view_for(family.task).plane_picture(family.task, base, maps)
         if block != "none":
             q = volume_run.plane(result.gates[block], orientation, at[orientation])
             picture = raster.overlay(picture, q, GATE_CMAP, alpha, 0.0, 1.0)

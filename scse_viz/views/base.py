@@ -6,7 +6,10 @@ import importlib
 from abc import ABC, abstractmethod
 from typing import TypeVar
 
+import numpy as np
+
 from scse_viz.explore import FamilyRun, ModelOutput
+from scse_viz.render import raster
 from scse_viz.tasks import Task
 from scse_viz.views.sections import FigureMaker, Section
 
@@ -35,6 +38,11 @@ class TaskView(ABC):
     @abstractmethod
     def figures(self, run: FamilyRun, variant: str) -> list[FigureMaker]:
         """The output figures an export offers, with ``variant`` the model chosen on the page."""
+
+    def plane_picture(self, task: Task, base: np.ndarray, maps: dict[str, np.ndarray]) -> np.ndarray:
+        """A plane of a volume (gray H×W in [0, 1]) with the task's slice maps of that plane drawn on it
+        (``Task.slice_maps``), as float RGB in [0, 1]; by default the plane itself."""
+        return raster.to_rgb(base)
 
 
 def view_for(task: Task) -> TaskView:

@@ -22,6 +22,7 @@ from scse_viz.render.restoration import (
     sigma_picture,
 )
 from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores
+from scse_viz.tasks import Task
 from scse_viz.views.base import TaskView, task_of
 from scse_viz.views.sections import FigureMaker, Heading, Pictures, Section, Table, Text
 
@@ -140,6 +141,10 @@ class RestorationView(TaskView):
             )),
             Table(tuple(rows)),
         ]  # fmt: skip
+
+    def plane_picture(self, task: Task, base: np.ndarray, maps: dict[str, np.ndarray]) -> np.ndarray:
+        """The restored plane instead of the input."""
+        return raster.to_rgb(np.clip(maps["restored"], 0.0, 1.0))
 
     def figures(self, run: FamilyRun, variant: str) -> list[FigureMaker]:
         truth, noisy = _truth(run), run.image.pixels

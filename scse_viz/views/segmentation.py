@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from scse_viz.explore import FamilyRun, ModelOutput, display_image
 from scse_viz.render import difference_map_figure, raster, side_by_side_figure
 from scse_viz.render.outputs import class_colors
 from scse_viz.tasks.segmentation import SegmentationTask, disagreement
+from scse_viz.tasks import Task
 from scse_viz.views.base import TaskView, task_of
 from scse_viz.views.sections import FigureMaker, Heading, Metrics, Pictures, Section, Table, Text
 
@@ -67,6 +70,11 @@ class SegmentationView(TaskView):
             Metrics((("Mean Dice of the knocked-out mask against the intact one", f"{effect['dice_vs_intact']:.4f}",
                       None),)),
         ]  # fmt: skip
+
+    def plane_picture(self, task: Task, base: np.ndarray, maps: dict[str, np.ndarray]) -> np.ndarray:
+        """The mask in the class colours over the plane."""
+        rgb = raster.mask_overlay(base, maps["mask"], len(task.class_names))
+        return rgb.astype(np.float32) / 255.0
 
     def figures(self, run: FamilyRun, variant: str) -> list[FigureMaker]:
         shown, names = display_image(run), list(run.family.class_names)

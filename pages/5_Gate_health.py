@@ -1,0 +1,82 @@
+"""Gate health: are a family's gates still attending, over many images, or have they collapsed or saturated?"""
+
+from __future__ import annotations
+
+import io
+
+import streamlit as st
+
+import scse_viz  # noqa: F401  (torchvision shim first)
+from scse_viz import gate_health as G
+from scse_viz.render import charts
+from scse_viz.ui.charts import show_chart
+from scse_viz.ui.gates import batch_table, uploaded_table
+from scse_viz.ui.inputs import choose_family
+from scse_viz.ui.navigation import page_links
+
+def _csv(rows: list[dict]) -> bytes:
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+st.set_page_config(page_title="Gate health · scSE Lens", layout="wide")
+page_links()
+family = choose_family()
+st.title("Gate health")
+st.markdown(
+    "Per block, how each gate behaves over many images (a table from `python -m scse_viz.batch`, or computed here "
+    "on the family's test set). **Collapsed**: the gate gives about the same value for every image and every "
+    "channel or pixel, a constant scaling the next layer could absorb: the block attends to nothing. **Saturated**: "
+    "almost all values below 0.05 or above 0.95: the gate switches features off or on, and the sigmoid's flat ends "
+    "give training almost no gradient to move it."
+)
+source = st.radio("Table", ["Compute on the family's test set", "Upload a batch table (Parquet)"], horizontal=True,
+                  key="gh-source")  # fmt: skip
+if source.startswith("Compute"):
+    limit = st.slider("Test images (the first N)", 5, 200, 40, 5, key="gh-limit")
+    table = batch_table(family, limit)
+else:
+    table = uploaded_table(st.file_uploader("Batch table", type=["parquet"], key="gh-upload"))
+if table is None:
+    st.stop()
+
+summary = G.block_summary(table)
+flagged = [e for e in summary if e["verdict"] != "healthy"]
+for entry in flagged:
+    st.warning(G.verdict_text(entry))
+if not flagged:
+    st.success(f"No collapsed or saturated gate among {len(summary)} (model, block, gate) combinations.")
+st.subheader("Per block")
+st.dataframe(summary, hide_index=True)
+
+models = G.models_in(table)
+for gate, title in G.GATES.items():
+    values = G.distributions(table, gate)
+    if not values:
+        continue
+    st.subheader(f"Each image's mean {title}, per block")
+    show_chart(st, charts.gate_distribution_chart(values, title))
+    profiles = G.class_profiles(table, gate)
+    if profiles:
+        st.markdown(f"**Per class**: mean {title} of the images of each class")
+        show_chart(st, charts.class_profile_chart(profiles, title))
+
+st.subheader("Compare two models")
+if len(models) >= 2:
+    left, right = st.columns(2)
+    first = left.selectbox("Model A", models, index=0, key="gh-a")
+    second = right.selectbox("Model B", models, index=len(models) - 1, key="gh-b")
+    st.dataframe(G.compare(G.only(table, [first]), G.only(table, [second]), (first, second)), hide_index=True)
+else:
+    other = uploaded_table(st.file_uploader("A second batch table to compare with", type=["parquet"],
+                                            key="gh-upload-b"))  # fmt: skip
+    if other is not None:
+        st.dataframe(G.compare(table, other), hide_index=True)
+st.download_button("Summary as CSV", data=lambda: _csv(summary), file_name="gate-health.csv", mime="text/csv",
+                   on_click="ignore", key="gh-csv")  # fmt: skip
+

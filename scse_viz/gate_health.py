@@ -1,0 +1,107 @@
+"""Gate health over many images, from a batch table (``python -m scse_viz.batch``): which blocks' gates still
+depend on their input, which have collapsed to a constant or saturated, and how two models' gates differ.
+
+A gate that gives (nearly) the same values for every image and every channel or pixel is a constant scaling: it
+could be folded into the next layer's weights, so the block does no attention at all (the report on
+hujie-frank/SENet #78: every SE scale drifting to about 0.65). A gate that is almost always below 0.05 or above 0.95
+has saturated: it switches channels or pixels off or passes them, and its gradient through the sigmoid is nearly 0,
+so training can hardly move it any more. Plain numbers in, plain rows out; no streamlit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+COLLAPSE_SPREAD = 0.01  # across images: std of the per-image mean gate below this …
+COLLAPSE_WITHIN = 0.02  # … and within an image: mean std below this: the gate is a constant
+SATURATED_SHARE = 0.9  # shares below 0.05 and above 0.95 together above this: saturated
+GATES = {"w": "channel gate w (cSE)", "q": "spatial gate q (sSE)"}
+
+
+def _rows(table: Any) -> list[dict[str, Any]]:
+    """A pyarrow Table, a pandas DataFrame or a list of dicts as a list of dicts."""
+    if hasattr(table, "to_pylist"):
+        return table.to_pylist()
+    if hasattr(table, "to_dict"):
+        return table.to_dict("records")
+    return list(table)
+
+
+def block_summary(table: Any) -> list[dict[str, Any]]:
+    """Per model and block, per gate it has: images, mean gate, spread of the per-image means across images,
+    mean spread within an image, saturated share, and a verdict (``collapsed``, ``saturated`` or ``healthy``)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in _rows(table):
+        groups[(row["model"], row["block"])].append(row)
+    summary = []
+    for (model, block), rows in groups.items():
+        for gate, title in GATES.items():
+            means = [r[f"{gate}_mean"] for r in rows if r.get(f"{gate}_mean") is not None]
+            if not means:
+                continue
+            within = float(np.mean([r[f"{gate}_std"] for r in rows if r.get(f"{gate}_std") is not None]))
+            saturated = float(np.mean([r[f"{gate}_share_below_0.05"] + r[f"{gate}_share_above_0.95"] for r in rows
+                                       if r.get(f"{gate}_share_below_0.05") is not None]))  # fmt: skip
+            spread = float(np.std(means))
+            verdict = ("collapsed" if spread < COLLAPSE_SPREAD and within < COLLAPSE_WITHIN
+                       else "saturated" if saturated > SATURATED_SHARE else "healthy")  # fmt: skip
+            summary.append({"model": model, "block": block, "gate": gate, "images": len(means),
+                            "mean": float(np.mean(means)), "spread across images": spread,
+                            "spread within an image": within, "saturated share": saturated,
+                            "verdict": verdict})  # fmt: skip
+    return summary
+
+
+def verdict_text(entry: Mapping[str, Any]) -> str:
+    """One sentence for people on a summary row that is not healthy."""
+    gate = GATES[entry["gate"]]
+    if entry["verdict"] == "collapsed":
+        return (f"{entry['model']} · {entry['block']}: the {gate} is {entry['mean']:.3f} for every image (spread "
+                f"{entry['spread across images']:.4f} across images, {entry['spread within an image']:.4f} within "
+                "one): a constant scaling that could be folded into the weights; this block attends to nothing.")
+    if entry["verdict"] == "saturated":
+        return (f"{entry['model']} · {entry['block']}: {100 * entry['saturated share']:.0f} % of the {gate}'s "
+                "values are below 0.05 or above 0.95: it switches features on or off, and through the flat ends "
+                "of the sigmoid training can hardly move it any more.")
+    return f"{entry['model']} · {entry['block']}: healthy"
+
+
+def distributions(table: Any, gate: str) -> list[dict[str, Any]]:
+    """Rows (model, block, image, value) of each image's mean gate, for small multiples of the distributions."""
+    return [{"model": r["model"], "block": r["block"], "image": r["image"], "value": r[f"{gate}_mean"]}
+            for r in _rows(table) if r.get(f"{gate}_mean") is not None]  # fmt: skip
+
+
+def class_profiles(table: Any, gate: str) -> list[dict[str, Any]]:
+    """Mean of the per-image mean gate per model, block and label (empty when the images carry no labels)."""
+    groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in _rows(table):
+        if r.get("label") is not None and r.get(f"{gate}_mean") is not None:
+            groups[(r["model"], r["block"], r["label"])].append(r[f"{gate}_mean"])
+    return [{"model": m, "block": b, "label": label, "mean": float(np.mean(v)), "images": len(v)}
+            for (m, b, label), v in groups.items()]  # fmt: skip
+
+
+def compare(first: Any, second: Any, names: Sequence[str] = ("A", "B")) -> list[dict[str, Any]]:
+    """Per block and gate present in both tables: each table's mean gate and spread, and their difference."""
+    a = {(e["block"], e["gate"]): e for e in block_summary(first)}
+    b = {(e["block"], e["gate"]): e for e in block_summary(second)}
+    rows = []
+    for key in (k for k in a if k in b):
+        rows.append({"block": key[0], "gate": key[1], f"mean {names[0]}": a[key]["mean"],
+                     f"mean {names[1]}": b[key]["mean"], "difference": b[key]["mean"] - a[key]["mean"],
+                     f"verdict {names[0]}": a[key]["verdict"], f"verdict {names[1]}": b[key]["verdict"]})  # fmt: skip
+    return rows
+
+
+def models_in(table: Any) -> list[str]:
+    return list(dict.fromkeys(r["model"] for r in _rows(table)))
+
+
+def only(table: Any, models: Iterable[str]) -> list[dict[str, Any]]:
+    keep = set(models)
+    return [r for r in _rows(table) if r["model"] in keep]

@@ -1,0 +1,72 @@
+"""Gate health: a collapsed block (constant gates) and a saturated one are flagged and a healthy one is not;
+per-class profiles and comparisons are plain means of the rows; the page computes a table or reads one."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+import scse_viz  # noqa: F401
+from scse_viz import gate_health as G
+from scse_viz.ui.state import FAMILY
+
+from .app_helpers import page, ran
+
+
+def rows(block: str, means, stds, below=0.0, above=0.0, model="scse", labels=None):
+    labels = labels or ["x"] * len(means)
+    return [{"image": f"{i}.png", "label": lab, "model": model, "block": block, "w_mean": m, "w_std": s,
+             "w_share_below_0.05": below, "w_share_above_0.95": above, "q_mean": None}
+            for i, (m, s, lab) in enumerate(zip(means, stds, labels))]  # fmt: skip
+
+
+def test_a_constant_gate_is_collapsed_a_saturated_one_saturated_and_a_varying_one_healthy():
+    rng = np.random.default_rng(0)
+    table = (rows("stuck", 0.65 + 1e-4 * rng.standard_normal(30), [0.001] * 30)
+             + rows("switch", rng.uniform(0.3, 0.7, 30), [0.45] * 30, below=0.5, above=0.45)
+             + rows("alive", rng.uniform(0.3, 0.8, 30), [0.2] * 30))  # fmt: skip
+    verdicts = {e["block"]: e["verdict"] for e in G.block_summary(table)}
+    assert verdicts == {"stuck": "collapsed", "switch": "saturated", "alive": "healthy"}
+    stuck = next(e for e in G.block_summary(table) if e["block"] == "stuck")
+    assert stuck["mean"] == pytest.approx(0.65, abs=1e-3) and stuck["images"] == 30
+    assert "attends to nothing" in G.verdict_text(stuck)
+    # a gate that varies across images but not within one is not collapsed: it depends on its input
+    per_image = G.block_summary(rows("per-image", rng.uniform(0.2, 0.9, 30), [0.001] * 30))
+    assert per_image[0]["verdict"] == "healthy"
+
+
+def test_class_profiles_and_comparisons_are_plain_means():
+    table = rows("b", [0.2, 0.4, 0.9], [0.1] * 3, labels=["Bag", "Bag", "Coat"])
+    profiles = {p["label"]: p["mean"] for p in G.class_profiles(table, "w")}
+    assert profiles == pytest.approx({"Bag": 0.3, "Coat": 0.9})
+    other = rows("b", [0.5, 0.5, 0.5], [0.1] * 3, model="cse")
+    (row,) = G.compare(table, other, ("scse", "cse"))
+    assert row["difference"] == pytest.approx(0.5 - 0.5)
+
+
+@pytest.mark.slow
+def test_the_page_computes_the_photo_test_set_and_reads_an_uploaded_table(tmp_path):
+    from scse_viz.batch import main, read_table
+
+    at = ran(page("5_Gate_health.py", **{FAMILY: "photo"}))
+    at.slider(key="gh-limit").set_value(5)
+    ran(at)
+    at.button(key="gh-compute").click()
+    ran(at)
+    summary = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+    assert set(summary["model"]) == {"cse", "sse", "scse"}  # the baseline has no gates
+    assert len(summary) == 7 * (1 + 1 + 2)  # cSE: w; sSE: q; scSE: w and q; seven blocks each
+    out = tmp_path / "out"
+    main(["test", "--family", "photo", "--variant", "sse", "--out", str(out), "--quiet"])
+    buffer = io.BytesIO()
+    import pyarrow.parquet as pq
+
+    pq.write_table(read_table(out), buffer)
+    at.radio(key="gh-source").set_value("Upload a batch table (Parquet)")
+    ran(at)
+    at.file_uploader(key="gh-upload").set_value(("gates.parquet", buffer.getvalue(), "application/octet-stream"))
+    ran(at)
+    summary = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+    assert set(summary["model"]) == {"sse"} and len(summary) == 7
