@@ -39,7 +39,9 @@ source = st.radio("Table", ["Compute on the family's test set", "Upload a batch 
                   key="gh-source")  # fmt: skip
 if source.startswith("Compute"):
     limit = st.slider("Test images (the first N)", 5, 200, 40, 5, key="gh-limit")
-    table = batch_table(family, limit)
+    faithful = st.toggle("Also measure faithfulness (deletion/insertion and channel knock-out; one forward pass per "
+                         "channel per block, so much slower)", key="gh-faithful")  # fmt: skip
+    table = batch_table(family, limit, faithful)
 else:
     table = uploaded_table(st.file_uploader("Batch table", type=["parquet"], key="gh-upload"))
 if table is None:
@@ -65,6 +67,20 @@ for gate, title in G.GATES.items():
     if profiles:
         st.markdown(f"**Per class**: mean {title} of the images of each class")
         show_chart(st, charts.class_profile_chart(profiles, title))
+
+faithfulness = G.faithfulness_summary(table)
+if faithfulness:
+    st.subheader("Is the attention faithful?")
+    st.markdown(
+        "**Deletion / insertion**: pixels are removed from the input (set to black) or added to a black input in "
+        "the order a ranking gives, and the task's objective is followed, normalised so black gives 0 and the input "
+        "1; AUC is the area under that curve. Ranked by the block's sSE map q, by a random order and by |Integrated "
+        "Gradients|: a faithful map has a lower deletion and a higher insertion AUC than random. **Channel ρ**: "
+        "Spearman's rank correlation between each channel's w and the objective's drop when that channel's gate "
+        "alone is set to 0; near 0, a high weight does not mean an important channel. Top-k / bottom-k drop: the "
+        "three highest or lowest channels by w knocked out together."
+    )
+    st.dataframe(faithfulness, hide_index=True)
 
 st.subheader("Compare two models")
 if len(models) >= 2:

@@ -165,8 +165,45 @@ def _write_part(out: Path, rows: list[dict[str, Any]]) -> None:
     temporary.rename(folder / f"part-{number:05d}.parquet")  # whole parts only: a crash leaves no half part
 
 
+def faithfulness_rows(family: Family, model: torch.nn.Module, run: explore.FamilyRun, variant: str,
+                      ig_steps: int = 16) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Per block label: deletion and insertion AUC of its sSE map's pixel order, of a random order and of
+    |Integrated Gradients| (the same for every block of a model), and Spearman's ρ between w and each channel's
+    knock-out effect (:mod:`scse_viz.faithfulness`), for the task's default target on this input."""
+    from scse_viz import faithfulness as F
+    from scse_viz.attribution.targets import build_objective, output_score
+    from scse_viz.compare_attribution.runs import black_baseline, default_target, target_for
+
+    x, baseline = run.prepared.tensor, black_baseline(run)
+    target = target_for(run, default_target(run))
+    objective = build_objective(model, x, target)
+    grid = run.prepared.grid
+    reference = {"random": F.random_ranking(grid), "ig": F.integrated_gradients_ranking(objective.forward, x,
+                                                                                        baseline, ig_steps)}
+    measured = {name: F.perturbation_curves(objective.forward, x, ranking, baseline) for name, ranking in
+                reference.items()}  # fmt: skip
+    score = output_score(target, x, model(x).detach())
+    rows: dict[str, dict[str, float]] = {}
+    for record in run.outputs[variant].shown():
+        row: dict[str, float] = {}
+        if record.spatial_gate is not None:
+            from scse_viz.geometry import upsample_map
+
+            q = upsample_map(record.spatial_gate[0], grid, record.stride)
+            deletion, insertion = F.perturbation_curves(objective.forward, x, q, baseline)
+            row.update({"sse_deletion_auc": deletion.auc, "sse_insertion_auc": insertion.auc})
+            for name, (d, i) in measured.items():
+                row.update({f"{name}_deletion_auc": d.auc, f"{name}_insertion_auc": i.auc})
+        if record.channel_gate is not None:
+            effects = F.channel_effects(model, x, record.name, score)
+            row.update({"channel_rho": effects.rho, "top_k_drop": effects.top_k_drop,
+                        "bottom_k_drop": effects.bottom_k_drop, "k": effects.k})  # fmt: skip
+        rows[record.label] = row
+    return rows
+
+
 def run_batch(family: Family, variants: Sequence[str], items: Iterator[Any], out: Path, maps: bool = False,
-              progress: bool = True) -> dict[str, Any]:  # fmt: skip
+              progress: bool = True, faithfulness: bool = False) -> dict[str, Any]:  # fmt: skip
     """Run every item through every variant; rows are flushed in whole parts (the resume unit is an image whose
     rows are all in one part: a part is written only after all variants of its images ran)."""
     from tqdm import tqdm
@@ -188,7 +225,13 @@ def run_batch(family: Family, variants: Sequence[str], items: Iterator[Any], out
         arrays = {}
         for variant, model in models.items():
             output = explore.run_model(family, model, variant, prepared)
-            rows.extend(block_rows(item.name, variant, output.records, item.label))
+            new = block_rows(item.name, variant, output.records, item.label)
+            if faithfulness:
+                run = explore.FamilyRun(family, image, prepared, {variant: output})
+                extra = faithfulness_rows(family, model, run, variant)
+                for row in new:
+                    row.update(extra.get(row["block"], {}))
+            rows.extend(new)
             if maps:
                 run = explore.FamilyRun(family, image, prepared, {variant: output})
                 arrays.update({f"{variant}/{r.label}": explore.spatial_map(run, r).astype(np.float32)
@@ -244,6 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--axis", default="axial", choices=("sagittal", "coronal", "axial"), help="volumes")
     parser.add_argument("--maps", action="store_true", help="also write each image's sSE maps as NPZ")
+    parser.add_argument("--faithfulness", action="store_true",
+                        help="also deletion/insertion AUCs of every sSE map (against random order and IG) and the "
+                        "rank correlation of w with each channel's knock-out effect (one forward per channel)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers decoding a folder")
     parser.add_argument("--data-root", type=Path, help="test: where the family's data are (fashion's IDX files)")
     parser.add_argument("--quiet", action="store_true")
@@ -265,10 +311,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         parser.error(f"{args.input}: no such folder or file (or 'test')")
     torch.set_num_threads(torch.get_num_threads())
-    counts = run_batch(family, variants, items, args.out, maps=args.maps, progress=not args.quiet)
+    counts = run_batch(family, variants, items, args.out, maps=args.maps, progress=not args.quiet,
+                       faithfulness=args.faithfulness)  # fmt: skip
     counts["skipped_as_done"] = len(skip)
     settings = {"input": args.input, "variants": list(variants), "axis": args.axis, "maps": args.maps,
-                "workers": args.workers}  # fmt: skip
+                "workers": args.workers, "faithfulness": args.faithfulness}  # fmt: skip
     (args.out / "manifest.json").write_text(json.dumps(manifest(family, variants, settings, counts), indent=2) + "\n")
     print(f"{counts['images']} images ({len(skip)} done before), {counts['rows']} rows, "
           f"{len(counts['failed'])} unreadable, {counts['seconds']:.1f} s -> {args.out}")  # fmt: skip

@@ -105,3 +105,24 @@ def models_in(table: Any) -> list[str]:
 def only(table: Any, models: Iterable[str]) -> list[dict[str, Any]]:
     keep = set(models)
     return [r for r in _rows(table) if r["model"] in keep]
+
+
+FAITHFULNESS = ("sse_deletion_auc", "random_deletion_auc", "ig_deletion_auc", "sse_insertion_auc",
+                "random_insertion_auc", "ig_insertion_auc", "channel_rho", "top_k_drop", "bottom_k_drop")  # fmt: skip
+
+
+def faithfulness_summary(table: Any) -> list[dict[str, Any]]:
+    """Per model and block, the mean over images of each faithfulness column the batch wrote (``--faithfulness``);
+    empty for a table without them."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in _rows(table):
+        if any(row.get(c) is not None for c in FAITHFULNESS):
+            groups[(row["model"], row["block"])].append(row)
+    summary = []
+    for (model, block), rows in groups.items():
+        entry: dict[str, Any] = {"model": model, "block": block, "images": len(rows)}
+        for column in FAITHFULNESS:
+            values = [r[column] for r in rows if r.get(column) is not None and np.isfinite(r[column])]
+            entry[column] = float(np.mean(values)) if values else None
+        summary.append(entry)
+    return summary

@@ -122,3 +122,14 @@ def test_the_photo_test_set_runs_with_the_family_noise(tmp_path):
     assert len({r["image"] for r in rows}) == 5 and all(r["q_mean"] is not None for r in rows)
     with np.load(io.BytesIO((out / "maps" / "chelsea.npz").read_bytes())) as maps:
         assert maps["scse/unet.encoders.0.attention"].shape == (300, 451)
+
+
+def test_faithfulness_columns_are_filled_for_the_blocks_that_have_each_gate(tmp_path):
+    images, out = folder(tmp_path, ["a.png"]), tmp_path / "out"
+    main([str(images), "--family", "fashion", "--variant", "scse", "--out", str(out), "--workers", "0", "--quiet",
+          "--faithfulness"])  # fmt: skip
+    rows = read_table(out).to_pylist()
+    # normalised curves may leave [0, 1] (a logit can fall below the baseline's): finite, and ρ a correlation
+    assert rows and all(np.isfinite(r["sse_deletion_auc"]) and -1 <= r["channel_rho"] <= 1 for r in rows)
+    assert all(r["ig_deletion_auc"] == rows[0]["ig_deletion_auc"] for r in rows)  # one IG order per model
+    assert all(r["top_k_drop"] is not None and r["k"] == 3 for r in rows)

@@ -70,3 +70,11 @@ def test_the_page_computes_the_photo_test_set_and_reads_an_uploaded_table(tmp_pa
     ran(at)
     summary = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
     assert set(summary["model"]) == {"sse"} and len(summary) == 7
+
+
+def test_faithfulness_summary_is_the_mean_per_block_and_absent_without_the_columns():
+    table = [{"model": "sse", "block": "b", "image": f"{i}", "sse_deletion_auc": v, "channel_rho": None}
+             for i, v in enumerate([0.2, 0.4])]  # fmt: skip
+    (entry,) = G.faithfulness_summary(table)
+    assert entry["sse_deletion_auc"] == pytest.approx(0.3) and entry["channel_rho"] is None and entry["images"] == 2
+    assert G.faithfulness_summary(rows("b", [0.5], [0.1])) == []

@@ -139,3 +139,26 @@ def _value(output: torch.Tensor, x: torch.Tensor, clean: torch.Tensor | None, we
     if clean is None:
         return ((x - output) ** 2 * weights).sum()
     return (((x - clean) ** 2 - (output - clean) ** 2) * weights).sum()
+
+
+class _Fixed(nn.Module):
+    """A stand-in model returning one fixed output, so an objective can score an output it did not compute."""
+
+    def __init__(self, output: torch.Tensor) -> None:
+        super().__init__()
+        self.output = output
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.output
+
+
+def output_score(target: AttributionTarget, x: torch.Tensor, intact: torch.Tensor) -> Callable[[torch.Tensor], float]:
+    """The objective of ``target`` as a score of any model output on input ``x``, with a class region fixed from
+    the ``intact`` output (as :func:`build_objective` fixes it from the unperturbed prediction): what a knock-out
+    changed is measured on the same pixels."""
+    base = build_objective(_Fixed(intact), x, target)
+    if target.kind == "class_region":
+        region = torch.from_numpy(np.asarray(base.region)).to(intact.dtype)
+        k = 0 if target.single_logit else target.class_index
+        return lambda output: float((output[0, k] * region).sum())
+    return lambda output: float(build_objective(_Fixed(output), x, target).value)

@@ -47,6 +47,8 @@ class Knockout:
     branch: BranchName
     value: float = 0.5
     blocks: tuple[str, ...] | None = None
+    # cSE only: replace the gate of these channels alone (the rest keep what the block computed); None: all
+    channels: tuple[int, ...] | None = None
 
     def applies_to(self, name: str) -> bool:
         return self.blocks is None or name in self.blocks
@@ -75,9 +77,13 @@ class _Session:
         self.pending: dict[str, _Frame] = {p.info.name: _Frame() for p in plans}  # gates of the call under way
         self.records: dict[str, list[BlockRecord]] = {p.info.name: [] for p in plans}
 
+    def knockout_for(self, name: str, branch: str) -> Knockout | None:
+        matches = [k for k in self.knockouts if k.branch == branch and k.applies_to(name)]
+        return matches[-1] if matches else None
+
     def knockout_value(self, name: str, branch: str) -> float | None:
-        values = [k.value for k in self.knockouts if k.branch == branch and k.applies_to(name)]
-        return values[-1] if values else None
+        knockout = self.knockout_for(name, branch)
+        return None if knockout is None else knockout.value
 
 
 # Eval mode for the duration of captures, restored when the last concurrent capture of a model ends.
@@ -119,9 +125,12 @@ def _gate_hook(session: _Session, plan: BlockPlan, branch: GateBranch, role: str
             return None
         gate = torch.sigmoid(output) if branch.recomputed else output
         replacement = None
-        value = session.knockout_value(name, "cse" if role == "channel" else "sse")
-        if value is not None:
-            replacement = gate = torch.full_like(output, value)
+        knockout = session.knockout_for(name, "cse" if role == "channel" else "sse")
+        if knockout is not None and knockout.channels is None:
+            replacement = gate = torch.full_like(output, knockout.value)
+        elif knockout is not None:  # some channels only: N×C×1×1 gate, those channels set
+            replacement = gate = output.clone()
+            replacement[:, list(knockout.channels)] = knockout.value
         setattr(session.pending[name], role, gate.detach().clone())
         return replacement
 
@@ -286,6 +295,8 @@ def _check_knockouts(plans: list[BlockPlan], knockouts: Sequence[Knockout]) -> N
     for knockout in knockouts:
         if knockout.branch not in ("cse", "sse"):
             raise CaptureError(f"unknown branch {knockout.branch!r}: choose 'cse' or 'sse'")
+        if knockout.channels is not None and knockout.branch != "cse":
+            raise CaptureError("only a channel gate (cse) can be knocked out channel by channel")
         for name in knockout.blocks or ():
             if name not in by_name:
                 raise CaptureError(f"there is no attention block named {name!r} in this model")

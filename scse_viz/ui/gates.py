@@ -17,10 +17,11 @@ from scse_viz.ui.state import memo
 COLUMNS = {"image", "model", "block", "w_mean", "q_mean"}
 
 
-def batch_table(family: Family, limit: int) -> list[dict[str, Any]] | None:
+def batch_table(family: Family, limit: int, faithfulness: bool = False) -> list[dict[str, Any]] | None:
     """The first ``limit`` test images through every variant (a button starts it; kept for the session)."""
-    key = ("gate-health", family.name, limit)
-    if not st.session_state.get(f"gh-done-{family.name}-{limit}") and not st.button(
+    key = ("gate-health", family.name, limit, faithfulness)
+    done = f"gh-done-{family.name}-{limit}-{faithfulness}"
+    if not st.session_state.get(done) and not st.button(
             f"Compute on {limit} test images", type="primary", key="gh-compute"):  # fmt: skip
         st.info("Press the button: every variant runs on the test images once and the table is kept.")
         return None
@@ -32,7 +33,7 @@ def batch_table(family: Family, limit: int) -> list[dict[str, Any]] | None:
         bar = st.progress(0.0, text="running the test images…")
         counted = _counting(items, limit, bar)
         with tempfile.TemporaryDirectory() as out:
-            batch.run_batch(family, family.variants, counted, Path(out), progress=False)
+            batch.run_batch(family, family.variants, counted, Path(out), progress=False, faithfulness=faithfulness)
             rows = batch.read_table(Path(out)).to_pylist()
         bar.empty()
         return rows
@@ -42,7 +43,7 @@ def batch_table(family: Family, limit: int) -> list[dict[str, Any]] | None:
     except SystemExit as error:  # the family has no test images
         st.error(str(error))
         return None
-    st.session_state[f"gh-done-{family.name}-{limit}"] = True
+    st.session_state[done] = True
     return rows
 
 
