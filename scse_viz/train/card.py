@@ -93,7 +93,8 @@ def about_text(folder: Path) -> str:
 def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str:
     """The human-readable card, generated from ``card.json`` plus the family's fixed description ``about``."""
     variants = card["variants"]
-    classes = [c for c in next(iter(variants.values()))["per_class"] if c != "background"]
+    # every variant's measures, in order (a baseline has no ρ(q, σ) of spatial gates)
+    classes = list(dict.fromkeys(c for e in variants.values() for c in e["per_class"] if c != "background"))
     names = [e["label"] if e["label"].lower() == v else f"{e['label']} ({v})" for v, e in variants.items()]
     seeds = next(iter(variants.values()))["seeds"]
     lines = [
