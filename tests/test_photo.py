@@ -153,7 +153,10 @@ def test_a_tiny_training_run_writes_a_checkpoint_the_zoo_loads(tmp_path):
                          photo_dirs=(SKIMAGE_DATA,), progress=False)  # fmt: skip
     result = train_photo(config, tmp_path)
     model = zoo.load_checkpoint(FAMILY.build("sse"), result.weights_path)
-    assert not model.training
+    from safetensors.torch import load_file
+
+    stored = load_file(str(result.weights_path))
+    assert all(torch.equal(stored[k], v) for k, v in model.state_dict().items())
     record = result.record
     assert set(record["per_condition"]) >= {"PSNR σ=25", "SSIM varying"}
     assert any(k.startswith("ρ(q, σ)") for k in record["per_condition"])

@@ -50,6 +50,13 @@ class AttributionTarget:
         the same as ``task.attribution_target(class_index)``."""
         return task.attribution_target(class_index)
 
+    def describe(self) -> dict[str, Any]:
+        """The target as plain JSON-ready values: kind, class, name, and (for an error-reduction target) the
+        content hash of its region and clean picture instead of the arrays themselves."""
+        plain = {"kind": self.kind, "class_index": self.class_index, "class_name": self.class_name,
+                 "single_logit": self.single_logit}  # fmt: skip
+        return {**plain, "content": self.content} if self.content else plain
+
     @property
     def class_label(self) -> str:
         return f"class {self.class_index}" + (f" ({self.class_name})" if self.class_name else "")

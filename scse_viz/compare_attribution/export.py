@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ CSV_COLUMNS = ("model", "method", "block", "kind", "row", "col", "value")
 
 def _result_metadata(method_run: MethodRun) -> dict[str, Any]:
     entry: dict[str, Any] = {"model": method_run.variant, "method": method_run.method,
-                             "target": asdict(method_run.target), "error": method_run.error}  # fmt: skip
+                             "target": method_run.target.describe(), "error": method_run.error}  # fmt: skip
     maps = {}
     for block, result in method_run.results():
         maps[block or "input"] = {
