@@ -21,7 +21,7 @@ from scse_viz.tasks import RestorationTask
 ARCHITECTURE = DenoiserArchitecture(base_channels=24, depth=3, reduction=8)
 MULTIPLE = 2**ARCHITECTURE.depth
 # Longest side the models run at in the app: 512 keeps a photo's texture at the scale the models were trained on;
-# four variants' forward passes on 512×512 take 1.8 s on a 2-core CPU (benchmarks/photo_latency.py).
+# four variants' forward passes on 512×512 take 1.2 s on a quiet 2-core CPU (benchmarks/photo_latency.py).
 WORKING_SIDE = 512
 
 
