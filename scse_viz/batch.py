@@ -310,7 +310,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         items = volume_items(source, args.axis, max_side, skip)
     else:
         parser.error(f"{args.input}: no such folder or file (or 'test')")
-    torch.set_num_threads(torch.get_num_threads())
     counts = run_batch(family, variants, items, args.out, maps=args.maps, progress=not args.quiet,
                        faithfulness=args.faithfulness)  # fmt: skip
     counts["skipped_as_done"] = len(skip)

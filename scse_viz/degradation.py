@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scse_viz.geometry import resize_nearest
 from scse_viz.data.photo import MAX_SIGMA, NOISE_PATTERNS, add_noise, sigma_map
 from scse_viz.tasks.restoration import RestorationTruth
 
@@ -60,9 +61,7 @@ class AddedNoise:
 def painted_sigma(painted: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:
     """A painted strength mask (any size, 0–1) resized onto the picture (nearest), times σ."""
     painted = np.clip(np.asarray(painted, dtype=np.float32), 0.0, 1.0)
-    rows = np.minimum(((np.arange(shape[0]) + 0.5) * painted.shape[0] / shape[0]).astype(int), painted.shape[0] - 1)
-    cols = np.minimum(((np.arange(shape[1]) + 0.5) * painted.shape[1] / shape[1]).astype(int), painted.shape[1] - 1)
-    return (painted[rows][:, cols] * sigma).astype(np.float32)
+    return (resize_nearest(painted, shape) * sigma).astype(np.float32)
 
 
 def degrade(clean: np.ndarray, setting: NoiseSetting) -> tuple[np.ndarray, RestorationTruth | None]:

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from scse_viz.capture import BlockRecord, Knockout, capture_attention
 from scse_viz.color import luma
 from scse_viz.degradation import NoiseSetting, degrade
-from scse_viz.geometry import upsample_map
+from scse_viz.geometry import resize_image, resize_nearest, upsample_map
 from scse_viz.io import LoadedImage, Volume, image_from_slice, slice_count, volume_slice
 from scse_viz.progress import ProgressCallback
 from scse_viz.tasks import Prediction
@@ -82,11 +81,7 @@ def _fit_display(pixels: np.ndarray, max_side: int) -> np.ndarray:
     if max(h, w) <= max_side:
         return pixels
     scale = max_side / max(h, w)
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    t = torch.from_numpy(np.array(pixels, dtype=np.float32))  # a copy: decoded images are read-only
-    t = t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]
-    out = torch.nn.functional.interpolate(t, size=size, mode="bilinear", align_corners=False, antialias=True)[0]
-    return (out[0] if pixels.ndim == 2 else out.permute(1, 2, 0)).numpy()
+    return resize_image(pixels, (max(1, round(h * scale)), max(1, round(w * scale))))
 
 
 def _unit_range(pixels: np.ndarray, name: str) -> np.ndarray:
@@ -108,7 +103,7 @@ def input_from_image(image: LoadedImage, *, truth: Any = None, max_side: int = M
     if pixels.shape[:2] != (h, w):
         notes.append(f"shown and analysed at {pixels.shape[0]}×{pixels.shape[1]}")
         if isinstance(truth, np.ndarray) and truth.shape[:2] == (h, w):
-            truth = _resize_nearest(truth, pixels.shape[:2])
+            truth = resize_nearest(truth, pixels.shape[:2])
     return InputImage(
         name=image.name, pixels=pixels, key=_content_key(pixels, image.name), source_size=image.source_size,
         note=", ".join(notes), truth=truth,
@@ -133,12 +128,6 @@ def degraded_input(image: InputImage, setting: NoiseSetting) -> InputImage:
     note = f"{image.note}, noise {setting.pattern} up to σ = {setting.sigma:g}/255 added here"
     return replace(image, pixels=noisy, truth=truth, key=_content_key(image.pixels, f"{image.key}|{setting.key()}"),
                    note=note)  # fmt: skip
-
-
-def _resize_nearest(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    rows = np.minimum((np.arange(size[0]) + 0.5) * mask.shape[0] / size[0], mask.shape[0] - 1).astype(int)
-    cols = np.minimum((np.arange(size[1]) + 0.5) * mask.shape[1] / size[1], mask.shape[1] - 1).astype(int)
-    return mask[rows][:, cols]
 
 
 # ------------------------------------------------------------------------------------------------------ running

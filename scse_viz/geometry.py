@@ -91,6 +91,23 @@ def upsample_map(
     return np.pad(up, pad, mode="edge") if any(p[1] for p in pad) else up
 
 
+def resize_image(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A gray H×W or colour H×W×C picture resized to ``size`` (antialiased bilinear, pixel centres aligned), float32:
+    the one resize of pictures (uploads fitted for display, photos shrunk for training crops)."""
+    t = torch.from_numpy(np.array(pixels, dtype=np.float32))  # a copy: decoded images are read-only
+    t = t[None, None] if t.dim() == 2 else t.permute(2, 0, 1)[None]
+    out = torch.nn.functional.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)[0]
+    return (out[0] if pixels.ndim == 2 else out.permute(1, 2, 0)).numpy()
+
+
+def resize_nearest(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An array resized to ``size`` (H, W) on its first two axes by nearest neighbour, pixel centre to pixel centre:
+    for class masks, painted masks and stacked slices, whose values must not be blended."""
+    rows = np.minimum((np.arange(size[0]) + 0.5) * values.shape[0] / size[0], values.shape[0] - 1).astype(int)
+    cols = np.minimum((np.arange(size[1]) + 0.5) * values.shape[1] / size[1], values.shape[1] - 1).astype(int)
+    return values[rows][:, cols]
+
+
 # ------------------------------------------------------------------------------------------ model input -> display
 
 

@@ -21,6 +21,7 @@ from torch import nn
 from scse_viz import explore
 from scse_viz.family import Family
 from scse_viz.io import ORIENTATIONS, Volume, slice_count
+from scse_viz.geometry import resize_nearest
 from scse_viz.progress import ProgressCallback
 
 SLICE_AXIS = {name: axis for axis, name in enumerate(ORIENTATIONS)}
@@ -53,9 +54,7 @@ def _place(volume_map: np.ndarray, axis: int, index: int, display_map: np.ndarra
     plane = np.rot90(display_map, -1)
     target = np.take(volume_map, index, axis=axis)
     if plane.shape != target.shape:  # a slice larger than the app's working size was shrunk: nearest back
-        rows = np.minimum((np.arange(target.shape[0]) + 0.5) * plane.shape[0] / target.shape[0], plane.shape[0] - 1)
-        cols = np.minimum((np.arange(target.shape[1]) + 0.5) * plane.shape[1] / target.shape[1], plane.shape[1] - 1)
-        plane = plane[rows.astype(int)][:, cols.astype(int)]
+        plane = resize_nearest(plane, target.shape)
     index_tuple = [slice(None)] * 3
     index_tuple[axis] = index
     volume_map[tuple(index_tuple)] = plane

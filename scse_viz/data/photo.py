@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scse_viz.geometry import resize_image
+
 WALLPAPER_PACKAGES: tuple[str, ...] = ("plasma-workspace-wallpapers", "mate-backgrounds", "gnome-backgrounds")
 WALLPAPER_DIRS: tuple[str, ...] = ("/usr/share/wallpapers", "/usr/share/backgrounds/mate", "/usr/share/backgrounds/gnome")
 TEST_PHOTOS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
@@ -148,7 +150,7 @@ def photo_crops(files: Sequence[Path], count: int, side: int, rng: np.random.Gen
         factor = rng.uniform(*shrink) / 2.0  # working photos are already half the wallpaper size
         h, w = photo.shape[:2]
         size = max(side, round(h / factor)), max(side, round(w / factor))
-        scaled = _resize(photo, size) if factor > 1.0 else photo
+        scaled = resize_image(photo, size) if factor > 1.0 else photo
         top, left = rng.integers(scaled.shape[0] - side + 1), rng.integers(scaled.shape[1] - side + 1)
         crops[i] = scaled[top : top + side, left : left + side]
     return crops
@@ -157,15 +159,6 @@ def photo_crops(files: Sequence[Path], count: int, side: int, rng: np.random.Gen
 @lru_cache(maxsize=None)
 def _working_photo(path: str) -> np.ndarray:
     return read_rgb(path, max_side=1024)
-
-
-def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Antialiased bilinear resize of an H×W×C float image."""
-    import torch
-
-    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-    out = torch.nn.functional.interpolate(t, size=size, mode="bilinear", align_corners=False, antialias=True)
-    return out[0].permute(1, 2, 0).numpy()
 
 
 # ------------------------------------------------------------------------------------------------------ dead leaves
