@@ -1,4 +1,8 @@
-"""``python -m scse_viz.batch INPUT --family NAME --out DIR``: every gate of every block over many images, as a table.
+"""``python -m scse_viz.batch INPUT --family NAME|--model PATH --out DIR``: every gate of every block over many images.
+
+``--family`` takes a shipped family's variants; ``--model`` a model of your own, read exactly as the app reads an
+upload (:func:`scse_viz.bring.load_user_model`: an smp ``save_pretrained`` folder or zip, or a state_dict with
+``--architecture``; ``--baseline`` adds the model to compare it with), so its rows are the gates the app shows.
 
 INPUT is a folder of images (every file the app reads, in name order), one volume (NIfTI, DICOM file or zipped
 series: every slice along ``--axis``), or ``test`` (the family's own test set, from its training parts). Each image
@@ -14,6 +18,7 @@ processes. Nothing here imports streamlit.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
@@ -208,7 +213,7 @@ def run_batch(family: Family, variants: Sequence[str], items: Iterator[Any], out
     rows are all in one part: a part is written only after all variants of its images ran)."""
     from tqdm import tqdm
 
-    models = {v: zoo.load_model(family.name, v) for v in variants}
+    models = {v: m for v, m in zoo.models_of(family).items() if v in variants}
     rows: list[dict[str, Any]] = []
     counts = {"images": 0, "rows": 0, "failed": []}
     started = time.perf_counter()
@@ -264,11 +269,17 @@ def manifest(family: Family, variants: Sequence[str], settings: dict[str, Any], 
     import scse_viz
     from scse_viz.train.common import sha256_of
 
+    if family.loader is not None:  # a brought model: its files and their hashes, as read
+        brought = family.provenance.get("models", {})
+        models = {v: {"label": family.label(v), **brought.get(v, {})} for v in variants}
+    else:
+        models = {v: {"label": family.label(v), "weights": family.weights_path(v).name,
+                      "sha256": sha256_of(family.weights_path(v))} for v in variants}  # fmt: skip
     return {
         "command": "python -m scse_viz.batch",
         "family": family.name,
-        "models": {v: {"label": family.label(v), "weights": family.weights_path(v).name,
-                       "sha256": sha256_of(family.weights_path(v))} for v in variants},  # fmt: skip
+        "models": models,
+        "provenance": dict(family.provenance),
         "settings": settings,
         "counts": counts,
         "statistics": {"columns": [f"{p}_{s}" for p in "wq" for s in STATISTICS],
@@ -279,10 +290,38 @@ def manifest(family: Family, variants: Sequence[str], settings: dict[str, Any], 
     }
 
 
+def _files(paths: Sequence[Path]) -> dict[str, bytes]:
+    """Files (a folder stands for its files) by name, as the app's uploader gives them to ``load_user_model``."""
+    found = [f for p in paths for f in (sorted(p.iterdir()) if p.is_dir() else [p]) if f.is_file()]
+    return {f.name: f.read_bytes() for f in found}
+
+
+def _brought(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Family:
+    """The family ``--model`` describes, built the way the app builds an uploaded one; one message if it cannot."""
+    from scse_viz.bring import load_user_model
+    from scse_viz.errors import ScseVizError
+
+    missing = [p for p in [*args.model, *(args.baseline or [])] if not p.exists()]
+    if missing:
+        parser.error(f"{missing[0]}: no such file or folder")
+    try:
+        return load_user_model(_files(args.model), args.architecture, class_names=args.classes,
+                               baseline=_files(args.baseline) if args.baseline else None)  # fmt: skip
+    except ScseVizError as error:
+        parser.error(str(error))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scse_viz.batch", description=__doc__.splitlines()[0])
     parser.add_argument("input", help="a folder of images, a volume file, or 'test' (the family's test set)")
-    parser.add_argument("--family", required=True, choices=list(zoo.FAMILIES))
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--family", choices=list(zoo.FAMILIES), help="a shipped family's four variants")
+    which.add_argument("--model", nargs="+", type=Path, metavar="PATH",
+                       help="your own model, as the app takes it: an smp save_pretrained folder or zip, or a "
+                       "state_dict (.safetensors, .pt, .pth) with --architecture")
+    parser.add_argument("--architecture", help="--model: timm:<name>, torchvision:<name> or scse_viz:<family>")
+    parser.add_argument("--baseline", nargs="+", type=Path, metavar="PATH", help="--model: a model to compare with")
+    parser.add_argument("--classes", help="--model: class names, comma-separated or a JSON list")
     parser.add_argument("--variant", default="all", help="all (default) or one of the family's variants")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--axis", default="axial", choices=("sagittal", "coronal", "axial"), help="volumes")
@@ -294,7 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, help="test: where the family's data are (fashion's IDX files)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    family = zoo.family(args.family)
+    if args.model is not None:
+        family = _brought(parser, args)
+    elif args.architecture or args.baseline or args.classes:
+        parser.error("--architecture, --baseline and --classes go with --model")
+    else:
+        family = zoo.family(args.family)
     variants = family.variants if args.variant == "all" else (args.variant,)
     for v in variants:
         family.check_variant(v)
@@ -303,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     max_side = family.max_side or explore.MAX_SIDE
     source = Path(args.input)
     if args.input == "test":
+        if family.loader is not None:
+            parser.error("'test' is a shipped family's test set; give your model a folder or a volume")
         items: Iterator[Any] = test_items(family, args.data_root, skip)
     elif source.is_dir():
         items = folder_items(source, max_side, args.workers, skip)
@@ -315,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     counts["skipped_as_done"] = len(skip)
     settings = {"input": args.input, "variants": list(variants), "axis": args.axis, "maps": args.maps,
                 "workers": args.workers, "faithfulness": args.faithfulness}  # fmt: skip
+    if args.model is not None:
+        settings["files"] = {group: {name: hashlib.sha256(data).hexdigest() for name, data in _files(paths).items()}
+                             for group, paths in (("model", args.model), ("baseline", args.baseline or []))}
     (args.out / "manifest.json").write_text(json.dumps(manifest(family, variants, settings, counts), indent=2) + "\n")
     print(f"{counts['images']} images ({len(skip)} done before), {counts['rows']} rows, "
           f"{len(counts['failed'])} unreadable, {counts['seconds']:.1f} s -> {args.out}")  # fmt: skip

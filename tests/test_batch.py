@@ -133,3 +133,37 @@ def test_faithfulness_columns_are_filled_for_the_blocks_that_have_each_gate(tmp_
     assert rows and all(np.isfinite(r["sse_deletion_auc"]) and -1 <= r["channel_rho"] <= 1 for r in rows)
     assert all(r["ig_deletion_auc"] == rows[0]["ig_deletion_auc"] for r in rows)  # one IG order per model
     assert all(r["top_k_drop"] is not None and r["k"] == 3 for r in rows)
+
+
+def test_a_brought_model_runs_as_the_app_reads_it(tmp_path):
+    """``--model`` with the shipped brain sSE weights named as ``scse_viz:brain``: the rows are that model's gates,
+    computed independently here through capture, and the manifest names the file and its hash."""
+    images, out = folder(tmp_path, ["a.png", "b.png"]), tmp_path / "out"
+    weights = zoo.family("brain").weights_path("sse")
+    assert main([str(images), "--model", str(weights), "--architecture", "scse_viz:brain", "--out", str(out),
+                 "--workers", "0", "--quiet"]) == 0  # fmt: skip
+    table = read_table(out).to_pylist()
+    assert {r["model"] for r in table} == {"model"} and sorted({r["image"] for r in table}) == ["a.png", "b.png"]
+    from scse_viz.io import load_any
+
+    x = zoo.family("brain").prepare(load_any((images / "a.png").read_bytes(), "a.png").pixels).tensor
+    records = {r.label: r for r in capture_attention(zoo.load_model("brain", "sse"), x).records}
+    rows = [r for r in table if r["image"] == "a.png"]
+    assert len(rows) == len(records)
+    for row in rows:
+        assert row["q_mean"] == pytest.approx(float(records[row["block"]].spatial_gate[0].mean()), abs=1e-7)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["files"]["model"] == {"sse.safetensors": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    assert manifest["provenance"]["kind"] == "uploaded model"
+
+
+def test_a_brought_model_that_cannot_be_read_is_one_message(tmp_path, capsys):
+    bad = tmp_path / "w.safetensors"
+    bad.write_bytes(b"not safetensors")
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--model", str(bad), "--architecture", "timm:seresnet18", "--out", str(tmp_path / "o")])
+    assert "not a readable safetensors" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["test", "--model", str(zoo.family("brain").weights_path("sse")), "--architecture", "scse_viz:brain",
+              "--out", str(tmp_path / "o")])  # fmt: skip
+    assert "shipped family's test set" in capsys.readouterr().err
