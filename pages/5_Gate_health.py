@@ -81,6 +81,20 @@ if faithfulness:
         "three highest or lowest channels by w knocked out together."
     )
     st.dataframe(faithfulness, hide_index=True)
+    pairs = [(e["model"], e["block"]) for e in faithfulness if e.get("sse_deletion_auc") is not None]
+    if pairs:
+        left, right = st.columns(2)
+        model = left.selectbox("Curves of model", list(dict.fromkeys(m for m, _ in pairs)), key="gh-curve-model")
+        block = right.selectbox("Block", [b for m, b in pairs if m == model], key="gh-curve-block")
+        points = G.perturbation_curves(table, model, block)
+        if points:
+            st.markdown(f"**Deletion and insertion curves** of {model} · {block}, mean over "
+                        f"{points[0]['images']} images")  # fmt: skip
+            show_chart(st, charts.perturbation_chart(points))
+            with st.expander("The curves' numbers"):
+                st.dataframe(points, hide_index=True)
+        else:
+            st.caption("This table holds the areas only (written before the batch kept the curves).")
 
 st.subheader("Compare two models")
 if len(models) >= 2:

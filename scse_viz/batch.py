@@ -172,8 +172,9 @@ def _write_part(out: Path, rows: list[dict[str, Any]]) -> None:
 
 def faithfulness_rows(family: Family, model: torch.nn.Module, run: explore.FamilyRun, variant: str,
                       ig_steps: int = 16) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Per block label: deletion and insertion AUC of its sSE map's pixel order, of a random order and of
-    |Integrated Gradients| (the same for every block of a model), and Spearman's ρ between w and each channel's
+    """Per block label: deletion and insertion curves (the normalised objective at 0, 5, …, 100 % of the pixels) and
+    their AUCs for its sSE map's pixel order, a random order and |Integrated Gradients| (the same for every block of
+    a model), and Spearman's ρ between w and each channel's
     knock-out effect (:mod:`scse_viz.faithfulness`), for the task's default target on this input."""
     from scse_viz import faithfulness as F
     from scse_viz.attribution.targets import build_objective, output_score
@@ -195,10 +196,11 @@ def faithfulness_rows(family: Family, model: torch.nn.Module, run: explore.Famil
             from scse_viz.geometry import upsample_map
 
             q = upsample_map(record.spatial_gate[0], grid, record.stride)
-            deletion, insertion = F.perturbation_curves(objective.forward, x, q, baseline)
-            row.update({"sse_deletion_auc": deletion.auc, "sse_insertion_auc": insertion.auc})
-            for name, (d, i) in measured.items():
-                row.update({f"{name}_deletion_auc": d.auc, f"{name}_insertion_auc": i.auc})
+            curves = {"sse": F.perturbation_curves(objective.forward, x, q, baseline), **measured}
+            for name, (deletion, insertion) in curves.items():
+                row.update({f"{name}_deletion_auc": deletion.auc, f"{name}_insertion_auc": insertion.auc,
+                            f"{name}_deletion_curve": deletion.values.tolist(),
+                            f"{name}_insertion_curve": insertion.values.tolist()})  # fmt: skip
         if record.channel_gate is not None:
             effects = F.channel_effects(model, x, record.name, score)
             row.update({"channel_rho": effects.rho, "top_k_drop": effects.top_k_drop,

@@ -43,9 +43,11 @@ def block_summary(table: Any) -> list[dict[str, Any]]:
             means = [r[f"{gate}_mean"] for r in rows if r.get(f"{gate}_mean") is not None]
             if not means:
                 continue
-            within = float(np.mean([r[f"{gate}_std"] for r in rows if r.get(f"{gate}_std") is not None]))
-            saturated = float(np.mean([r[f"{gate}_share_below_0.05"] + r[f"{gate}_share_above_0.95"] for r in rows
-                                       if r.get(f"{gate}_share_below_0.05") is not None]))  # fmt: skip
+            stds = [r[f"{gate}_std"] for r in rows if r.get(f"{gate}_std") is not None]
+            shares = [r[f"{gate}_share_below_0.05"] + r[f"{gate}_share_above_0.95"] for r in rows
+                      if r.get(f"{gate}_share_below_0.05") is not None]  # fmt: skip
+            within = float(np.mean(stds)) if stds else float("nan")  # NaN: a table without these columns
+            saturated = float(np.mean(shares)) if shares else float("nan")
             spread = float(np.std(means))
             verdict = ("collapsed" if spread < COLLAPSE_SPREAD and within < COLLAPSE_WITHIN
                        else "saturated" if saturated > SATURATED_SHARE else "healthy")  # fmt: skip
@@ -126,3 +128,25 @@ def faithfulness_summary(table: Any) -> list[dict[str, Any]]:
             entry[column] = float(np.mean(values)) if values else None
         summary.append(entry)
     return summary
+
+
+RANKINGS = {"sse": "sSE map q", "random": "random order", "ig": "|Integrated Gradients|"}
+CURVES = ("deletion", "insertion")
+
+
+def perturbation_curves(table: Any, model: str, block: str) -> list[dict[str, Any]]:
+    """Mean deletion and insertion curves over the images of one model and block, per ranking (sSE map, random,
+    |IG|): rows (curve, ranking, share of pixels, mean value, images) for a line chart; empty for a table written
+    without ``--faithfulness`` (or by a version that kept only the areas)."""
+    rows = [r for r in _rows(table) if r["model"] == model and r["block"] == block]
+    points = []
+    for curve in CURVES:
+        for ranking, title in RANKINGS.items():
+            curves = [r[f"{ranking}_{curve}_curve"] for r in rows if r.get(f"{ranking}_{curve}_curve") is not None]
+            if not curves:
+                continue
+            mean = np.mean(np.asarray(curves, dtype=np.float64), axis=0)
+            for share, value in zip(np.linspace(0.0, 1.0, len(mean)), mean):
+                points.append({"curve": curve, "ranking": title, "share of pixels": float(share),
+                               "objective": float(value), "images": len(curves)})  # fmt: skip
+    return points

@@ -133,6 +133,13 @@ def test_faithfulness_columns_are_filled_for_the_blocks_that_have_each_gate(tmp_
     assert rows and all(np.isfinite(r["sse_deletion_auc"]) and -1 <= r["channel_rho"] <= 1 for r in rows)
     assert all(r["ig_deletion_auc"] == rows[0]["ig_deletion_auc"] for r in rows)  # one IG order per model
     assert all(r["top_k_drop"] is not None and r["k"] == 3 for r in rows)
+    for row in rows:  # each stored curve is the one its area was taken of (trapezoids over 0, 5, …, 100 %)
+        for name in ("sse", "random", "ig"):
+            for curve in ("deletion", "insertion"):
+                values = np.asarray(row[f"{name}_{curve}_curve"])
+                assert len(values) == 21 and values[0 if curve == "insertion" else -1] == pytest.approx(0, abs=1e-6)
+                area = float(np.sum((values[1:] + values[:-1]) / 2) / 20)
+                assert row[f"{name}_{curve}_auc"] == pytest.approx(area, abs=1e-9)
 
 
 def test_a_brought_model_runs_as_the_app_reads_it(tmp_path):

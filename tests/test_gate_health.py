@@ -78,3 +78,42 @@ def test_faithfulness_summary_is_the_mean_per_block_and_absent_without_the_colum
     (entry,) = G.faithfulness_summary(table)
     assert entry["sse_deletion_auc"] == pytest.approx(0.3) and entry["channel_rho"] is None and entry["images"] == 2
     assert G.faithfulness_summary(rows("b", [0.5], [0.1])) == []
+
+
+def curve_rows(model="sse", block="b"):
+    """Two images with planted curves (3 points: 0, 50, 100 % of the pixels) for the sSE and the random order."""
+    base = {"model": model, "block": block, "w_mean": None, "q_mean": 0.5, "channel_rho": None}
+    return [{**base, "image": "1.png", "sse_deletion_auc": 0.25, "sse_deletion_curve": [1.0, 0.0, 0.0],
+             "random_deletion_curve": [1.0, 0.5, 0.0], "sse_insertion_curve": [0.0, 0.5, 1.0]},
+            {**base, "image": "2.png", "sse_deletion_auc": 0.5, "sse_deletion_curve": [1.0, 0.5, 0.0],
+             "random_deletion_curve": [1.0, 0.5, 0.0], "sse_insertion_curve": [0.0, 1.0, 1.0]}]  # fmt: skip
+
+
+def test_perturbation_curves_are_the_mean_curve_per_ranking():
+    points = G.perturbation_curves(curve_rows() + curve_rows(model="scse"), "sse", "b")
+    by = {(p["curve"], p["ranking"], p["share of pixels"]): p["objective"] for p in points}
+    assert by[("deletion", "sSE map q", 0.5)] == pytest.approx(0.25)
+    assert by[("deletion", "random order", 0.5)] == pytest.approx(0.5)
+    assert by[("insertion", "sSE map q", 0.5)] == pytest.approx(0.75)
+    assert ("insertion", "random order", 0.5) not in by  # no such column: no line
+    assert {p["images"] for p in points} == {2} and len(points) == 3 * 3
+    assert G.perturbation_curves(rows("b", [0.5], [0.1]), "scse", "b") == []
+
+
+def test_the_page_draws_the_curves_of_an_uploaded_table():
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(curve_rows()), buffer)
+    at = ran(page("5_Gate_health.py"))
+    at.radio(key="gh-source").set_value("Upload a batch table (Parquet)")
+    ran(at)
+    at.file_uploader(key="gh-upload").set_value(("gates.parquet", buffer.getvalue(), "application/octet-stream"))
+    ran(at)
+    assert at.selectbox(key="gh-curve-block").value == "b"
+    numbers = next(d.value for d in at.dataframe if "share of pixels" in d.value.columns)
+    middle = numbers[(numbers["curve"] == "deletion") & (numbers["share of pixels"] == 0.5)]
+    assert dict(zip(middle["ranking"], middle["objective"])) == pytest.approx({"sSE map q": 0.25,
+                                                                               "random order": 0.5})
+    assert any("Deletion and insertion curves" in m.value for m in at.markdown)

@@ -171,3 +171,27 @@ def class_profile_chart(profiles: Sequence[dict[str, Any]], title: str) -> dict[
         },
         "height": 220,
     }  # fmt: skip
+
+
+def perturbation_chart(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Deletion and insertion curves side by side (``gate_health.perturbation_curves``), one line per ranking: a
+    faithful sSE map falls faster than random under deletion and rises faster under insertion."""
+    return {
+        "data": {"values": list(points)},
+        "facet": {"column": {"field": "curve", "type": "nominal", "title": None, "sort": ["deletion", "insertion"]}},
+        "spec": {
+            "width": 280,
+            "height": 220,
+            "mark": {"type": "line", "point": True},
+            "encoding": {
+                "x": {"field": "share of pixels", "type": "quantitative", "axis": {"format": "%"},
+                      "title": "share of pixels removed (deletion) or put in (insertion)"},
+                "y": {"field": "objective", "type": "quantitative",
+                      "title": "objective (0 = black input, 1 = the input)"},
+                "color": {"field": "ranking", "type": "nominal", "title": "pixels ranked by"},
+                "tooltip": [{"field": "curve"}, {"field": "ranking"}, {"field": "share of pixels", "format": ".0%"},
+                            {"field": "objective", "format": ".4f"}, {"field": "images"}],
+            },
+        },
+        "height": 220,
+    }  # fmt: skip
