@@ -88,6 +88,23 @@ def measure_brain(model: nn.Module, slices: Sequence[BrainSlice], device: torch.
     return {**dice_report(counts, BRAIN_CLASSES), "count": len(slices)}
 
 
+def measure_heads(model: nn.Module, heads: Sequence[Any], device: torch.device | None = None,
+                  batch_size: int = 32) -> dict[str, Any]:  # fmt: skip
+    """Pooled Dice per class over synthetic heads (``scse_viz.data.synthhead.SynthHead``: image, labels, head), and
+    the share of the head's non-brain pixels (CSF rim, skull, scalp, neck, face, eyes) labelled as a tissue."""
+    counts = np.zeros((len(BRAIN_CLASSES), 3), dtype=np.int64)
+    head_pixels, head_as_tissue = 0, 0
+    for start in range(0, len(heads), batch_size):
+        chunk = heads[start : start + batch_size]
+        for head, probabilities in zip(chunk, segment(model, [h.image for h in chunk], batch_size, device)):
+            predicted = np.argmax(probabilities, axis=0)
+            counts += dice_counts(predicted, head.labels, len(BRAIN_CLASSES))
+            head_pixels += int(head.head.sum())
+            head_as_tissue += int((head.head & (predicted > 0)).sum())
+    share = head_as_tissue / head_pixels if head_pixels else float("nan")
+    return {**dice_report(counts, BRAIN_CLASSES), "count": len(heads), "non_brain_share": share}
+
+
 def _format(measured: dict[str, float | None], card: dict[str, float | None] | None) -> str:
     lines = [f"{'class':<14}{'measured':>10}" + (f"{'card':>10}{'diff':>10}" if card else "")]
     for name, value in measured.items():

@@ -23,11 +23,15 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
-from scse_viz.data.brain import BRAIN_CLASSES, BrainSlice, load_brain_slices
-from scse_viz.evaluate import measure_brain
-from scse_viz.preprocess import brain_preprocess
+from scse_viz.data import synthhead
+from scse_viz.data.brain import BRAIN_CLASSES, BrainSlice, labels_from_probabilities, load_brain_slices
+from scse_viz.evaluate import measure_brain, measure_heads
+from scse_viz.geometry import resize_image
+from scse_viz.preprocess import brain_preprocess, normalise_intensity
 from scse_viz.train.common import TrainResult, make_optimizer, one_cycle, resolve_device, seed_everything
-from scse_viz.train.common import shuffled_loader, write_run
+from scse_viz.train.common import sha256_of, shuffled_loader, write_run
+from scse_viz.family import ASSETS
+from scse_viz.zoo import load_checkpoint
 from scse_viz.train.config import BrainConfig
 from scse_viz.train.parts import FamilyTraining
 
@@ -91,6 +95,55 @@ class AugmentedSlices(Dataset):
         return intensity_augmentation(image.as_subclass(torch.Tensor), self.config), mask.as_subclass(torch.Tensor)
 
 
+class SyntheticHeads(Dataset):
+    """Training samples drawn as synthetic heads (``scse_viz.data.synthhead``) around the training slices' labels,
+    mixed with the template's own slices (``1 - synthetic_share`` of the samples, augmented as before).
+
+    Each training slice is put once on a canvas with room for a head and resized to the model's input; per sample a
+    head is drawn there, head, labels and class probabilities are warped together (flip, affine, elastic), and only
+    then rendered, so every intensity sits on the pixel its label does. The generator's seed comes from torch's
+    RNG, so a run stays reproducible from its seed.
+    """
+
+    def __init__(self, slices: list[BrainSlice], images: torch.Tensor, labels: torch.Tensor,
+                 config: BrainConfig) -> None:  # fmt: skip
+        self.template = AugmentedSlices(images, labels, config)
+        self.config = config
+        self.orientations = [item.orientation for item in slices]
+        self.canvases, self.mm_per_px = [], []
+        for item in slices:
+            canvas = synthhead.head_canvas(item.probabilities, item.orientation, config.canvas_pad)
+            self.canvases.append(resize_image(canvas.transpose(1, 2, 0), (config.size, config.size)).transpose(2, 0, 1))
+            self.mm_per_px.append(canvas.shape[-1] / config.size)
+        self.geometric = v2.Compose([
+            v2.RandomHorizontalFlip(p=config.hflip),
+            v2.RandomAffine(degrees=config.affine_degrees, translate=(config.affine_translate, config.affine_translate),
+                            scale=config.synthetic_scale),
+            v2.RandomApply([v2.ElasticTransform(alpha=config.elastic_alpha, sigma=config.elastic_sigma)],
+                           p=config.elastic_probability),
+        ])  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.canvases)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if float(torch.rand(())) >= self.config.synthetic_share:
+            return self.template[index]
+        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
+        probabilities = np.ascontiguousarray(self.canvases[index])
+        tissues = synthhead.add_head(labels_from_probabilities(probabilities), self.orientations[index], rng,
+                                     self.mm_per_px[index])  # fmt: skip
+        warped, warped_tissues = self.geometric(tv_tensors.Image(torch.from_numpy(probabilities)),
+                                                tv_tensors.Mask(torch.from_numpy(tissues)))  # fmt: skip
+        tissues = warped_tissues.as_subclass(torch.Tensor).numpy().astype(np.uint8)
+        contrast = synthhead.CONTRASTS[int(torch.multinomial(torch.tensor(self.config.contrast_weights), 1))]
+        means, stds = synthhead.draw_intensities(rng, contrast)
+        image = synthhead.render(tissues, warped.as_subclass(torch.Tensor).numpy(), means, stds, rng)
+        image = normalise_intensity(image) ** float(np.exp(rng.normal(0.0, 0.25)))
+        return (torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
+                torch.from_numpy(synthhead.training_labels(tissues).astype(np.int64)))  # fmt: skip
+
+
 def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """1 - mean soft Dice over the foreground classes (1..K-1), pooled over the batch."""
     probabilities = logits.softmax(dim=1)[:, 1:]
@@ -113,10 +166,18 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
         train_slices = train_slices[:: max(1, len(train_slices) // config.max_train_items)][: config.max_train_items]
     val_slices = load_brain_slices("val")
     images, labels = model_inputs(train_slices, config.size)
-    dataset = AugmentedSlices(images, labels, config)
+    if config.synthetic_share > 0:
+        dataset: Dataset = SyntheticHeads(train_slices, images, labels, config)
+    else:
+        dataset = AugmentedSlices(images, labels, config)
     loader = shuffled_loader(dataset, config, device)
 
-    model = config.build_model().to(device)
+    model = config.build_model()
+    initial = None
+    if config.init_from is not None:
+        initial = ASSETS / config.init_from.format(variant=config.variant)
+        load_checkpoint(model, initial)
+    model = model.to(device)
     optimizer = make_optimizer(model, config.optimizer, config.lr, config.weight_decay, config.momentum)
     scheduler = one_cycle(optimizer, config.lr, config.epochs * len(loader), config.warmup_fraction)
     cross_entropy = nn.CrossEntropyLoss()
@@ -153,10 +214,13 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
                        f"({entry['seconds']:.0f} s)")  # fmt: skip
     train_time = time.perf_counter() - started
 
-    report = measure_brain(model, load_brain_slices("test"), device, config.eval_batch_size)
+    report = measure_test(model, device)
     return write_run(model, config, out_dir, device, {
         "test_dice": report["dice"],
         "test_mean_dice": report["mean_dice"],
+        "per_condition": report["per_class"],
+        "initial_weights": None if initial is None else {"file": config.init_from.format(variant=config.variant),
+                                                         "sha256": sha256_of(initial)},
         "test_count": report["count"],
         "class_names": list(BRAIN_CLASSES),
         "val_mean_dice": history[-1]["val_dice"],
@@ -170,10 +234,22 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
 # ------------------------------------------------------------------------------------------------------ the family's parts
 
 
+HEAD_CONDITIONS = (("T1-like head", "t1"), ("T2-like head", "t2"))
+
+
 def measure_test(model: nn.Module, device: torch.device | None = None, data_root: Path | None = None) -> dict[str, Any]:
-    """Pooled Dice per class on the held-out test slabs, with their mean over CSF, GM and WM as the headline."""
+    """Pooled Dice on the held-out test slabs in three conditions: the plain template (the headline: mean over CSF,
+    GM and WM), and the same slices drawn as synthetic heads in a T1-like and in an inverted, T2-like contrast; for
+    the heads also the share of non-brain head pixels labelled as a tissue."""
     report = measure_brain(model, load_brain_slices("test"), device)
-    return {**report, "metric": report["mean_dice"], "per_class": dict(report["dice"])}
+    per_class = {"template mean Dice": report["mean_dice"],
+                 **{f"template {name}": report["dice"][name] for name in BRAIN_CLASSES[1:]}}  # fmt: skip
+    for label, contrast in HEAD_CONDITIONS:
+        heads = measure_heads(model, synthhead.test_heads(contrast), device)
+        per_class[f"{label} mean Dice"] = heads["mean_dice"]
+        per_class.update({f"{label} {name}": heads["dice"][name] for name in BRAIN_CLASSES[1:]})
+        per_class[f"{label}: non-brain as tissue"] = heads["non_brain_share"]
+    return {**report, "metric": report["mean_dice"], "per_class": per_class}
 
 
 def _train(config: BrainConfig, out_dir: Path, data_root: Path | None = None) -> TrainResult:
@@ -203,6 +279,7 @@ PARTS = FamilyTraining(
     # sits between the two.
     tolerance=5e-4,
     write_samples=_write_samples,
+    check_every_number=True,  # the head conditions and the non-brain shares are re-measured too
     test_images=test_images,
 )
 

@@ -121,10 +121,10 @@ class BrainConfig(RunConfig):
     """The brain-MRI recipe of the shipped U-Nets (sized for about 15 minutes per model on a 2-core CPU)."""
 
     family: ClassVar[str] = "brain"
-    epochs: int = 40  # passes over the training slices
+    epochs: int = 28  # passes over the training slices
     batch_size: int = 16
     optimizer: str = "adamw"
-    lr: float = 3e-3
+    lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.1
     base_channels: int = BRAIN_ARCHITECTURE.base_channels  # the network's shape: the family's architecture
@@ -144,14 +144,27 @@ class BrainConfig(RunConfig):
     contrast_range: tuple[float, float] = (0.85, 1.15)
     brightness: float = 0.05  # ± shift
     noise_std: float = 0.04  # Gaussian noise with a standard deviation drawn from [0, noise_std]
+    # synthetic heads (scse_viz.data.synthhead): the share of samples drawn as a head around the slice's labels
+    # instead of the template's own intensities, the canvas they are drawn on (times the slice's longer side), their
+    # zoom range, and how often the contrast is random / T1-like / T2-like
+    synthetic_share: float = 0.65
+    canvas_pad: float = 1.4
+    synthetic_scale: tuple[float, float] = (0.8, 1.4)
+    contrast_weights: tuple[float, float, float] = (0.3, 0.35, 0.35)
+    # start from these weights (relative to the assets folder, {variant} filled in; None: from scratch): the
+    # template-trained checkpoints, whose own card and recipe sit beside them
+    init_from: str | None = "models/brain/template/{variant}.safetensors"
     eval_batch_size: int = 32
     val_every: int = 10  # epochs between validation Dice measurements
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("affine_scale", "gamma_range", "contrast_range"):
+        for name in ("affine_scale", "gamma_range", "contrast_range", "synthetic_scale"):
             low, high = getattr(self, name)
             setattr(self, name, (float(low), float(high)))
+        self.contrast_weights = tuple(float(w) for w in self.contrast_weights)
+        if not 0.0 <= self.synthetic_share <= 1.0:
+            raise ValueError("synthetic_share must lie in [0, 1]")
 
     def build_model(self) -> nn.Module:
         """The untrained U-Net this recipe describes (the family's architecture with this recipe's sizes)."""
