@@ -16,6 +16,7 @@ from scse_viz.render import (
     spatial_overlay_figure,
 )
 from scse_viz.render import charts, raster
+from scse_viz.ui import links
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input, degraded, pick_input
 from scse_viz.ui.navigation import log_run_time, page_links
@@ -38,6 +39,7 @@ image = choose_input(family)
 st.title("Explore")
 if image is None:
     st.info("Choose a bundled sample or upload an image in the sidebar.")
+    links.finish()
     st.stop()
 
 run = family_run(family, image)
@@ -82,16 +84,17 @@ with outputs_tab:
 # ------------------------------------------------------------------------------------------------------ attention
 with attention_tab:
     controls, view = st.columns([1, 3])
-    variant = controls.selectbox("Model", attention_variants, index=len(attention_variants) - 1,
-                                 format_func=lambda v: run.outputs[v].label, key="att-model")  # fmt: skip
+    variant = links.select(controls, "Model", attention_variants, index=len(attention_variants) - 1,
+                           format_func=lambda v: run.outputs[v].label, key="att-model", param="variant")  # fmt: skip
     output = run.outputs[variant]
     labels = [r.label for r in output.shown()]
-    block = controls.selectbox("Block", labels, key="att-block")
+    block = links.select(controls, "Block", labels, key="att-block", param="block")
     record = output.record(block)
-    order = controls.radio("Bar order", ["sorted", "channel"], horizontal=True)
-    top_k = controls.slider("Top-k channels (0 = all)", 0, 64, 0)
-    cmap = controls.selectbox("Colormap", COLORMAPS)
-    alpha = controls.slider("Opacity", 0.0, 1.0, 0.5, 0.05)
+    order = links.select(controls, "Bar order", ["sorted", "channel"], kind="radio", horizontal=True,
+                         key="att-order", param="sort")  # fmt: skip
+    top_k = links.slider(controls, "Top-k channels (0 = all)", 0, 64, 0, key="att-topk", param="topk")
+    cmap = links.select(controls, "Colormap", COLORMAPS, key="att-cmap", param="cmap")
+    alpha = links.slider(controls, "Opacity", 0.0, 1.0, 0.5, 0.05, key="att-alpha", param="alpha")
     with view:
         st.markdown(f"**{output.label} · {block}** — {record.channels} channels, feature map "
                     f"{record.feature_size[0]}×{record.feature_size[1]} (stride {record.stride[0]:g}), "
@@ -107,7 +110,8 @@ with attention_tab:
         if record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum":
             st.markdown("**Effective gain of the scSE sum**: x·w + x·q = (w_c + q_ij)·x; "
                         "shown as w_c + q_ij − 1 (red boosted, blue damped, white unchanged).")  # fmt: skip
-            channel = st.selectbox("Channel", ["mean over channels", *range(record.channels)], key="gain-c")
+            channel = links.select(st, "Channel", ["mean over channels", *range(record.channels)], key="gain-c",
+                                   param="channel", names=["mean", *map(str, range(record.channels))])  # fmt: skip
             gain = memo(("gain", run.key, variant, block, channel), lambda: explore.displayed_gain(
                 run, record, None if channel == "mean over channels" else channel))  # fmt: skip
             st.image(picture(("gain", variant, block, channel, alpha),
@@ -125,17 +129,19 @@ with attention_tab:
 # ------------------------------------------------------------------------------------------------------ knock-out
 with knockout_tab:
     controls, view = st.columns([1, 3])
-    ko_variant = controls.selectbox("Model", attention_variants, index=len(attention_variants) - 1,
-                                    format_func=lambda v: run.outputs[v].label, key="ko-model")  # fmt: skip
+    ko_variant = links.select(controls, "Model", attention_variants, index=len(attention_variants) - 1,
+                              format_func=lambda v: run.outputs[v].label, key="ko-model", param="ko-variant")  # fmt: skip
     intact = run.outputs[ko_variant]
     branches = [b for b in ("cse", "sse") if any(getattr(r, f"{'channel' if b == 'cse' else 'spatial'}_gate")
                                                    is not None for r in intact.shown())]  # fmt: skip
-    branch = controls.radio("Switch off", branches, format_func=lambda b: {"cse": "cSE", "sse": "sSE"}[b],
-                            horizontal=True)  # fmt: skip
-    scope = controls.selectbox("In", ["all blocks", *[r.label for r in intact.shown()]])
-    value = controls.selectbox("Replace the gate by", list(KNOCKOUT_VALUES), format_func=KNOCKOUT_VALUES.get)
+    branch = links.select(controls, "Switch off", branches, format_func=lambda b: {"cse": "cSE", "sse": "sSE"}[b],
+                          kind="radio", horizontal=True, key="ko-branch", param="ko-branch")  # fmt: skip
+    scope = links.select(controls, "In", ["all blocks", *[r.label for r in intact.shown()]], key="ko-scope",
+                         param="ko-in", names=["all", *[r.label for r in intact.shown()]])  # fmt: skip
+    value = links.select(controls, "Replace the gate by", list(KNOCKOUT_VALUES), format_func=KNOCKOUT_VALUES.get,
+                         key="ko-value", param="ko-value", names=[f"{v:g}" for v in KNOCKOUT_VALUES])  # fmt: skip
     knockout = Knockout(branch, value, None if scope == "all blocks" else (scope.split(" (call")[0],))
-    if not controls.toggle("Run with the branch switched off", key="ko-on"):
+    if not links.toggle(controls, "Run with the branch switched off", key="ko-on", param="knockout"):
         view.info("Choose a branch and switch it on the left: the model runs once more with that gate replaced by "
                   "a constant, and the output is compared with the intact one.")  # fmt: skip
     else:
@@ -209,4 +215,5 @@ with export_tab:
 with volume_tab:
     show_volume(family, image)
 
+links.finish()
 log_run_time("explore")

@@ -18,10 +18,11 @@ from scse_viz.color import is_colour
 from scse_viz.errors import ScseVizError, VolumeIndexRequiredError
 from scse_viz.io import ORIENTATIONS, LoadedImage, Volume, load_any, slice_count, volume_slice
 from scse_viz.io.images import DEFAULT_MIN_SIDE
+from scse_viz.ui import links
 from scse_viz.ui.brought import bring_form, brought, brought_families
 from scse_viz.ui.state import FAMILY, chosen_input, keep_input, memo
 
-SAMPLE, UPLOAD = "Bundled sample", "Upload your own"
+SAMPLE, UPLOAD, CAMERA = "Bundled sample", "Upload your own", "Camera"
 
 
 BRING = "bring your own"  # the family select's last option: the upload form
@@ -40,9 +41,14 @@ def choose_family() -> zoo.Family:
     page says so and stops there."""
     names = [*zoo.FAMILIES, *(f.name for f in brought_families()), BRING]
     titles = [_family_title(n) for n in names]  # shown as they are (no format_func: the value is what is shown)
+    ok, linked = links._from_url("family", lambda raw: (raw in zoo.FAMILIES, raw, "not a family shipped here; "
+                                                        f"showing {_family_title(names[0])}"))  # fmt: skip
+    if ok:
+        st.session_state[FAMILY] = linked
     current = st.session_state.get(FAMILY, names[0])
     index = names.index(current) if current in names else 0
     name = names[titles.index(st.sidebar.selectbox("Model family", titles, index=index))]
+    links.write("family", name if name in zoo.FAMILIES else None, names[0])
     if name == BRING:
         loaded = bring_form(st.sidebar)
         if loaded is None:
@@ -84,14 +90,14 @@ def _volume_slice(volume: Volume, key: str, where: Any) -> explore.InputImage | 
         where.caption(f"{volume.name} is {'×'.join(map(str, volume.shape))} voxels: only "
                       f"{' and '.join(usable)} slices are wide enough to show.")  # fmt: skip
     default = "axial" if "axial" in usable else usable[0]
-    orientation = where.radio("Slice orientation", usable, index=usable.index(default), horizontal=True,
-                              key=f"{key}-o")  # fmt: skip
+    orientation = links.select(where, "Slice orientation", usable, index=usable.index(default), horizontal=True,
+                               key=f"{key}-o", param="orientation", kind="radio")  # fmt: skip
     count = slice_count(volume, orientation)
     if count == 1:
         where.caption(f"One {orientation} slice.")
         index = 0
     else:
-        index = where.slider("Slice", 0, count - 1, count // 2, key=f"{key}-{orientation}-s")
+        index = links.slider(where, "Slice", 0, count - 1, count // 2, key=f"{key}-{orientation}-s", param="slice")
     return memo(("slice", key, orientation, index), lambda: explore.input_from_volume(volume, orientation, index))
 
 
@@ -101,7 +107,11 @@ def _from_sample(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
         where.info("No samples are bundled for this family.")
         return None
     titles = [s.title for s in options]
-    sample = options[titles.index(where.selectbox("Sample", titles, key=f"{prefix}sample-{family.name}"))]
+    if prefix:  # a second input (Compare two images) stays out of the link
+        sample = options[titles.index(where.selectbox("Sample", titles, key=f"{prefix}sample-{family.name}"))]
+    else:
+        sample = options[titles.index(links.select(where, "Sample", titles, key=f"sample-{family.name}",
+                                                   param="sample", names=[s.name for s in options]))]  # fmt: skip
     status, loaded = memo(("sample", family.name, sample.name), lambda: _decode(samples.sample_bytes(sample),
                                                                                 sample.path.name, None))  # fmt: skip
     if status != "ok":  # a broken bundle is our bug, but it must not take the page down
@@ -158,8 +168,11 @@ def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
         carried = st.session_state.get(CARRIED, {}).get(family.name)
         if carried is None:
             _status(prefix, "no file uploaded yet")
+            _ask_for_linked_file(prefix)
             return None
         return _from_decoded(family, *carried, f"{prefix}carried", where, prefix)
+    if not prefix:
+        links.write("file", upload.name, None)
     volume_index = st.session_state.get(f"{prefix}volume-index-{upload.file_id}")
     status, loaded = memo(("upload", upload.file_id, volume_index),
                           lambda: _decode(upload.getvalue(), upload.name, volume_index))  # fmt: skip
@@ -189,12 +202,47 @@ def _from_decoded(family: zoo.Family, name: str, loaded: Any, key: str, where: A
                 lambda: explore.input_from_image(loaded, max_side=_max_side(family)))  # fmt: skip
 
 
+def _ask_for_linked_file(prefix: str) -> None:
+    """A link made on an upload opens on the same view and asks for the file (files cannot travel in a URL)."""
+    name = links.url_value("file")
+    if not prefix and name:
+        links.note("file", f"This link was made on an uploaded file, **{name}**: upload it in the sidebar to see "
+                   "the same view on it (files cannot travel in a link).")  # fmt: skip
+
+
+def _from_camera(family: zoo.Family, where: Any, prefix: str) -> explore.InputImage | None:
+    """A picture from the device's camera, through the same path as an uploaded file."""
+    shot = where.camera_input("Take a picture", key=f"{prefix}camera-{family.name}",
+                              help="The browser asks for the camera once. The picture goes through the same path "
+                              "as an uploaded file; the photo family's denoisers fit it best.")  # fmt: skip
+    if shot is None:
+        _status(prefix, "no picture taken yet")
+        return None
+    status, loaded = memo(("camera", shot.file_id), lambda: _decode(shot.getvalue(), shot.name, None))
+    if status != "ok":
+        where.error(loaded)
+        _status(prefix, "the camera picture could not be read")
+        return None
+    name = f"camera picture {shot.file_id[:6]}"
+    _offer_switch(family, name, loaded, where, prefix)
+    return _from_decoded(family, name, loaded, f"{prefix}camera-{shot.file_id}", where, prefix)
+
+
+SOURCES = {SAMPLE: "sample", UPLOAD: "upload", CAMERA: "camera"}
+
+
 def pick_input(family: zoo.Family, where: Any = st.sidebar, prefix: str = "") -> explore.InputImage | None:
-    """Sample-or-upload controls in ``where``; the new valid input, or None (nothing chosen, or a bad file whose
-    message is shown)."""
+    """Sample, upload or camera controls in ``where``; the new valid input, or None (nothing chosen, or a bad file
+    whose message is shown)."""
     shipped = bool(samples.list_samples(family.name))
-    source = where.radio("Input", [SAMPLE, UPLOAD], index=0 if shipped else 1, key=f"{prefix}source-{family.name}",
-                         horizontal=True)  # fmt: skip
+    if prefix:  # a second input (Compare two images) stays out of the link
+        source = where.radio("Input", [SAMPLE, UPLOAD], index=0 if shipped else 1, key=f"{prefix}source-{family.name}",
+                             horizontal=True)  # fmt: skip
+    else:
+        source = links.select(where, "Input", list(SOURCES), index=0 if shipped else 1, key=f"source-{family.name}",
+                              param="input", names=list(SOURCES.values()), kind="radio", horizontal=True)  # fmt: skip
+    if source == CAMERA:
+        return _from_camera(family, where, prefix)
     return _from_sample(family, where, prefix) if source == SAMPLE else _from_upload(family, where, prefix)
 
 

@@ -12,6 +12,8 @@ import time
 
 import streamlit as st
 
+from scse_viz.ui import links
+
 TIMING_LOG = "SCSE_TIMING_LOG"  # a file path: every page appends "<page> <seconds>" per script run (benchmarks)
 STARTED = "scse_run_started"
 
@@ -48,7 +50,8 @@ def page_links() -> None:
     with st.sidebar:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
-        st.divider()
+    links.reserve()
+    st.sidebar.divider()
     if moved_from() is not None:
         st.warning(MOVED_NOTE, icon=":material/sync_problem:")
 

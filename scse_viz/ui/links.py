@@ -1,0 +1,178 @@
+"""Views that travel in the URL: a lecturer sets the controls, copies the link, and the class opens exactly that view.
+
+Every control that is part of a view is created through :func:`select`, :func:`slider` or :func:`toggle`. On the
+session's first run with a URL value for a control, the value is checked against the control's options or range:
+a valid one becomes the widget's starting value; an invalid or stale one (a block that no longer exists, a value
+out of range) is dropped and the default shown, with one note for all of them. After the widget is drawn, its value
+is written back to the URL (and removed when it is the default), so the address bar always holds the view and a
+fresh browser reproduces it. ``hide=a,b`` in a link hides those controls (they keep the link's or the default
+value), as TensorFlow Playground does, for a focused classroom view. Uploads cannot travel in a URL: a link made on
+one names the file and asks for it. Streamlit only; no tensor math.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+SEEDED = "scse_link_seeded"  # URL parameters this session has already used (a link seeds a view once)
+NOTES = "scse_link_notes"  # parameter -> why its value was dropped
+HIDE = "hide"  # comma-separated parameters whose controls a link hides
+
+
+def hidden() -> set[str]:
+    """The controls this link hides (``hide=block,cmap``)."""
+    return {part.strip() for part in st.query_params.get(HIDE, "").split(",") if part.strip()}
+
+
+def _from_url(param: str, parse: Callable[[str], tuple[bool, Any, str]]) -> tuple[bool, Any]:
+    """(True, value) the first time this session sees a valid URL value for ``param``; a bad one is noted."""
+    seeded: set[str] = st.session_state.setdefault(SEEDED, set())
+    if param in seeded or param not in st.query_params:
+        return False, None
+    seeded.add(param)
+    raw = st.query_params[param]
+    ok, value, why = parse(raw)
+    if not ok:
+        st.session_state.setdefault(NOTES, {})[param] = f"**{param}={raw}**: {why}"
+    return ok, value
+
+
+def note(param: str, text: str) -> None:
+    """Add a line to the link's note (for what a parameter could not restore, e.g. an upload)."""
+    st.session_state.setdefault(NOTES, {})[param] = text
+
+
+def url_value(param: str) -> str | None:
+    """The link's raw value of ``param`` (None when absent)."""
+    return st.query_params.get(param)
+
+
+def write(param: str, text: str | None, default: str | None) -> None:
+    """Put a control's value into the URL; the default (or nothing) leaves it out, so links stay short."""
+    if text is None or text == default:
+        if param in st.query_params:
+            del st.query_params[param]
+    elif st.query_params.get(param) != text:
+        st.query_params[param] = text
+
+
+def _restore(key: str, ok: bool, value: Any) -> None:
+    if ok:
+        st.session_state[key] = value
+
+
+def select(where: Any, label: str, options: Sequence[Any], *, key: str, param: str | None = None, index: int = 0,
+           names: Sequence[str] | None = None, kind: str = "selectbox", **kwargs: Any) -> Any:  # fmt: skip
+    """A selectbox (or ``kind="radio"``) whose value is in the URL as ``param`` (default: the key), written as
+    ``names`` (default: each option's ``str``)."""
+    param = param or key
+    options = list(options)
+    names = [str(o) for o in options] if names is None else list(names)
+
+    def parse(raw: str) -> tuple[bool, Any, str]:
+        if raw in names:
+            return True, options[names.index(raw)], ""
+        shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
+        return False, None, f"not one of the choices of “{label}” here ({shown}); showing {names[index]}"
+
+    _restore(key, *_from_url(param, parse))
+    if key in st.session_state and st.session_state[key] not in options:
+        del st.session_state[key]  # a value kept from another input whose options differ
+    if param in hidden():
+        value = st.session_state.get(key, options[index])
+    else:
+        extra = {} if key in st.session_state else {"index": index}
+        value = getattr(where, kind)(label, options, key=key, **extra, **kwargs)
+    write(param, names[options.index(value)], names[index])
+    return value
+
+
+def slider(where: Any, label: str, low: float, high: float, value: float, step: float | None = None, *, key: str,
+           param: str | None = None, **kwargs: Any) -> Any:  # fmt: skip
+    """A slider whose value is in the URL; a number outside [low, high] (or not a number) falls back."""
+    param = param or key
+    kind = type(value)
+
+    def parse(raw: str) -> tuple[bool, Any, str]:
+        try:
+            number = kind(float(raw)) if kind is int and float(raw).is_integer() else kind(raw)
+        except ValueError:
+            return False, None, f"“{label}” takes a number from {low} to {high}; showing {value}"
+        if not low <= number <= high:
+            return False, None, f"“{label}” goes from {low} to {high}; showing {value}"
+        return True, number, ""
+
+    _restore(key, *_from_url(param, parse))
+    if param in hidden():
+        chosen = st.session_state.get(key, value)
+    else:
+        extra = {} if key in st.session_state else {"value": value}
+        chosen = where.slider(label, low, high, step=step, key=key, **extra, **kwargs)
+    write(param, f"{chosen:g}", f"{value:g}")
+    return chosen
+
+
+def toggle(where: Any, label: str, *, key: str, param: str | None = None, value: bool = False, **kwargs: Any) -> bool:
+    """A toggle whose state is in the URL as 1 / 0."""
+    param = param or key
+
+    def parse(raw: str) -> tuple[bool, Any, str]:
+        if raw.lower() in ("1", "true", "on", "yes", "0", "false", "off", "no"):
+            return True, raw.lower() in ("1", "true", "on", "yes"), ""
+        return False, None, f"“{label}” is 1 (on) or 0 (off); showing {'on' if value else 'off'}"
+
+    _restore(key, *_from_url(param, parse))
+    if param in hidden():
+        chosen = bool(st.session_state.get(key, value))
+    else:
+        extra = {} if key in st.session_state else {"value": value}
+        chosen = bool(where.toggle(label, key=key, **extra, **kwargs))
+    write(param, "1" if chosen else "0", "1" if value else "0")
+    return chosen
+
+
+def current_link() -> str:
+    """This view's address: the page's URL (as the browser reached it) with the query string of every control."""
+    base = st.context.url or ""
+    query = urlencode(st.query_params.to_dict())
+    return f"{base}?{query}" if query else base
+
+
+def link_box(where: Any) -> None:
+    """The "copy link" control: the view's address in a code box (its copy button puts it on the clipboard)."""
+    with where.expander("Link to this view", icon=":material/link:"):
+        st.caption("Opens this page with every control as it is now. Add `&hide=` and control names "
+                   "(comma-separated, e.g. `hide=cmap,alpha`) to hide them for the class.")  # fmt: skip
+        st.code(current_link(), language=None, wrap_lines=True)
+
+
+def show_notes() -> None:
+    """One note for everything a link asked for that could not be restored (kept for the session's views)."""
+    notes = st.session_state.get(NOTES)
+    if notes:
+        st.info("Not everything in this link could be restored:\n" + "\n".join(f"- {t}" for t in notes.values()),
+                icon=":material/link_off:")  # fmt: skip
+
+
+SLOTS = "scse_link_slots"  # this run's places for the note and the link box (reserved by ``reserve``)
+
+
+def reserve() -> None:
+    """Keep a place at the top of the page for the note and one in the sidebar for the link (``page_links``)."""
+    st.session_state[SLOTS] = (st.empty(), st.sidebar.empty())
+
+
+def finish() -> None:
+    """At the end of a page: the note and the link box, in the places kept for them, now that every control has
+    written its value to the URL."""
+    slots = st.session_state.pop(SLOTS, None)
+    if slots is None:
+        return
+    top, side = slots
+    with top.container():
+        show_notes()
+    link_box(side.container())
