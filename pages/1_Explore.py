@@ -118,6 +118,8 @@ with attention_tab:
                              lambda: raster.overlay(shown, gain, "RdBu_r", alpha, -1.0, 1.0)),
                      caption=f"w_c + q_ij − 1 for {channel if channel != 'mean over channels' else 'the mean w'} "
                      "on [−1, 1]")  # fmt: skip
+            st.image(raster.colorbar("RdBu_r", -1.0, 1.0),
+                     caption="w_c + q_ij − 1: −1 damped (blue, left), 0 unchanged (white), +1 boosted (red, right)")
     if any(r.spatial_gate is not None for r in output.shown()):
         st.subheader(f"Every block's sSE map — {output.label}")
         maps = [r for r in output.shown() if r.spatial_gate is not None]

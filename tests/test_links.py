@@ -3,8 +3,6 @@ shows the same controls and the same numbers; bad or stale parameters give one n
 
 from __future__ import annotations
 
-import pytest
-
 import scse_viz  # noqa: F401
 
 from .app_helpers import chart_rows, nodes, page, ran

@@ -32,8 +32,9 @@ FAMILY = Family(
     task=SegmentationTask(BRAIN_CLASSES),
     prepare=prepare,
     build=ARCHITECTURE.build,
-    trained_on="2-D slices (sagittal, coronal, axial) of the MNI152 2009a T1 brain template, skull-stripped, "
-    "with intensity and shape augmentation",
+    trained_on="2-D slices (sagittal, coronal, axial) of the MNI152 2009a T1 brain template, two thirds of them "
+    "drawn as synthetic heads (skull, scalp, neck, face, eyes; all labelled background) in random, T1-like and "
+    "T2-like contrasts, the rest the template's own slices",
     training="scse_viz.train.brain",
     suits=suits,
 )

@@ -174,7 +174,7 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
 
     model = config.build_model()
     initial = None
-    if config.init_from is not None:
+    if config.init_from not in (None, "", "none"):  # "none": from scratch (the template recipe)
         initial = ASSETS / config.init_from.format(variant=config.variant)
         load_checkpoint(model, initial)
     model = model.to(device)
@@ -268,6 +268,66 @@ def test_images(data_root: Path | None = None) -> Iterator[tuple[str, np.ndarray
         yield f"{item.orientation}-{item.index:03d}", item.pixels, None
 
 
+
+# ------------------------------------------------------------------------------------------------ the card's pictures
+
+REAL_SCAN = "anatomical.nii"  # a real T1 scan of a person (not the template) inside nibabel's test data
+REAL_SCAN_PICTURE = "real-scan.png"
+
+
+def real_scan_slices() -> list[tuple[str, np.ndarray]]:
+    """The middle sagittal, coronal and axial slice of nibabel's ``anatomical.nii``, read by the app's own reader."""
+    import importlib.resources
+
+    from scse_viz.io import ORIENTATIONS, image_from_slice, load_volume, slice_count, volume_slice
+
+    data = (importlib.resources.files("nibabel") / "tests" / "data" / REAL_SCAN).read_bytes()
+    volume = load_volume(data, REAL_SCAN)
+    shown = []
+    for orientation in ORIENTATIONS:
+        index = slice_count(volume, orientation) // 2
+        pixels = image_from_slice(volume_slice(volume, orientation, index), REAL_SCAN).pixels
+        shown.append((f"{REAL_SCAN} {orientation} {index}", np.asarray(pixels)))
+    return shown
+
+
+def write_card_pictures(family: Any, data_root: Path | None = None) -> list[Path]:
+    """``real-scan.png`` beside the card: the real scan's three middle slices and one T1-like and one T2-like test
+    head, each with the mask of the template-trained scSE model it started from and of the four shipped models."""
+    from scse_viz import zoo
+    from scse_viz.evaluate import segment
+    from scse_viz.render.export import figure_bytes, new_figure
+    from scse_viz.render.geometry import show_image
+    from scse_viz.render.outputs import class_colors
+
+    heads = {contrast: synthhead.test_heads(contrast) for _, contrast in HEAD_CONDITIONS}
+    rows = real_scan_slices() + [(f"{label} (test slice {k})", normalise_intensity(heads[contrast][k].image))
+                                 for (label, contrast), k in zip(HEAD_CONDITIONS, (10, 50))]  # fmt: skip
+    columns = [("template-trained scSE (start)", zoo.load_checkpoint(family.build("scse"),
+                                                                      ASSETS / "models/brain/template/scse.safetensors"))]
+    columns += [(family.label(v), zoo.load_model(family.name, v)) for v in family.variants]
+    rgba = class_colors(len(BRAIN_CLASSES))
+    fig = new_figure((2.4 * (len(columns) + 1), 2.5 * len(rows)))
+    axes = fig.subplots(len(rows), len(columns) + 1, squeeze=False)
+    for r, (name, pixels) in enumerate(rows):
+        show_image(axes[r, 0], pixels)
+        axes[r, 0].set_title(name, fontsize=7)
+        for c, (title, model) in enumerate(columns, start=1):
+            mask = np.argmax(segment(model.eval(), [pixels])[0], axis=0)
+            show_image(axes[r, c], pixels)
+            layer = rgba[mask].copy()
+            layer[..., 3] *= 0.5
+            axes[r, c].imshow(layer, interpolation="nearest")
+            axes[r, c].set_title(title, fontsize=7)
+    from matplotlib.patches import Patch
+
+    fig.legend(handles=[Patch(color=rgba[k], label=BRAIN_CLASSES[k]) for k in range(1, len(BRAIN_CLASSES))],
+               loc="outside lower center", ncols=3, fontsize=8)  # fmt: skip
+    path = family.folder / REAL_SCAN_PICTURE
+    path.write_bytes(figure_bytes(fig, "png", dpi=110))
+    return [path]
+
+
 PARTS = FamilyTraining(
     config=BrainConfig,
     train=_train,
@@ -280,6 +340,7 @@ PARTS = FamilyTraining(
     tolerance=5e-4,
     write_samples=_write_samples,
     check_every_number=True,  # the head conditions and the non-brain shares are re-measured too
+    extra_assets=write_card_pictures,
     test_images=test_images,
 )
 
