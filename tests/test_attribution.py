@@ -129,9 +129,11 @@ def test_integrated_gradients_complete_on_zoo_classifier(fashion, boot):
 
 @pytest.mark.slow
 def test_integrated_gradients_complete_on_zoo_unet_class_region():
-    unet = zoo.load_model("brain", "scse")
+    # the template-trained scSE U-Net (assets/models/brain/template): on this crop it finds grey matter
+    template = zoo.ASSETS / "models" / "brain" / "template" / "scse.safetensors"
+    unet = zoo.load_checkpoint(zoo.family("brain").build("scse"), template).eval()
     x = _sample("brain", "mni152-axial-117.png")[..., 64:96, 40:72].contiguous()  # 32×32 crop: grey and white matter
-    frozen = zoo.load_model("brain", "scse").requires_grad_(False)
+    frozen = zoo.load_checkpoint(zoo.family("brain").build("scse"), template).eval().requires_grad_(False)
     with torch.no_grad():
         region = (frozen(x).argmax(dim=1)[0] == 2).float()  # grey matter as predicted for the unperturbed crop
     assert 50 < region.sum() < region.numel()

@@ -162,7 +162,9 @@ def test_a_class_predicted_nowhere_is_an_error_of_that_run_only():
     pixels = np.zeros((64, 64), np.float32)
     pixels[16:48, 16:48] = 1.0  # a bright square, no padding: the model's grid is the image's
     image = explore.input_from_image(LoadedImage(pixels, "box.png", "L", 8, pixels.shape))
-    models = {v: zoo.load_model("brain", v) for v in ("none", "scse")}
+    # the template-trained checkpoints (assets/models/brain/template): on this square only their scSE model finds WM
+    template = zoo.ASSETS / "models" / "brain" / "template"
+    models = {v: zoo.load_checkpoint(family.build(v), template / f"{v}.safetensors").eval() for v in ("none", "scse")}
     with torch.no_grad():
         predicted = {v: m(family.prepare(pixels).tensor).argmax(dim=1) for v, m in models.items()}
     assert not (predicted["none"] == 3).any() and (predicted["scse"] == 3).any()  # WM: only the scSE model
