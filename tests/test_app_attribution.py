@@ -140,8 +140,9 @@ def test_a_class_one_model_predicts_nowhere_shows_one_error_and_the_rest():
     at = attribution_page("brain")
     next(r for r in at.sidebar.radio if r.label == "Input").set_value("Upload your own")
     ran(at)
-    pixels = np.zeros((64, 64))
-    pixels[16:48, 16:48] = 1.0  # the baseline predicts no white matter on this square; the scSE model does
+    pixels = np.zeros((96, 96))
+    pixels[24:72, 24:72] = 1.0  # a bright frame around a grey square: every model but the baseline finds white
+    pixels[28:68, 28:68] = 0.6  # matter on it (the baseline finds none)
     at.sidebar.file_uploader[0].set_value(("square.png", png_bytes(pixels), "image/png"))
     ran(at)
     target = target_box(at)
