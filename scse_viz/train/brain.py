@@ -49,15 +49,16 @@ def model_inputs(slices: list[BrainSlice], size: int) -> tuple[torch.Tensor, tor
     return torch.from_numpy(np.stack(images)).unsqueeze(1), torch.from_numpy(np.stack(labels).astype(np.int64))
 
 
-def geometric_augmentation(config: BrainConfig) -> v2.Compose:
-    """Joint image/mask transforms: the mask is resampled with nearest neighbours by torchvision."""
+def geometric_augmentation(config: BrainConfig, scale: tuple[float, float] | None = None) -> v2.Compose:
+    """Joint image/mask transforms: the mask is resampled with nearest neighbours by torchvision. ``scale``: the zoom
+    range (default the recipe's ``affine_scale``; synthetic heads zoom further, their canvas has room)."""
     return v2.Compose(
         [
             v2.RandomHorizontalFlip(p=config.hflip),
             v2.RandomAffine(
                 degrees=config.affine_degrees,
                 translate=(config.affine_translate, config.affine_translate),
-                scale=config.affine_scale,
+                scale=config.affine_scale if scale is None else scale,
             ),
             v2.RandomApply([v2.ElasticTransform(alpha=config.elastic_alpha, sigma=config.elastic_sigma)],
                            p=config.elastic_probability),  # fmt: skip
@@ -115,13 +116,7 @@ class SyntheticHeads(Dataset):
             canvas = synthhead.head_canvas(item.probabilities, item.orientation, config.canvas_pad)
             self.canvases.append(resize_image(canvas.transpose(1, 2, 0), (config.size, config.size)).transpose(2, 0, 1))
             self.mm_per_px.append(canvas.shape[-1] / config.size)
-        self.geometric = v2.Compose([
-            v2.RandomHorizontalFlip(p=config.hflip),
-            v2.RandomAffine(degrees=config.affine_degrees, translate=(config.affine_translate, config.affine_translate),
-                            scale=config.synthetic_scale),
-            v2.RandomApply([v2.ElasticTransform(alpha=config.elastic_alpha, sigma=config.elastic_sigma)],
-                           p=config.elastic_probability),
-        ])  # fmt: skip
+        self.geometric = geometric_augmentation(config, scale=config.synthetic_scale)
 
     def __len__(self) -> int:
         return len(self.canvases)
@@ -299,6 +294,7 @@ def write_card_pictures(family: Any, data_root: Path | None = None) -> list[Path
     from scse_viz.render.export import figure_bytes, new_figure
     from scse_viz.render.geometry import show_image
     from scse_viz.render.outputs import class_colors
+    from scse_viz.render.raster import mask_overlay
 
     heads = {contrast: synthhead.test_heads(contrast) for _, contrast in HEAD_CONDITIONS}
     rows = real_scan_slices() + [(f"{label} (test slice {k})", normalise_intensity(heads[contrast][k].image))
@@ -314,10 +310,7 @@ def write_card_pictures(family: Any, data_root: Path | None = None) -> list[Path
         axes[r, 0].set_title(name, fontsize=7)
         for c, (title, model) in enumerate(columns, start=1):
             mask = np.argmax(segment(model.eval(), [pixels])[0], axis=0)
-            show_image(axes[r, c], pixels)
-            layer = rgba[mask].copy()
-            layer[..., 3] *= 0.5
-            axes[r, c].imshow(layer, interpolation="nearest")
+            show_image(axes[r, c], mask_overlay(pixels, mask, len(BRAIN_CLASSES)))
             axes[r, c].set_title(title, fontsize=7)
     from matplotlib.patches import Patch
 

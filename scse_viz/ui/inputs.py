@@ -41,7 +41,7 @@ def choose_family() -> zoo.Family:
     page says so and stops there."""
     names = [*zoo.FAMILIES, *(f.name for f in brought_families()), BRING]
     titles = [_family_title(n) for n in names]  # shown as they are (no format_func: the value is what is shown)
-    ok, linked = links._from_url("family", lambda raw: (raw in zoo.FAMILIES, raw, "not a family shipped here; "
+    ok, linked = links.from_url("family", lambda raw: (raw in zoo.FAMILIES, raw, "not a family shipped here; "
                                                         f"showing {_family_title(names[0])}"))  # fmt: skip
     if ok:
         st.session_state[FAMILY] = linked

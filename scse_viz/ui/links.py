@@ -28,7 +28,7 @@ def hidden() -> set[str]:
     return {part.strip() for part in st.query_params.get(HIDE, "").split(",") if part.strip()}
 
 
-def _from_url(param: str, parse: Callable[[str], tuple[bool, Any, str]]) -> tuple[bool, Any]:
+def from_url(param: str, parse: Callable[[str], tuple[bool, Any, str]]) -> tuple[bool, Any]:
     """(True, value) the first time this session sees a valid URL value for ``param``; a bad one is noted."""
     seeded: set[str] = st.session_state.setdefault(SEEDED, set())
     if param in seeded or param not in st.query_params:
@@ -79,7 +79,7 @@ def select(where: Any, label: str, options: Sequence[Any], *, key: str, param: s
         shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
         return False, None, f"not one of the choices of “{label}” here ({shown}); showing {names[index]}"
 
-    _restore(key, *_from_url(param, parse))
+    _restore(key, *from_url(param, parse))
     if key in st.session_state and st.session_state[key] not in options:
         del st.session_state[key]  # a value kept from another input whose options differ
     if param in hidden():
@@ -106,7 +106,7 @@ def slider(where: Any, label: str, low: float, high: float, value: float, step: 
             return False, None, f"“{label}” goes from {low} to {high}; showing {value}"
         return True, number, ""
 
-    _restore(key, *_from_url(param, parse))
+    _restore(key, *from_url(param, parse))
     if param in hidden():
         chosen = st.session_state.get(key, value)
     else:
@@ -125,7 +125,7 @@ def toggle(where: Any, label: str, *, key: str, param: str | None = None, value:
             return True, raw.lower() in ("1", "true", "on", "yes"), ""
         return False, None, f"“{label}” is 1 (on) or 0 (off); showing {'on' if value else 'off'}"
 
-    _restore(key, *_from_url(param, parse))
+    _restore(key, *from_url(param, parse))
     if param in hidden():
         chosen = bool(st.session_state.get(key, value))
     else:
