@@ -45,12 +45,13 @@ APP_IDLE = """(after) => {
 }"""
 
 
-def launch_chromium(playwright):
-    """Debian's chromium, headless; a clear failure naming the install command when it is missing."""
+def launch_chromium(playwright, extra_args: tuple[str, ...] = ()):
+    """Debian's chromium, headless (with ``extra_args``, e.g. a fake camera); a clear failure naming the install
+    command when it is missing."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(f"Debian chromium not found at {CHROMIUM}. Install it with the README's test command:\n"
                     f"  {README_TEST_COMMAND}")
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args])
 
 
 def free_port() -> int:

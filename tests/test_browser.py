@@ -173,11 +173,24 @@ def _png(pixels) -> bytes:
     return buffer.getvalue()
 
 
-def _choose_upload(page) -> None:
-    """Switch the sidebar's input to "Upload your own" and wait for the run that shows the uploader."""
-    before = _runs_finished(page)
-    page.locator('[data-testid="stSidebar"]').get_by_text("Upload your own", exact=True).click()
-    _idle(page, after=before)
+def _choose_upload(page, tries: int = 3) -> None:
+    """Switch the sidebar's input to "Upload your own" and wait for the run that shows the uploader.
+
+    Waits for the uploader itself, not only for a finished run: under a loaded CPU a click can land while the
+    sidebar is being redrawn and start no run, so an unanswered click is repeated (at most ``tries`` times)."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    uploader = sidebar.locator('input[type="file"]')
+    for attempt in range(tries):
+        before = _runs_finished(page)
+        sidebar.get_by_text("Upload your own", exact=True).click()
+        try:
+            uploader.wait_for(state="attached", timeout=60_000)
+        except Exception:
+            if attempt == tries - 1:
+                raise
+            continue
+        _idle(page, after=before - 1)
+        return
 
 
 def _upload(page, name: str, data: bytes) -> None:

@@ -23,6 +23,9 @@ from scse_viz.ui.brought import bring_form, brought, brought_families
 from scse_viz.ui.state import FAMILY, chosen_input, keep_input, memo
 
 SAMPLE, UPLOAD, CAMERA = "Bundled sample", "Upload your own", "Camera"
+# Asked of the camera (it picks its nearest mode). Without it Streamlit captures at the widget's size, about 240 px
+# wide in the sidebar: less than the photo family's models take in.
+CAMERA_RESOLUTION = "480p"
 
 
 BRING = "bring your own"  # the family select's last option: the upload form
@@ -212,7 +215,7 @@ def _ask_for_linked_file(prefix: str) -> None:
 
 def _from_camera(family: zoo.Family, where: Any, prefix: str) -> explore.InputImage | None:
     """A picture from the device's camera, through the same path as an uploaded file."""
-    shot = where.camera_input("Take a picture", key=f"{prefix}camera-{family.name}",
+    shot = where.camera_input("Take a picture", key=f"{prefix}camera-{family.name}", resolution=CAMERA_RESOLUTION,
                               help="The browser asks for the camera once. The picture goes through the same path "
                               "as an uploaded file; the photo family's denoisers fit it best.")  # fmt: skip
     if shot is None:
@@ -223,7 +226,7 @@ def _from_camera(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
         where.error(loaded)
         _status(prefix, "the camera picture could not be read")
         return None
-    name = f"camera picture {shot.file_id[:6]}"
+    name = shot.name  # "camera-input-<time>.jpg": the same name the picture's caption gives
     _offer_switch(family, name, loaded, where, prefix)
     return _from_decoded(family, name, loaded, f"{prefix}camera-{shot.file_id}", where, prefix)
 
