@@ -16,11 +16,12 @@ from scse_viz.render import (
     spatial_overlay_figure,
 )
 from scse_viz.render import charts, raster
+from scse_viz.render.spatial import GAIN_CMAP
 from scse_viz.ui import links
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input, degraded, pick_input
 from scse_viz.ui.navigation import log_run_time, page_links
-from scse_viz.ui.pictures import COLORMAPS, picture_memo, tile_width
+from scse_viz.ui.pictures import COLORMAPS, picture_memo, show_colorbar, tile_width
 from scse_viz.ui.runs import family_run, knockout_output, second_output
 from scse_viz.ui.sections import show_sections
 from scse_viz.ui.state import memo
@@ -106,7 +107,7 @@ with attention_tab:
             q = memo(("q", run.key, variant, block), lambda: explore.spatial_map(run, record))
             st.image(picture(("sse", variant, block, cmap, alpha), lambda: raster.overlay(shown, q, cmap, alpha)),
                      caption=f"sSE gate q over the image (0 → 1 on {cmap}); min {q.min():.3f}, max {q.max():.3f}")  # fmt: skip
-            st.image(raster.colorbar(cmap, 0.0, 1.0), caption="q: 0 (left) to 1 (right)")
+            show_colorbar(st, cmap, 0.0, 1.0, "sSE gate q: 0 shuts a pixel's features, 1 lets them through")
         if record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum":
             st.markdown("**Effective gain of the scSE sum**: x·w + x·q = (w_c + q_ij)·x; "
                         "shown as w_c + q_ij − 1 (red boosted, blue damped, white unchanged).")  # fmt: skip
@@ -115,11 +116,11 @@ with attention_tab:
             gain = memo(("gain", run.key, variant, block, channel), lambda: explore.displayed_gain(
                 run, record, None if channel == "mean over channels" else channel))  # fmt: skip
             st.image(picture(("gain", variant, block, channel, alpha),
-                             lambda: raster.overlay(shown, gain, "RdBu_r", alpha, -1.0, 1.0)),
+                             lambda: raster.overlay(shown, gain, GAIN_CMAP, alpha, -1.0, 1.0)),
                      caption=f"w_c + q_ij − 1 for {channel if channel != 'mean over channels' else 'the mean w'} "
                      "on [−1, 1]")  # fmt: skip
-            st.image(raster.colorbar("RdBu_r", -1.0, 1.0),
-                     caption="w_c + q_ij − 1: −1 damped (blue, left), 0 unchanged (white), +1 boosted (red, right)")
+            show_colorbar(st, GAIN_CMAP, -1.0, 1.0, "w_c + q_ij − 1: below 0 damped (blue), 0 unchanged (white), "
+                          "above 0 boosted (red)")  # fmt: skip
     if any(r.spatial_gate is not None for r in output.shown()):
         st.subheader(f"Every block's sSE map — {output.label}")
         maps = [r for r in output.shown() if r.spatial_gate is not None]
@@ -127,6 +128,7 @@ with attention_tab:
             shown, memo(("q", run.key, variant, r.label), lambda: explore.spatial_map(run, r)), cmap, alpha))
             for r in maps]  # fmt: skip
         st.image(tiles, caption=[f"{r.label} (stride {r.stride[0]:g})" for r in maps], width=tile_width(tiles, 180))
+        show_colorbar(st, cmap, 0.0, 1.0, "sSE gate q of each block, upsampled onto the picture: 0 shuts, 1 opens")
 
 # ------------------------------------------------------------------------------------------------------ knock-out
 with knockout_tab:

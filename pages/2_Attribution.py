@@ -14,7 +14,7 @@ from scse_viz.render.attribution import OVERLAP_COLORS, OVERLAP_NAMES, overlap_p
 from scse_viz.ui.attributions import compute, kept
 from scse_viz.ui.inputs import choose_family, choose_input
 from scse_viz.ui.navigation import page_links
-from scse_viz.ui.pictures import COLORMAPS, picture_memo
+from scse_viz.ui.pictures import COLORMAPS, picture_memo, show_colorbar
 from scse_viz.ui.runs import family_run
 from scse_viz.ui.state import memo
 
@@ -126,6 +126,10 @@ with view:
                          caption=f"sSE map q of {block} (0 → 1, {cmap})")  # fmt: skip
                 st.image(picture(("overlap", *tag, top_k), lambda p=p: overlap_picture(shown, p.overlap)),
                          caption=f"top {top_k} %: ρ = {p.score.spearman:.3f}, IoU = {p.score.iou:.3f}")  # fmt: skip
+        show_colorbar(st, ATTRIBUTION_CMAP, -limit, limit, f"attribution to “{names[class_index]}”: red raises it, "
+                      "white leaves it, blue lowers it (clipped at ±L)")  # fmt: skip
+        if any(p.sse is not None for p in panels):
+            show_colorbar(st, cmap, 0.0, 1.0, f"sSE gate q of {block}: 0 shuts a pixel's features, 1 lets them through")
 
     rows = ca.agreement_rows(run, [r for r in done if not r.error], top_k)
     if rows:

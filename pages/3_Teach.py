@@ -143,7 +143,8 @@ def toy_walk() -> Walk | None:
         return None
     wt, differences = result
     st.image(png((*key, "x"), lambda: channel_maps_figure([("x", wt.x)], range(channels), label="feature value",
-                                                         title="the toy feature map x, one colour scale")))  # fmt: skip
+                                                         title="the toy feature map x, one colour scale")),
+             caption="The toy feature map x: one panel per channel, all on the colour scale at the right.")  # fmt: skip
     gaps = ", ".join(f"{name}: {value:.1e}" for name, value in differences.items())
     st.caption(f"The toy block: an scSE block with weights in tenths (tables in each step), the same for the same C "
                f"and r. Its gates, recomputed step by step, differ from what capture records by {gaps}.")  # fmt: skip
@@ -171,14 +172,16 @@ def show_walk(walk: Walk) -> None:
             st.info("Pick at least one channel above to see it before and after.")
             return
         st.image(png((*key, name, *picked), lambda: channel_maps_figure(
-            [("x (before)", wt.x), (f"{label} (after)", after)], picked, label="feature value")))  # fmt: skip
+            [("x (before)", wt.x), (f"{label} (after)", after)], picked, label="feature value")),
+            caption=f"The chosen channels before the block (x) and after it ({label}), on one colour scale.")  # fmt: skip
 
     if wt.w is not None:
         st.header("cSE: squeeze the space, excite the channels")
         st.subheader("1 · Squeeze: one mean per channel")
         st.latex(T.STEP_FORMULAS["squeeze"])
         st.image(png((*key, "squeeze"), lambda: vector_figure(
-            wt.squeeze, title="s_c = mean of channel c", xlabel="channel c", ylabel="s_c")))  # fmt: skip
+            wt.squeeze, title="s_c = mean of channel c", xlabel="channel c", ylabel="s_c")),
+            caption="Squeeze: each channel's mean over all pixels, one bar per channel.")  # fmt: skip
         hidden_formula, excitation_formula = T.channel_formulas(wt)
         st.subheader(f"2 · Excitation, first 1×1 conv and {wt.activation}: C = {wt.channels} → "
                      f"C′ = {wt.hidden_channels}")  # fmt: skip
@@ -187,7 +190,7 @@ def show_walk(walk: Walk) -> None:
         left, right = st.columns([3, 2])
         left.image(png((*key, "hidden"), lambda: vector_figure(
             wt.hidden_pre, title=f"W1·s + b1, before the {wt.activation}", xlabel="unit k",
-            ylabel="W1·s + b1")))  # fmt: skip
+            ylabel="W1·s + b1")), caption=f"The bottleneck's units before the {wt.activation}.")  # fmt: skip
         right.dataframe(T.hidden_table(wt), hide_index=True)
         active = int((wt.hidden > 0).sum())
         if wt.activation == "ReLU":
@@ -214,9 +217,11 @@ def show_walk(walk: Walk) -> None:
         st.latex(T.STEP_FORMULAS["sse"])
         weights(tables, "sSE weights v and bias b", walk.weights_open)
         st.image(png((*key, "v"), lambda: vector_figure(
-            wt.sse_weights, title=f"sSE weights v_c (b = {wt.sse_bias:.3f})", xlabel="channel c", ylabel="v_c")))  # fmt: skip
+            wt.sse_weights, title=f"sSE weights v_c (b = {wt.sse_bias:.3f})", xlabel="channel c", ylabel="v_c")),
+                 caption="The sSE 1×1 convolution's weight for each channel: how much it counts in q.")  # fmt: skip
         left, right = st.columns([3, 2])
-        left.image(png((*key, "q"), lambda: sse_map_figure(wt.q, title="sSE gate q_ij")))
+        left.image(png((*key, "q"), lambda: sse_map_figure(wt.q, title="sSE gate q_ij")),
+                   caption="The sSE gate q on the feature map's grid, on the fixed 0–1 scale at its right.")  # fmt: skip
         right.markdown(f"q lies between **{wt.q.min():.3f}** and **{wt.q.max():.3f}** on this {wt.q.shape[0]}×"
                        f"{wt.q.shape[1]} map. Bright pixels (q near 1) keep their features, dark ones (q near 0) are "
                        "damped; σ(0) = 0.5 is where the weighted sum Σ v_c x_c + b is 0. The same q multiplies "
@@ -230,7 +235,8 @@ def show_walk(walk: Walk) -> None:
         st.latex(T.STEP_FORMULAS["scse"])
         st.latex(T.STEP_FORMULAS["gain"])
         if picked:
-            st.image(png((*key, "gain", *picked), lambda: gain_figure(wt.gain, picked)))
+            st.image(png((*key, "gain", *picked), lambda: gain_figure(wt.gain, picked)),
+                     caption="The scSE gain w_c + q_ij of the chosen channels: above 1 boosted, below 1 damped.")
         before_after("scse", wt.scse_out, "x·w + x·q")
 
 
@@ -283,7 +289,8 @@ def show_joins(walk: Walk | None) -> None:
     joins = memo(("teach-joins", *walk.key), lambda: T.join_alternatives(wt.x, wt.w, wt.q))
     channel = st.columns(4)[0].selectbox("Channel", list(range(wt.channels)),
                                          key=f"teach-join-channel-{walk.channels_key}")  # fmt: skip
-    st.image(png((*walk.key, "joins", channel), lambda: join_comparison_figure(joins, channel, ours=T.OUR_JOIN)))
+    st.image(png((*walk.key, "joins", channel), lambda: join_comparison_figure(joins, channel, ours=T.OUR_JOIN)),
+             caption=f"Channel {channel} after each way of joining the two gates, on one colour scale.")
     st.dataframe(T.join_table(joins, channel), hide_index=True)
 
 
@@ -314,7 +321,8 @@ def show_per_class() -> None:
     chosen, _ = per_class(path, variant)
     st.markdown(f"**What to look for.** {T.PER_CLASS_EXPLANATION}")
     st.dataframe(T.depth_table(chosen), hide_index=True)
-    st.image(per_class_png(path, variant))
+    st.image(per_class_png(path, variant), caption="Mean channel gate w per class (rows) and channel (columns), "
+             "at three depths.")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------------ the page

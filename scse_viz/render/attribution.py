@@ -15,12 +15,13 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from scse_viz.render import colormaps
 from scse_viz.render.export import new_figure
 from scse_viz.render.geometry import show_image
 from scse_viz.render.raster import _to_uint8, to_rgb
 from scse_viz.render.spatial import CELL_INCHES, SSE_LABEL, UNAVAILABLE_FACE, _overlay
 
-ATTRIBUTION_CMAP = "RdBu_r"
+ATTRIBUTION_CMAP = colormaps.DIVERGING
 # top-k overlap classes: 1 sSE only, 2 attribution only, 3 both (0: neither, left transparent)
 OVERLAP_NAMES = ("sSE only", "attribution only", "both")
 OVERLAP_COLORS = ("#f2c12e", "#3b8bd4", "#d7301f")
@@ -78,7 +79,7 @@ def attribution_grid_figure(
     rows: Sequence[tuple[str, np.ndarray | None, np.ndarray | None, np.ndarray | None, str]],
     limit: float,
     *,
-    cmap: str = "magma",
+    cmap: str = colormaps.GATE,
     alpha: float = 0.5,
     title: str = "",
 ) -> Figure:

@@ -79,9 +79,3 @@ def enlarge(rgb: np.ndarray, min_side: int = 224, max_side: int = 2048) -> np.nd
     """
     factor = max(1, min(-(-min_side // min(rgb.shape[:2])), max_side // max(rgb.shape[:2])))
     return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1) if factor > 1 else rgb
-
-
-def colorbar(cmap: str, vmin: float, vmax: float, width: int = 256, height: int = 10) -> np.ndarray:
-    """A horizontal colour strip from vmin (left) to vmax (right), uint8 height×width×3."""
-    ramp = np.linspace(vmin, vmax, width)[None, :].repeat(height, axis=0)
-    return _to_uint8(colorize(ramp, cmap, vmin, vmax))

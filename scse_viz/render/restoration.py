@@ -12,11 +12,12 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from scse_viz.render import colormaps
 from scse_viz.render.export import new_figure
 from scse_viz.render.raster import _to_uint8, colorize, to_rgb
 
-NOISE_CMAP = "RdBu_r"  # diverging, centred on 0: red where the model took brightness away, blue where it added
-SIGMA_CMAP = "magma"  # perceptually uniform
+NOISE_CMAP = colormaps.DIVERGING  # centred on 0: red where the model took brightness away, blue where it added
+SIGMA_CMAP = colormaps.NOISE_LEVEL
 NOISE_RANGE = 0.25  # ± this much (0–1 scale) fills the diverging scale: about 2.5 σ of the strongest noise
 
 
@@ -59,7 +60,7 @@ def sigma_and_gates_figure(sigma: np.ndarray, max_sigma: float, maps: Sequence[t
                            ncols: int = 4) -> Figure:  # fmt: skip
     """The true σ map and each block's sSE map q (title with its correlation), each with its own colour bar."""
     cells = [("true σ (0–1 scale)", sigma, SIGMA_CMAP, 0.0, max_sigma)]
-    cells += [(title, q, "viridis", 0.0, 1.0) for title, q in maps]
+    cells += [(title, q, colormaps.LEVEL, 0.0, 1.0) for title, q in maps]
     ncols = max(1, min(ncols, len(cells)))
     nrows = math.ceil(len(cells) / ncols)
     fig = new_figure((3.0 * ncols, 2.9 * nrows))

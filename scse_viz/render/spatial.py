@@ -14,16 +14,17 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from scse_viz.render import colormaps
 from scse_viz.render.export import new_figure
 from scse_viz.geometry import upsample_map
 from scse_viz.render.geometry import check_image, pixel_extent, show_image
 
 Stride = tuple[float, float] | None
 
-SSE_CMAP = "magma"
+SSE_CMAP = colormaps.GATE
 SSE_ALPHA = 0.5
 SSE_LABEL = "sSE gate q (0–1)"
-GAIN_CMAP = "RdBu_r"
+GAIN_CMAP = colormaps.DIVERGING
 GAIN_LIMIT = 1.0  # w_c + q_ij − 1 lies in (−1, 1)
 GAIN_LABEL = "w_c + q_ij − 1"
 GAIN_EXPLAINED = "> 0 boosted, < 0 damped, 0 = unchanged (scSE sum x·w + x·q)"

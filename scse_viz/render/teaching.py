@@ -18,12 +18,13 @@ from matplotlib.figure import Figure
 
 from scse_viz.color import luma
 from scse_viz.render.channel import BOOST_COLOR, REFERENCE, REFERENCE_COLOR, SUPPRESS_COLOR
+from scse_viz.render import colormaps
 from scse_viz.render.export import new_figure
 from scse_viz.render.geometry import pixel_extent
 from scse_viz.render.spatial import GAIN_CMAP, SSE_CMAP, SSE_LABEL
 
-FEATURE_CMAP = "viridis"  # feature maps without negative values
-SIGNED_CMAP = "RdBu_r"  # feature maps or logits with both signs: white at 0, symmetric limits
+FEATURE_CMAP = colormaps.LEVEL  # feature maps without negative values
+SIGNED_CMAP = colormaps.DIVERGING  # feature maps or logits with both signs: white at 0, symmetric limits
 GAIN_RANGE = (0.0, 2.0)  # w_c + q_ij lies in (0, 2); centred at 1 = "left as it was"
 GAIN_MAP_LABEL = "gain w_c + q_ij (1 = unchanged)"
 ANNOTATE_MAX_PIXELS = 144  # single maps up to 12×12 get their values printed in the cells

@@ -1,15 +1,19 @@
-"""Raster pictures the pages share: the colormaps offered for maps, and pictures memoised per run and settings."""
+"""Raster pictures the pages share: the colormaps offered for maps, colour bars, and pictures memoised per run and
+settings."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
-from scse_viz.render import raster
+import streamlit as st
+
+from scse_viz.render import colorbars, colormaps, raster
 from scse_viz.ui.state import memo
 
-COLORMAPS = ["magma", "viridis", "inferno", "plasma", "gray", "jet"]  # for sSE maps (0 → 1)
+COLORMAPS = list(colormaps.SEQUENTIAL)  # offered for sSE maps (0 → 1): uniform, readable in colour-blind vision
 
 
 def picture_memo(scope: str, run_key: str) -> Callable[[tuple[Hashable, ...], Callable[[], np.ndarray]], np.ndarray]:
@@ -27,3 +31,17 @@ def tile_width(pictures: Sequence[np.ndarray], width: int) -> int | str:
     (a strip of 1:200; Streamlit cannot draw an image 0 px tall)."""
     flattest = min(p.shape[0] / p.shape[1] for p in pictures) if len(pictures) else 1.0
     return width if flattest * width >= 2 else "stretch"
+
+
+COLORBAR_WIDTH = 480  # on screen, pixels: readable ticks, narrower than a page column
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _colorbar(cmap: str, vmin: float, vmax: float, label: str) -> np.ndarray:
+    return colorbars.colorbar(cmap, vmin, vmax, label).picture
+
+
+def show_colorbar(where: Any, cmap: str, vmin: float, vmax: float, label: str) -> None:
+    """The colour bar of the maps just shown in ``where``: ``cmap`` from ``vmin`` to ``vmax``, ticked, with
+    ``label`` saying what the colours mean (shared by every session: it depends on nothing else)."""
+    where.image(_colorbar(cmap, float(vmin), float(vmax), label), width=COLORBAR_WIDTH)

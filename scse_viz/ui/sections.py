@@ -9,7 +9,8 @@ import streamlit as st
 
 from scse_viz.render import raster
 from scse_viz.ui.charts import show_chart
-from scse_viz.views import Charts, Heading, Metrics, Pictures, Section, Table, Text
+from scse_viz.ui.pictures import show_colorbar
+from scse_viz.views import Charts, Heading, Metrics, Pictures, Scale, Section, Table, Text
 
 
 def show_sections(sections: Sequence[Section], where: Any = st) -> None:
@@ -22,6 +23,8 @@ def show_sections(sections: Sequence[Section], where: Any = st) -> None:
         elif isinstance(section, Pictures):
             for column, (caption, rgb) in zip(where.columns(len(section.items)), section.items):
                 column.image(raster.enlarge(rgb), caption=caption)
+        elif isinstance(section, Scale):
+            show_colorbar(where, section.cmap, section.vmin, section.vmax, section.label)
         elif isinstance(section, Charts):
             for column, spec in zip(where.columns(len(section.specs)), section.specs):
                 show_chart(column, spec)

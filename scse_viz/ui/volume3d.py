@@ -16,14 +16,14 @@ import streamlit as st
 from scse_viz import explore, volume_run
 from scse_viz.family import Family
 from scse_viz.io import ORIENTATIONS, Volume
-from scse_viz.render import raster
+from scse_viz.render import colormaps, raster
 from scse_viz.ui.models import family_models
-from scse_viz.ui.pictures import tile_width
+from scse_viz.ui.pictures import show_colorbar, tile_width
 from scse_viz.ui.state import keep, recall
 from scse_viz.views import view_for
 
 KEPT = "scse_volume_runs"
-GATE_CMAP = "viridis"  # one fixed scale, q from 0 to 1, for every slice, plane and model
+GATE_CMAP = colormaps.LEVEL  # one fixed scale, q from 0 to 1, for every slice, plane and model
 
 
 def _volume_key(source: explore.SliceOf) -> str:
@@ -102,7 +102,8 @@ def _planes(family: Family, result: volume_run.VolumeResult, volume: Volume, con
                     f"{result.seconds:.1f} s" + (f"; sSE map of {block} on {GATE_CMAP}, q from 0 to 1 (one scale for "
                                                   "every slice, plane and model)" if block != "none" else ""))
         st.image(pictures, caption=captions, width=tile_width(pictures, 300))
-        st.image(raster.colorbar(GATE_CMAP, 0.0, 1.0), caption="q: 0 (left) to 1 (right)")
+        if block != "none":
+            show_colorbar(st, GATE_CMAP, 0.0, 1.0, f"sSE gate q of {block}: 0 shuts, 1 opens")
         st.markdown("**Download as NIfTI** (the volume's own affine: opens aligned with the scan in ITK-SNAP or "
                     "3D Slicer)")  # fmt: skip
         stem = f"scse-lens_{family.name}_{result.variant}_{result.orientation}"

@@ -9,7 +9,7 @@ from scse_viz import explore
 from scse_viz.data.photo import MAX_SIGMA
 from scse_viz.explore import FamilyRun, ModelOutput
 from scse_viz.metrics import ranks, spearman
-from scse_viz.render import raster
+from scse_viz.render import colormaps, raster
 from scse_viz.render.restoration import (
     NOISE_CMAP,
     NOISE_RANGE,
@@ -24,10 +24,13 @@ from scse_viz.render.restoration import (
 from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores
 from scse_viz.tasks import Task
 from scse_viz.views.base import TaskView, task_of
-from scse_viz.views.sections import FigureMaker, Heading, Pictures, Section, Table, Text
+from scse_viz.views.sections import FigureMaker, Heading, Pictures, Scale, Section, Table, Text
 
-NOISE_SCALE = (f"Removed noise, noisy − output, averaged over R, G, B on {NOISE_CMAP} from −{NOISE_RANGE:g} (blue: "
-               f"the model brightened) to +{NOISE_RANGE:g} (red: it darkened), 0 white, on the 0–1 scale.")  # fmt: skip
+NOISE_SCALE = Scale(NOISE_CMAP, -NOISE_RANGE, NOISE_RANGE, "removed noise, noisy − output, mean of R, G, B (0–1 scale): "
+                    "blue, the model brightened; white, unchanged; red, it darkened")  # fmt: skip
+CHANGE_SCALE = Scale(NOISE_CMAP, -NOISE_RANGE, NOISE_RANGE, "knocked-out − intact, mean of R, G, B (0–1 scale): "
+                     "blue, darker without the gate; red, brighter")  # fmt: skip
+GATE_SCALE = Scale(colormaps.LEVEL, 0.0, 1.0, "sSE gate q, upsampled onto the picture: 0 shuts, 1 lets through")
 
 
 def _truth(run: FamilyRun) -> RestorationTruth | None:
@@ -86,7 +89,7 @@ class RestorationView(TaskView):
             Heading("The noise each model removed"),
             Pictures(tuple((f"{o.label}: noisy − output", noise_picture(removed_noise(noisy, o.prediction.image)))
                            for o in run.outputs.values())),  # type: ignore[attr-defined]  # fmt: skip
-            Text(NOISE_SCALE),
+            NOISE_SCALE,
         ]
         sections += self._gates(run, truth)
         return sections
@@ -99,9 +102,9 @@ class RestorationView(TaskView):
         sections: list[Section] = [Heading("Where the noise is, and where each block's spatial gate looks")]
         varies = _sigma_varies(truth)
         sigma = [] if truth is None or truth.sigma is None else [
-            (f"true σ: 0 (black) to {MAX_SIGMA * 255:g}/255 (white) on {SIGMA_CMAP}", sigma_picture(truth.sigma, MAX_SIGMA))]
+            ("true σ of the added noise (scale below the maps)", sigma_picture(truth.sigma, MAX_SIGMA))]
         sections.append(Text(
-            "Each block's sSE gate q (0 → 1 on viridis), upsampled onto the picture. ρ is Spearman's rank correlation "
+            f"Each block's sSE gate q (0 → 1 on {colormaps.LEVEL}), upsampled onto the picture. ρ is Spearman's rank correlation "
             "of q with the true σ over all pixels: +1 when the gate opens exactly where the noise is strongest."
             + ("" if varies else " ρ needs noise that varies across the picture (choose half, blob, band, smooth or "
                "paint it); with none or uniform noise there is nothing to correlate.")))  # fmt: skip
@@ -114,12 +117,14 @@ class RestorationView(TaskView):
                 q = explore.spatial_map(run, record)
                 rho = spearman(q, truth.sigma, sigma_ranks) if varies else float("nan")  # type: ignore[union-attr]
                 items.append((f"{output.label} · {record.label} — {_rho_text(rho)}",
-                              raster.overlay(shown, q, "viridis", 1.0)))  # fmt: skip
+                              raster.overlay(shown, q, colormaps.LEVEL, 1.0)))  # fmt: skip
                 rows.append({"model": output.label, "block": record.label, "stride": record.stride[0],
                              "ρ(q, σ)": None if np.isnan(rho) else rho, "q min": float(q.min()),
                              "q max": float(q.max())})  # fmt: skip
             sections.append(Pictures(tuple(items)))
-        sections += [Heading("The spatial gates in numbers"), Table(tuple(rows))]
+        if sigma:
+            sections.append(Scale(SIGMA_CMAP, 0.0, MAX_SIGMA * 255, "true σ of the added noise, in grey levels of 255"))
+        sections += [GATE_SCALE, Heading("The spatial gates in numbers"), Table(tuple(rows))]
         return sections
 
     def knockout(self, run: FamilyRun, intact: ModelOutput, knocked: ModelOutput, setting: str) -> list[Section]:
@@ -137,8 +142,9 @@ class RestorationView(TaskView):
             Pictures((
                 (f"{intact.label}, intact", image_picture(a)),
                 (f"{intact.label}, {setting}", image_picture(b)),
-                ("knocked-out − intact (diverging, ±0.25)", noise_picture(b - a)),
+                ("knocked-out − intact (scale below)", noise_picture(b - a)),
             )),
+            CHANGE_SCALE,
             Table(tuple(rows)),
         ]  # fmt: skip
 

@@ -34,6 +34,16 @@ class Pictures:
 
 
 @dataclass(frozen=True)
+class Scale:
+    """A colour bar under the pictures before it: the map's colours from ``vmin`` to ``vmax`` and what they mean."""
+
+    cmap: str
+    vmin: float
+    vmax: float
+    label: str
+
+
+@dataclass(frozen=True)
 class Charts:
     """One Vega-Lite chart per column."""
 
@@ -52,5 +62,5 @@ class Metrics:
     items: tuple[tuple[str, str, str | None], ...]
 
 
-Section = Union[Heading, Text, Pictures, Charts, Table, Metrics]
+Section = Union[Heading, Text, Pictures, Scale, Charts, Table, Metrics]
 FigureMaker = tuple[str, Callable[[], Figure]]  # (title, draws the figure when someone asks for it)
