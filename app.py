@@ -6,6 +6,7 @@ import scse_viz  # noqa: F401  (makes torchvision importable on CPU torch before
 from scse_viz import zoo
 from scse_viz.render import figure_bytes
 from scse_viz.render.diagram import scse_diagram_figure
+from scse_viz.ui import links
 from scse_viz.ui.navigation import page_links
 from scse_viz.ui.state import FAMILY
 
@@ -59,3 +60,5 @@ for column, spec in zip(st.columns(len(zoo.FAMILIES)), zoo.list_families()):
             st.switch_page("pages/1_Explore.py")
 
 st.info("Use the sidebar to open the other pages.")
+
+links.finish()

@@ -11,6 +11,7 @@ from scse_viz.attribution import METHOD_LABELS, METHODS, Settings
 from scse_viz.render import figure_bytes, raster
 from scse_viz.render.attribution import ATTRIBUTION_CMAP, MEASURES, agreement_chart, attribution_grid_figure
 from scse_viz.render.attribution import OVERLAP_COLORS, OVERLAP_NAMES, overlap_picture
+from scse_viz.ui import links
 from scse_viz.ui.attributions import compute, kept
 from scse_viz.ui.inputs import choose_family, choose_input
 from scse_viz.ui.navigation import page_links
@@ -33,6 +34,7 @@ st.markdown(
 )
 if image is None:
     st.info("Choose a bundled sample or upload an image in the sidebar.")
+    links.finish()
     st.stop()
 
 run = family_run(family, image)
@@ -50,21 +52,23 @@ def target_name(k: int) -> str:
 controls, view = st.columns([1, 3])
 with controls:
     # keyed per input, so that a new input starts at its own default target
-    class_index = st.selectbox(family.task.target_label, range(len(names)), index=ca.default_target(run),
-                               format_func=target_name, key=f"attr-target-{run.key}")  # fmt: skip
+    class_index = links.select(st, family.task.target_label, range(len(names)), index=ca.default_target(run),
+                               format_func=target_name, key=f"attr-target-{run.key}", param="target",
+                               names=names)  # fmt: skip
     st.caption(family.task.target_explanation)
-    methods = st.multiselect("Methods", list(METHODS), default=["integrated_gradients"], format_func=METHOD_LABELS.get,
-                             key="attr-methods")  # fmt: skip
-    n_steps = st.select_slider("Integrated Gradients steps", IG_STEPS, value=32, key="attr-steps")
-    nt_samples = st.slider("NoiseTunnel samples", 2, 16, 4, key="attr-nt")
+    methods = links.multiselect(st, "Methods", list(METHODS), ["integrated_gradients"], format_func=METHOD_LABELS.get,
+                                key="attr-methods", param="methods")  # fmt: skip
+    n_steps = links.select(st, "Integrated Gradients steps", IG_STEPS, index=IG_STEPS.index(32), kind="select_slider",
+                           key="attr-steps", param="steps")  # fmt: skip
+    nt_samples = links.slider(st, "NoiseTunnel samples", 2, 16, 4, key="attr-nt", param="nt")
     settings = Settings(n_steps=n_steps, nt_samples=nt_samples)
     todo = ca.jobs(run, methods)
     pressed = st.button("Compute attributions", type="primary", disabled=not todo, key="attr-compute")
     st.divider()
-    block = st.selectbox("Block", blocks, index=len(blocks) - 1 if blocks else 0, key="attr-block") if blocks else None
-    top_k = st.slider("Top-k % (IoU)", 1, 50, 10, key="attr-topk")
-    cmap = st.selectbox("Colormap (sSE map)", COLORMAPS, key="attr-cmap")
-    alpha = st.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="attr-alpha")
+    block = links.select(st, "Block", blocks, index=len(blocks) - 1, key="attr-block", param="block") if blocks else None
+    top_k = links.slider(st, "Top-k % (IoU)", 1, 50, 10, key="attr-topk", param="topk")
+    cmap = links.select(st, "Colormap (sSE map)", COLORMAPS, key="attr-cmap", param="cmap")
+    alpha = links.slider(st, "Opacity", 0.0, 1.0, 0.5, 0.05, key="attr-alpha", param="alpha")
 
 if pressed:
     with view:
@@ -137,7 +141,8 @@ with view:
         st.dataframe([{"model": r["model"], "method": r["method"], "block": r["block"], "stride": r["stride"],
                        "Spearman ρ": r["spearman"], f"IoU top {top_k} %": r["iou"]} for r in rows],
                      hide_index=True)  # fmt: skip
-        measure = st.radio("Chart", list(MEASURES), format_func=MEASURES.get, horizontal=True, key="attr-measure")
+        measure = links.select(st, "Chart", list(MEASURES), format_func=MEASURES.get, horizontal=True, kind="radio",
+                               key="attr-measure", param="chart")  # fmt: skip
         st.vega_lite_chart(agreement_chart(rows, measure), width="stretch", height=320)
 
     if done:
@@ -162,3 +167,5 @@ with view:
 
             right.download_button(f"PNG: {METHOD_LABELS[method]}", png, f"{stem}_{method}.png", "image/png",
                                   key=f"attr-png-{method}", on_click="ignore")  # fmt: skip
+
+links.finish()

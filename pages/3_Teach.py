@@ -26,6 +26,7 @@ from scse_viz.render import (
     vector_figure,
 )
 from scse_viz.render import charts, raster
+from scse_viz.ui import links
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input
 from scse_viz.ui.models import family_models
@@ -79,14 +80,15 @@ def model_walk(family, image) -> Walk | None:
     """Model and block controls, then that block walked through on the shared input (None: a message was shown)."""
     left, middle, right = st.columns([1, 2, 3])
     variants = [v for v in family.variants if v != family.baseline]  # the models with attention blocks
-    variant = left.selectbox("Model", variants, index=len(variants) - 1, format_func=family.label, key="teach-variant")
+    variant = links.select(left, "Model", variants, index=len(variants) - 1, format_func=family.label,
+                           key="teach-variant", param="variant")  # fmt: skip
     model = family_models(family)[variant]
     blocks = {b.name: b for b in memo(("teach-blocks", family.name, variant), lambda: T.teaching_blocks(model))}
     if not blocks:
         st.error(f"The {family.label(variant)} model has no block this page can walk through.")
         return None
-    block = middle.selectbox("Block", list(blocks), key=f"teach-block-{family.name}",
-                             format_func=lambda n: f"{n} ({blocks[n].channels} channels)")  # fmt: skip
+    block = links.select(middle, "Block", list(blocks), key=f"teach-block-{family.name}", param="block",
+                         format_func=lambda n: f"{n} ({blocks[n].channels} channels)")  # fmt: skip
     if image is None:
         right.info("Choose a bundled sample or upload an image in the sidebar.")
         return None
@@ -117,16 +119,18 @@ def model_walk(family, image) -> Walk | None:
 def toy_walk() -> Walk | None:
     """Toy controls (preset, size, brightness, r), then the toy block walked through on that map."""
     preset_col, channels_col, size_col, r_col, seed_col = st.columns([3, 2, 2, 2, 2])
-    preset = preset_col.selectbox("Preset", list(T.PRESETS), key="toy-preset")
-    channels = channels_col.slider("Channels C", 3, 8, 6, key="toy-channels")
-    size = size_col.select_slider("Size H = W", TOY_SIZES, value=8, key="toy-size")
-    reduction = r_col.select_slider("Reduction r", TOY_REDUCTIONS, value=2, key="toy-r")
-    seed = seed_col.number_input("Seed", 0, 1_000_000, 0, 1, key="toy-seed")
+    preset = links.select(preset_col, "Preset", list(T.PRESETS), key="toy-preset", param="preset")
+    channels = links.slider(channels_col, "Channels C", 3, 8, 6, key="toy-channels", param="C")
+    size = links.select(size_col, "Size H = W", TOY_SIZES, index=TOY_SIZES.index(8), kind="select_slider",
+                        key="toy-size", param="size")  # fmt: skip
+    reduction = links.select(r_col, "Reduction r", TOY_REDUCTIONS, index=TOY_REDUCTIONS.index(2),
+                             kind="select_slider", key="toy-r", param="r")  # fmt: skip
+    seed = links.number(seed_col, "Seed", 0, 1_000_000, 0, key="toy-seed", param="seed")
     seed_col.button("New noise", on_click=next_seed, help="The next seed: new noise for the presets that have some.")
     preset_col.caption(T.PRESETS[preset])
     st.markdown("**Brightness per channel**: channel c of the map is multiplied by its factor.")
     brightness = tuple(
-        float(column.slider(f"channel {c}", 0.0, 3.0, 1.0, 0.1, key=f"toy-bright-{c}"))
+        float(links.slider(column, f"channel {c}", 0.0, 3.0, 1.0, 0.1, key=f"toy-bright-{c}", param=f"b{c}"))
         for c, column in enumerate(st.columns(channels))
     )  # fmt: skip
 
@@ -162,9 +166,9 @@ def show_walk(walk: Walk) -> None:
     """cSE, sSE and scSE steps, each with its formula, the weights it uses and its numbers."""
     wt, key = walk.wt, walk.key
     tables = T.weight_tables(wt)
-    picked = st.multiselect("Channels shown before and after (default: the two highest and two lowest w)",
-                            list(range(wt.channels)), default=T.pick_channels(wt),
-                            key=f"teach-channels-{walk.channels_key}")  # fmt: skip
+    picked = links.multiselect(st, "Channels shown before and after (default: the two highest and two lowest w)",
+                               list(range(wt.channels)), T.pick_channels(wt), key=f"teach-channels-{walk.channels_key}",
+                               param="channels")  # fmt: skip
     picked = sorted(picked)
 
     def before_after(name: str, after: Any, label: str) -> None:
@@ -287,8 +291,8 @@ def show_joins(walk: Walk | None) -> None:
     st.caption("The concatenation's 1×1 conv is an illustration, [I | I] plus small fixed noise, not a trained "
                "layer; with [I | I] alone it would equal the sum.")  # fmt: skip
     joins = memo(("teach-joins", *walk.key), lambda: T.join_alternatives(wt.x, wt.w, wt.q))
-    channel = st.columns(4)[0].selectbox("Channel", list(range(wt.channels)),
-                                         key=f"teach-join-channel-{walk.channels_key}")  # fmt: skip
+    channel = links.select(st.columns(4)[0], "Channel", list(range(wt.channels)), param="join-channel",
+                           key=f"teach-join-channel-{walk.channels_key}")  # fmt: skip
     st.image(png((*walk.key, "joins", channel), lambda: join_comparison_figure(joins, channel, ours=T.OUR_JOIN)),
              caption=f"Channel {channel} after each way of joining the two gates, on one colour scale.")
     st.dataframe(T.join_table(joins, channel), hide_index=True)
@@ -317,7 +321,8 @@ def show_per_class() -> None:
                 "the test set and ship with the models; they do not depend on the input or the mode above.")
     path = str(spec.excitation_file)
     variants = T.class_excitation_variants(path)
-    variant = st.radio("Model", variants, format_func=spec.label, horizontal=True, key="teach-class-model")
+    variant = links.select(st, "Model", variants, format_func=spec.label, horizontal=True, kind="radio",
+                           key="teach-class-model", param="class-model")  # fmt: skip
     chosen, _ = per_class(path, variant)
     st.markdown(f"**What to look for.** {T.PER_CLASS_EXPLANATION}")
     st.dataframe(T.depth_table(chosen), hide_index=True)
@@ -330,7 +335,8 @@ family = choose_family()
 image = choose_input(family)
 st.title("Teach")
 st.markdown("How cSE, sSE and scSE recalibrate a feature map, one step at a time, on numbers you can change.")
-mode = st.radio("Walk through", [MODEL_MODE, TOY_MODE], horizontal=True, key="teach-mode")
+mode = links.select(st, "Walk through", [MODEL_MODE, TOY_MODE], horizontal=True, kind="radio", key="teach-mode",
+                    param="mode", names=["model", "toy"])  # fmt: skip
 if mode == MODEL_MODE:
     walk = model_walk(family, image)
     variant = st.session_state["teach-variant"]
@@ -354,3 +360,5 @@ with join_tab:
     show_joins(walk)
 with class_tab:
     show_per_class()
+
+links.finish()

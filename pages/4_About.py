@@ -8,6 +8,7 @@ import streamlit as st
 import torch
 
 import scse_viz  # noqa: F401
+from scse_viz.ui import links
 from scse_viz.ui.navigation import page_links
 
 st.set_page_config(page_title="About · scSE Lens", layout="wide")
@@ -41,3 +42,5 @@ Medical Image Computing and Computer Assisted Intervention (MICCAI) 2018.
 [arXiv:1803.02579](https://arxiv.org/abs/1803.02579)
 """
 )
+
+links.finish()

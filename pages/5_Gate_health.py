@@ -9,6 +9,7 @@ import streamlit as st
 import scse_viz  # noqa: F401  (torchvision shim first)
 from scse_viz import gate_health as G
 from scse_viz.render import charts
+from scse_viz.ui import links
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.gates import batch_table, uploaded_table
 from scse_viz.ui.inputs import choose_family
@@ -35,16 +36,19 @@ st.markdown(
     "almost all values below 0.05 or above 0.95: the gate switches features off or on, and the sigmoid's flat ends "
     "give training almost no gradient to move it."
 )
-source = st.radio("Table", ["Compute on the family's test set", "Upload a batch table (Parquet)"], horizontal=True,
-                  key="gh-source")  # fmt: skip
+source = links.select(st, "Table", ["Compute on the family's test set", "Upload a batch table (Parquet)"],
+                      horizontal=True, kind="radio", key="gh-source", param="table",
+                      names=["compute", "upload"])  # fmt: skip
 if source.startswith("Compute"):
-    limit = st.slider("Test images (the first N)", 5, 200, 40, 5, key="gh-limit")
-    faithful = st.toggle("Also measure faithfulness (deletion/insertion and channel knock-out; one forward pass per "
-                         "channel per block, so much slower)", key="gh-faithful")  # fmt: skip
+    limit = links.slider(st, "Test images (the first N)", 5, 200, 40, 5, key="gh-limit", param="n")
+    faithful = links.toggle(st, "Also measure faithfulness (deletion/insertion and channel knock-out; one forward "
+                            "pass per channel per block, so much slower)", key="gh-faithful",
+                            param="faithful")  # fmt: skip
     table = batch_table(family, limit, faithful)
 else:
     table = uploaded_table(st.file_uploader("Batch table", type=["parquet"], key="gh-upload"))
 if table is None:
+    links.finish()
     st.stop()
 
 summary = G.block_summary(table)
@@ -84,8 +88,9 @@ if faithfulness:
     pairs = [(e["model"], e["block"]) for e in faithfulness if e.get("sse_deletion_auc") is not None]
     if pairs:
         left, right = st.columns(2)
-        model = left.selectbox("Curves of model", list(dict.fromkeys(m for m, _ in pairs)), key="gh-curve-model")
-        block = right.selectbox("Block", [b for m, b in pairs if m == model], key="gh-curve-block")
+        model = links.select(left, "Curves of model", list(dict.fromkeys(m for m, _ in pairs)), key="gh-curve-model",
+                             param="curves")  # fmt: skip
+        block = links.select(right, "Block", [b for m, b in pairs if m == model], key="gh-curve-block", param="block")
         points = G.perturbation_curves(table, model, block)
         if points:
             st.markdown(f"**Deletion and insertion curves** of {model} · {block}, mean over "
@@ -99,8 +104,8 @@ if faithfulness:
 st.subheader("Compare two models")
 if len(models) >= 2:
     left, right = st.columns(2)
-    first = left.selectbox("Model A", models, index=0, key="gh-a")
-    second = right.selectbox("Model B", models, index=len(models) - 1, key="gh-b")
+    first = links.select(left, "Model A", models, index=0, key="gh-a", param="a")
+    second = links.select(right, "Model B", models, index=len(models) - 1, key="gh-b", param="b")
     st.dataframe(G.compare(G.only(table, [first]), G.only(table, [second]), (first, second)), hide_index=True)
 else:
     other = uploaded_table(st.file_uploader("A second batch table to compare with", type=["parquet"],
@@ -110,3 +115,4 @@ else:
 st.download_button("Summary as CSV", data=lambda: _csv(summary), file_name="gate-health.csv", mime="text/csv",
                    on_click="ignore", key="gh-csv")  # fmt: skip
 
+links.finish()

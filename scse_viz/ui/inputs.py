@@ -207,7 +207,7 @@ def _from_decoded(family: zoo.Family, name: str, loaded: Any, key: str, where: A
 
 def _ask_for_linked_file(prefix: str) -> None:
     """A link made on an upload opens on the same view and asks for the file (files cannot travel in a URL)."""
-    name = links.url_value("file")
+    name = links.linked("file")
     if not prefix and name:
         links.note("file", f"This link was made on an uploaded file, **{name}**: upload it in the sidebar to see "
                    "the same view on it (files cannot travel in a link).")  # fmt: skip

@@ -1,6 +1,7 @@
 """Views that travel in the URL: a lecturer sets the controls, copies the link, and the class opens exactly that view.
 
-Every control that is part of a view is created through :func:`select`, :func:`slider` or :func:`toggle`. On the
+Every control that is part of a view is created through :func:`select` (select box, radio, select slider),
+:func:`multiselect`, :func:`slider`, :func:`number` or :func:`toggle`. On the
 session's first run with a URL value for a control, the value is checked against the control's options or range:
 a valid one becomes the widget's starting value; an invalid or stale one (a block that no longer exists, a value
 out of range) is dropped and the default shown, with one note for all of them. After the widget is drawn, its value
@@ -14,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 import streamlit as st
 
 SEEDED = "scse_link_seeded"  # URL parameters this session has already used (a link seeds a view once)
 NOTES = "scse_link_notes"  # parameter -> why its value was dropped
 HIDE = "hide"  # comma-separated parameters whose controls a link hides
+OPENED = "scse_link_opened"  # page -> the URL parameters the session's first run of that page had (the link)
+TOUCHED = "scse_link_touched"  # parameters this run's controls wrote or read; finish() drops the others
 
 
 def hidden() -> set[str]:
@@ -28,13 +31,21 @@ def hidden() -> set[str]:
     return {part.strip() for part in st.query_params.get(HIDE, "").split(",") if part.strip()}
 
 
+def _page() -> str:
+    """The page's path (pages may use the same parameter name for different controls)."""
+    return urlparse(st.context.url or "").path
+
+
 def from_url(param: str, parse: Callable[[str], tuple[bool, Any, str]]) -> tuple[bool, Any]:
-    """(True, value) the first time this session sees a valid URL value for ``param``; a bad one is noted."""
+    """(True, value) the first time this session sees a valid URL value for ``param`` on this page; a bad one is
+    noted."""
     seeded: set[str] = st.session_state.setdefault(SEEDED, set())
-    if param in seeded or param not in st.query_params:
+    where = f"{_page()}?{param}"
+    opened = st.session_state.get(OPENED, {}).get(_page(), {})
+    if where in seeded or param not in opened:  # only the link seeds: never a value a control wrote since
         return False, None
-    seeded.add(param)
-    raw = st.query_params[param]
+    seeded.add(where)
+    raw = opened[param]
     ok, value, why = parse(raw)
     if not ok:
         st.session_state.setdefault(NOTES, {})[param] = f"**{param}={raw}**: {why}"
@@ -46,13 +57,16 @@ def note(param: str, text: str) -> None:
     st.session_state.setdefault(NOTES, {})[param] = text
 
 
-def url_value(param: str) -> str | None:
-    """The link's raw value of ``param`` (None when absent)."""
-    return st.query_params.get(param)
+def linked(param: str) -> str | None:
+    """The raw value of ``param`` in the link this page was opened with (None when absent), whatever the controls
+    have written since; the parameter stays in the URL."""
+    st.session_state.setdefault(TOUCHED, set()).add(param)
+    return st.session_state.get(OPENED, {}).get(_page(), {}).get(param)
 
 
 def write(param: str, text: str | None, default: str | None) -> None:
     """Put a control's value into the URL; the default (or nothing) leaves it out, so links stay short."""
+    st.session_state.setdefault(TOUCHED, set()).add(param)
     if text is None or text == default:
         if param in st.query_params:
             del st.query_params[param]
@@ -76,8 +90,7 @@ def select(where: Any, label: str, options: Sequence[Any], *, key: str, param: s
     def parse(raw: str) -> tuple[bool, Any, str]:
         if raw in names:
             return True, options[names.index(raw)], ""
-        shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
-        return False, None, f"not one of the choices of “{label}” here ({shown}); showing {names[index]}"
+        return False, None, f"not one of the choices of “{label}” here ({_listed(names)}); showing {names[index]}"
 
     _restore(key, *from_url(param, parse))
     if key in st.session_state and st.session_state[key] not in options:
@@ -85,10 +98,46 @@ def select(where: Any, label: str, options: Sequence[Any], *, key: str, param: s
     if param in hidden():
         value = st.session_state.get(key, options[index])
     else:
-        extra = {} if key in st.session_state else {"index": index}
+        start = {"value": options[index]} if kind == "select_slider" else {"index": index}
+        extra = {} if key in st.session_state else start
         value = getattr(where, kind)(label, options, key=key, **extra, **kwargs)
     write(param, names[options.index(value)], names[index])
     return value
+
+
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
+
+
+def multiselect(where: Any, label: str, options: Sequence[Any], default: Sequence[Any], *, key: str,
+                param: str | None = None, names: Sequence[str] | None = None, **kwargs: Any) -> list[Any]:  # fmt: skip
+    """A multiselect whose choice is in the URL as a comma-separated list of ``names`` ("none" for an empty one)."""
+    param = param or key
+    options = list(options)
+    names = [str(o) for o in options] if names is None else list(names)
+    written = {o: n for o, n in zip(options, names)}
+
+    def text(values: Sequence[Any]) -> str:
+        return ",".join(written[v] for v in values) if values else "none"
+
+    def parse(raw: str) -> tuple[bool, Any, str]:
+        parts = [] if raw == "none" else [part.strip() for part in raw.split(",") if part.strip()]
+        unknown = [part for part in parts if part not in names]
+        if unknown:
+            return False, None, (f"{', '.join(unknown)}: not among the choices of “{label}” here "
+                                 f"({_listed(names)}); showing {text(default)}")  # fmt: skip
+        return True, [options[names.index(part)] for part in dict.fromkeys(parts)], ""
+
+    _restore(key, *from_url(param, parse))
+    if key in st.session_state and any(v not in options for v in st.session_state[key]):
+        del st.session_state[key]
+    if param in hidden():
+        chosen = list(st.session_state.get(key, default))
+    else:
+        extra = {} if key in st.session_state else {"default": list(default)}
+        chosen = list(where.multiselect(label, options, key=key, **extra, **kwargs))
+    write(param, text(chosen), text(default))
+    return chosen
 
 
 def slider(where: Any, label: str, low: float, high: float, value: float, step: float | None = None, *, key: str,
@@ -113,6 +162,26 @@ def slider(where: Any, label: str, low: float, high: float, value: float, step: 
         extra = {} if key in st.session_state else {"value": value}
         chosen = where.slider(label, low, high, step=step, key=key, **extra, **kwargs)
     write(param, f"{chosen:g}", f"{value:g}")
+    return chosen
+
+
+def number(where: Any, label: str, low: int, high: int, value: int, *, key: str, param: str | None = None,
+           **kwargs: Any) -> int:  # fmt: skip
+    """A whole-number input whose value is in the URL; one outside [low, high] (or not whole) falls back."""
+    param = param or key
+
+    def parse(raw: str) -> tuple[bool, Any, str]:
+        if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
+            return False, None, f"“{label}” takes a whole number from {low} to {high}; showing {value}"
+        return True, int(raw), ""
+
+    _restore(key, *from_url(param, parse))
+    if param in hidden():
+        chosen = int(st.session_state.get(key, value))
+    else:
+        extra = {} if key in st.session_state else {"value": value}
+        chosen = int(where.number_input(label, low, high, step=1, key=key, **extra, **kwargs))
+    write(param, str(chosen), str(value))
     return chosen
 
 
@@ -162,16 +231,22 @@ SLOTS = "scse_link_slots"  # this run's places for the note and the link box (re
 
 
 def reserve() -> None:
-    """Keep a place at the top of the page for the note and one in the sidebar for the link (``page_links``)."""
+    """At the start of a page's run (``page_links``): remember the link the page was opened with, and keep a place
+    at the top of the page for the note and one in the sidebar for the link box."""
+    st.session_state.setdefault(OPENED, {}).setdefault(_page(), st.query_params.to_dict())
+    st.session_state[TOUCHED] = set()
     st.session_state[SLOTS] = (st.empty(), st.sidebar.empty())
 
 
 def finish() -> None:
-    """At the end of a page: the note and the link box, in the places kept for them, now that every control has
-    written its value to the URL."""
+    """At the end of a page: parameters of controls not drawn in this run leave the URL, then the note and the link
+    box go in the places kept for them, now that every control has written its value."""
     slots = st.session_state.pop(SLOTS, None)
     if slots is None:
         return
+    touched = st.session_state.get(TOUCHED, set())
+    for param in [p for p in st.query_params if p not in touched and p != HIDE]:
+        del st.query_params[param]  # a control of another mode or input, not on screen now: not part of the view
     top, side = slots
     with top.container():
         show_notes()

@@ -17,6 +17,7 @@ from PIL import Image
 from scse_viz.degradation import AS_IS, PAINTED, PATTERN_TITLES, AddedNoise, NoiseSetting
 from scse_viz.explore import InputImage
 from scse_viz.render.restoration import image_picture
+from scse_viz.ui import links
 
 CANVAS_WIDTH = 280  # fits the sidebar
 STROKE_OPACITY = 0.9  # the picture shows through the brush
@@ -27,16 +28,17 @@ SETTING_KEY = "scse_noise"  # session key: family name -> the last NoiseSetting 
 def noise_controls(degradation: AddedNoise, image: InputImage, family: str, where: Any = st.sidebar) -> NoiseSetting:
     """The person's noise setting for ``image``: pattern, σ, seed, and for the painted pattern the canvas."""
     where.markdown("**Noise added to the picture**")
-    pattern = where.selectbox("Noise", degradation.patterns, format_func=PATTERN_TITLES.get, key=f"noise-{family}")
+    pattern = links.select(where, "Noise", degradation.patterns, format_func=PATTERN_TITLES.get, key=f"noise-{family}",
+                           param="noise")  # fmt: skip
     if pattern == AS_IS:
         where.caption("The picture goes to the models as it is: no ground truth, so no PSNR or SSIM.")
         setting = NoiseSetting(AS_IS, 0.0)
     else:
-        sigma = where.slider("σ (of 255)", 0.0, degradation.max_sigma, 25.0, 1.0, key=f"sigma-{family}",
-                             help="The noise's standard deviation where it is strongest; the models were trained on "
-                             f"0 to {degradation.max_sigma:g}.")  # fmt: skip
-        seed = int(where.number_input("Noise seed", 0, 9999, 0, key=f"noise-seed-{family}",
-                                      help="Another seed draws other noise (and places a random pattern elsewhere)."))
+        sigma = links.slider(where, "σ (of 255)", 0.0, degradation.max_sigma, 25.0, 1.0, key=f"sigma-{family}",
+                             param="sigma", help="The noise's standard deviation where it is strongest; the models "
+                             f"were trained on 0 to {degradation.max_sigma:g}.")  # fmt: skip
+        seed = links.number(where, "Noise seed", 0, 9999, 0, key=f"noise-seed-{family}", param="noise-seed",
+                            help="Another seed draws other noise (and places a random pattern elsewhere).")  # fmt: skip
         painted = _canvas(image, where) if pattern == PAINTED else None
         setting = NoiseSetting(pattern, float(sigma), seed, painted)
     st.session_state.setdefault(SETTING_KEY, {})[family] = setting
@@ -68,6 +70,9 @@ def _canvas(image: InputImage, where: Any) -> np.ndarray | None:
         # strokes are drawn at opacity 0.9: full strength inside a stroke, its antialiased rim in between
         painted[image.key] = np.clip(data[..., 3].astype(np.float32) / (STROKE_OPACITY * 255.0), 0.0, 1.0)
     mask = painted.get(image.key)
+    if mask is None and links.linked("noise") == PAINTED:
+        links.note("painted", "The noise of this link was painted by hand: strokes cannot travel in a link, so "
+                   "paint where the noise goes in the sidebar.")  # fmt: skip
     where.caption("Paint on the picture: noise of the chosen σ goes where you paint (none elsewhere)."
                   if mask is None else f"Painted: {100 * float((mask > 0).mean()):.0f} % of the picture.")  # fmt: skip
     return mask
