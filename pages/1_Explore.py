@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import streamlit as st
 
 import scse_viz  # noqa: F401  (torchvision shim first)
@@ -17,7 +19,7 @@ from scse_viz.render import (
 )
 from scse_viz.render import charts, raster
 from scse_viz.render.spatial import GAIN_CMAP
-from scse_viz.ui import links
+from scse_viz.ui import links, presenter
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input, degraded, pick_input
 from scse_viz.ui.navigation import log_run_time, page_links
@@ -64,26 +66,36 @@ def figure_downloads(name: str, make_figure, key: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ the input
-left, middle, right = st.columns([1, 1, 2])
-left.image(picture(("input",), lambda: raster.to_rgb(image.pixels)), caption=f"{image.name} — {image.note}")
-middle.image(picture(("model-input",), lambda: raster.to_rgb(run.prepared.pixels)),
-             caption=f"what the models see: {run.prepared.grid[0]}×{run.prepared.grid[1]}")  # fmt: skip
-right.markdown(f"**{family.title}**")
-right.caption(f"These models were trained on {family.trained_on}. Any image runs; on images unlike those, read the "
-              "results as a demonstration of the mechanism, not as a diagnosis.")  # fmt: skip
-if image.truth is not None:
-    right.caption("This input comes with its ground truth: the Outputs tab scores the models against it.")
+def show_input() -> None:
+    left, middle, right = st.columns([1, 1, 2])
+    left.image(picture(("input",), lambda: raster.to_rgb(image.pixels)), caption=f"{image.name} — {image.note}")
+    middle.image(picture(("model-input",), lambda: raster.to_rgb(run.prepared.pixels)),
+                 caption=f"what the models see: {run.prepared.grid[0]}×{run.prepared.grid[1]}")  # fmt: skip
+    right.markdown(f"**{family.title}**")
+    right.caption(f"These models were trained on {family.trained_on}. Any image runs; on images unlike those, read "
+                  "the results as a demonstration of the mechanism, not as a diagnosis.")  # fmt: skip
+    if image.truth is not None:
+        right.caption("This input comes with its ground truth: the outputs are scored against it.")
 
-outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab, volume_tab = st.tabs(
-    ["Outputs", "Attention", "Knock-out", "Compare two images", "Export", VOLUME_TAB], default=volume_default_tab()
-)
 
 # ------------------------------------------------------------------------------------------------------ outputs
-with outputs_tab:
+def show_outputs() -> None:
     show_sections(memo(("outputs-view", run.key), lambda: task_view.outputs(run)))
 
+
 # ------------------------------------------------------------------------------------------------------ attention
-with attention_tab:
+class Attention(NamedTuple):
+    """What the attention section shows (the export records it)."""
+
+    variant: str
+    block: str
+    order: str
+    top_k: int
+    cmap: str
+    alpha: float
+
+
+def show_attention() -> Attention:
     controls, view = st.columns([1, 3])
     variant = links.select(controls, "Model", attention_variants, index=len(attention_variants) - 1,
                            format_func=lambda v: run.outputs[v].label, key="att-model", param="variant")  # fmt: skip
@@ -121,7 +133,7 @@ with attention_tab:
                      "on [−1, 1]")  # fmt: skip
             show_colorbar(st, GAIN_CMAP, -1.0, 1.0, "w_c + q_ij − 1: below 0 damped (blue), 0 unchanged (white), "
                           "above 0 boosted (red)")  # fmt: skip
-    if any(r.spatial_gate is not None for r in output.shown()):
+    if any(r.spatial_gate is not None for r in output.shown()) and not presenter.active():
         st.subheader(f"Every block's sSE map — {output.label}")
         maps = [r for r in output.shown() if r.spatial_gate is not None]
         tiles = [picture(("sse", variant, r.label, cmap, alpha), lambda r=r: raster.overlay(
@@ -129,9 +141,11 @@ with attention_tab:
             for r in maps]  # fmt: skip
         st.image(tiles, caption=[f"{r.label} (stride {r.stride[0]:g})" for r in maps], width=tile_width(tiles, 180))
         show_colorbar(st, cmap, 0.0, 1.0, "sSE gate q of each block, upsampled onto the picture: 0 shuts, 1 opens")
+    return Attention(variant, block, order, top_k, cmap, alpha)
+
 
 # ------------------------------------------------------------------------------------------------------ knock-out
-with knockout_tab:
+def show_knockout() -> dict:
     controls, view = st.columns([1, 3])
     ko_variant = links.select(controls, "Model", attention_variants, index=len(attention_variants) - 1,
                               format_func=lambda v: run.outputs[v].label, key="ko-model", param="ko-variant")  # fmt: skip
@@ -153,9 +167,12 @@ with knockout_tab:
         setting = f"{branch.upper()} gate = {value:g} in {scope}"
         show_sections(memo(("knockout-view", run.key, ko_variant, knockout),
                            lambda: task_view.knockout(run, intact, knocked, setting)), where=view)  # fmt: skip
+    return {"model": ko_variant, "branch": branch, "value": value, "scope": scope}
+
 
 # ------------------------------------------------------------------------------------------------------ compare
-with compare_tab:
+def show_compare():
+    """Two images' channel gates; returns (gate A, gate B, their names) for the export, or None."""
     st.markdown("cSE is input-dependent: the same model gives different channel weights to different images.")
     controls, view = st.columns([1, 3])
     with controls:
@@ -166,25 +183,29 @@ with compare_tab:
             key="cmp-model")  # fmt: skip
     if other is None:
         view.info("Choose a second image on the left.")
-    else:
-        second = second_output(family, other, cmp_variant)
-        blocks = [r.label for r in run.outputs[cmp_variant].shown() if r.channel_gate is not None]
-        cmp_block = controls.selectbox("Block", blocks, key="cmp-block")
-        record_a, record_b = run.outputs[cmp_variant].record(cmp_block), second.record(cmp_block)
-        gate_a, gate_b = record_a.channel_gate[0], record_b.channel_gate[0]
-        pair = ("A: " + image.name, "B: " + other.name)
-        change = explore.gate_change(record_a, record_b)
-        with view:
-            show_chart(st, charts.gate_comparison_chart(gate_a, gate_b, pair))
-            show_chart(st, charts.gate_difference_chart(explore.gate_difference(record_a, record_b), pair))
-            st.caption(f"mean |w(B) − w(A)| = {change['mean']:.4f}, largest {change['largest']:.4f} "
-                       f"(channel {change['channel']})")  # fmt: skip
+        return None
+    second = second_output(family, other, cmp_variant)
+    blocks = [r.label for r in run.outputs[cmp_variant].shown() if r.channel_gate is not None]
+    cmp_block = controls.selectbox("Block", blocks, key="cmp-block")
+    record_a, record_b = run.outputs[cmp_variant].record(cmp_block), second.record(cmp_block)
+    gate_a, gate_b = record_a.channel_gate[0], record_b.channel_gate[0]
+    pair = ("A: " + image.name, "B: " + other.name)
+    change = explore.gate_change(record_a, record_b)
+    with view:
+        show_chart(st, charts.gate_comparison_chart(gate_a, gate_b, pair))
+        show_chart(st, charts.gate_difference_chart(explore.gate_difference(record_a, record_b), pair))
+        st.caption(f"mean |w(B) − w(A)| = {change['mean']:.4f}, largest {change['largest']:.4f} "
+                   f"(channel {change['channel']})")  # fmt: skip
+    return gate_a, gate_b, pair
+
 
 # ------------------------------------------------------------------------------------------------------ export
-with export_tab:
+def show_export(attention: Attention, knockout: dict, compared) -> None:
+    variant, block, order, top_k, cmap, alpha = attention
+    output = run.outputs[variant]
+    record = output.record(block)
     settings = {"attention_model": variant, "block": block, "order": order, "top_k": top_k, "colormap": cmap,
-                "opacity": alpha, "knockout": {"model": ko_variant, "branch": branch, "value": value,
-                                               "scope": scope}}  # fmt: skip
+                "opacity": alpha, "knockout": knockout}  # fmt: skip
     stem = f"scse-lens_{family.name}_{image.key}"
     st.markdown("**All captured numbers** of this input (every model, every block), with model, input and settings "
                 "recorded in the file.")  # fmt: skip
@@ -208,16 +229,38 @@ with export_tab:
         f"effective gain — {output.label} {block}": (lambda: effective_gain_figure(
             shown, record.channel_gate[0], explore.spatial_map(run, record), alpha=alpha))
         if record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum" else None,
-        "two images' channel gates": (lambda: channel_gate_comparison_figure(gate_a, gate_b, pair))
-        if other is not None else None,
+        "two images' channel gates": (lambda: channel_gate_comparison_figure(*compared))
+        if compared is not None else None,
     }  # fmt: skip
     for number, (title, make) in enumerate(f for f in figures.items() if f[1] is not None):
         st.markdown(f"**{title}**")
         figure_downloads(f"{stem}_{number}", make, f"fig-{number}")
 
-# ------------------------------------------------------------------------------------------------------ 3-D
-with volume_tab:
-    show_volume(family, image)
+
+# ------------------------------------------------------------------------------------------------------ the page
+if presenter.active():  # one idea per screen, for a projector
+    SCREENS = {"The input": show_input, "What each model gives": show_outputs, "One block's gates": show_attention,
+               "A gate switched off": show_knockout}  # fmt: skip
+    title = list(SCREENS)[presenter.screens(list(SCREENS))]
+    st.header(title)
+    SCREENS[title]()
+else:
+    show_input()
+    outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab, volume_tab = st.tabs(
+        ["Outputs", "Attention", "Knock-out", "Compare two images", "Export", VOLUME_TAB], default=volume_default_tab()
+    )
+    with outputs_tab:
+        show_outputs()
+    with attention_tab:
+        attention = show_attention()
+    with knockout_tab:
+        knockout_settings = show_knockout()
+    with compare_tab:
+        compared = show_compare()
+    with export_tab:
+        show_export(attention, knockout_settings, compared)
+    with volume_tab:
+        show_volume(family, image)
 
 links.finish()
 log_run_time("explore")

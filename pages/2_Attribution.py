@@ -13,6 +13,7 @@ from scse_viz.render.attribution import ATTRIBUTION_CMAP, MEASURES, agreement_ch
 from scse_viz.render.attribution import OVERLAP_COLORS, OVERLAP_NAMES, overlap_picture
 from scse_viz.ui import links
 from scse_viz.ui.attributions import compute, kept
+from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input
 from scse_viz.ui.navigation import page_links
 from scse_viz.ui.pictures import COLORMAPS, picture_memo, show_colorbar
@@ -143,7 +144,7 @@ with view:
                      hide_index=True)  # fmt: skip
         measure = links.select(st, "Chart", list(MEASURES), format_func=MEASURES.get, horizontal=True, kind="radio",
                                key="attr-measure", param="chart")  # fmt: skip
-        st.vega_lite_chart(agreement_chart(rows, measure), width="stretch", height=320)
+        show_chart(st, agreement_chart(rows, measure), numbers=False)  # the table above holds its numbers
 
     if done:
         st.subheader("Export")

@@ -57,3 +57,40 @@ def test_a_link_opens_the_same_view_in_a_new_context(browser, app_url: str, arti
         assert not errors, errors
     finally:
         fresh.close()
+
+
+def _sidebar_shown(page) -> bool:
+    box = page.locator('[data-testid="stSidebar"]').bounding_box()
+    return box is not None and box["x"] + box["width"] > 10
+
+
+def test_a_presenting_link_opens_folded_and_large_and_steps_through(browser, app_url: str, artifacts_dir: Path):  # noqa: F811
+    normal, errors = _open(browser, f"{app_url}/Explore?family=fashion")
+    try:
+        _explore_ready(normal, artifacts_dir)
+        assert _sidebar_shown(normal)
+        normal_px = float(normal.evaluate("getComputedStyle(document.documentElement).fontSize").rstrip("px"))
+    finally:
+        normal.close()
+    page, errors = _open(browser, f"{app_url}/Explore?family=fashion&present=1&step=3")
+    try:
+        page.get_by_role("heading", name="One block's gates").wait_for(state="visible", timeout=240_000)
+        _idle(page, timeout=240_000)
+        page.screenshot(path=str(artifacts_dir / "browser-presenter-gates.png"))
+        page.wait_for_function(f"parseFloat(getComputedStyle(document.documentElement).fontSize) > {normal_px}",
+                               timeout=30_000)
+        presenting_px = float(page.evaluate("getComputedStyle(document.documentElement).fontSize").rstrip("px"))
+        assert presenting_px >= 1.3 * normal_px  # larger type everywhere
+        assert not _sidebar_shown(page)  # folded
+        assert page.get_by_text("cSE channel gate w").first.is_visible()
+        assert page.get_by_text("Area per class").count() == 0 and page.get_by_role("tab").count() == 0
+        before = _runs_finished(page)
+        page.get_by_role("button", name="Next ▶").click()
+        page.get_by_role("heading", name="A gate switched off").wait_for(state="visible", timeout=120_000)
+        _idle(page, after=before)
+        assert "step=4" in page.url and "present=1" in page.url
+        page.screenshot(path=str(artifacts_dir / "browser-presenter-knockout.png"))
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert not errors, errors
+    finally:
+        page.close()

@@ -13,6 +13,7 @@ import time
 import streamlit as st
 
 from scse_viz.ui import links
+from scse_viz.ui.presenter import presenter_toggle
 
 TIMING_LOG = "SCSE_TIMING_LOG"  # a file path: every page appends "<page> <seconds>" per script run (benchmarks)
 STARTED = "scse_run_started"
@@ -51,6 +52,7 @@ def page_links() -> None:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
     links.reserve()
+    presenter_toggle()
     st.sidebar.divider()
     if moved_from() is not None:
         st.warning(MOVED_NOTE, icon=":material/sync_problem:")
