@@ -97,3 +97,12 @@ def test_a_colour_bar_shows_each_value_in_the_colour_the_maps_give_it(cmap: str,
     if vmin < 0 < vmax:
         assert 0.0 in bar.ticks  # a symmetric scale shows where 0 is
     assert np.array_equal(colorbar(cmap, vmin, vmax, "what the colours mean").picture, bar.picture)
+
+
+def test_a_long_label_wraps_instead_of_running_off_the_picture():
+    label = "attribution to “T-shirt/top”: red raises it, white leaves it, blue lowers it (clipped at ±L) " * 2
+    short, long = colorbar("RdBu_r", -1, 1, "short"), colorbar("RdBu_r", -1, 1, label)
+    assert long.picture.shape[1] == short.picture.shape[1] and long.picture.shape[0] > short.picture.shape[0]
+    under = long.picture[long.bottom + 25 :]  # the label's rows, below the ticks' numbers
+    ink = np.where((under < 128).all(axis=2).any(axis=0))[0]
+    assert ink.min() > 2 and ink.max() < long.picture.shape[1] - 3  # no text touches the picture's edges

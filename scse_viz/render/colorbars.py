@@ -8,6 +8,7 @@ tick is exactly the colour of that value on the map.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ from scse_viz.render import raster
 from scse_viz.render.export import new_figure
 
 BAR_WIDTH = 512  # pixels of colour along the bar
+LABEL_CHARACTERS = 90  # a longer label wraps onto further lines (at 6.4 inches it would be cut off)
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ def _ticks(vmin: float, vmax: float) -> tuple[float, ...]:
 def colorbar(cmap: str, vmin: float, vmax: float, label: str, dpi: int = 100) -> ColorBar:
     """A horizontal bar from ``vmin`` (left) to ``vmax`` (right) on ``cmap``, ticked, with ``label`` under it."""
     ramp = raster.colorize(np.linspace(vmin, vmax, BAR_WIDTH)[None, :], cmap, vmin, vmax)
-    fig = new_figure((6.4, 0.9))
+    lines = textwrap.wrap(label, LABEL_CHARACTERS) or [""]
+    fig = new_figure((6.4, 0.7 + 0.2 * len(lines)))
     fig.set_dpi(dpi)
     ax = fig.add_subplot()
     ax.imshow(ramp, aspect="auto", extent=(vmin, vmax, 0, 1), interpolation="nearest")
@@ -47,7 +50,7 @@ def colorbar(cmap: str, vmin: float, vmax: float, label: str, dpi: int = 100) ->
     ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks])
     ax.set_yticks([])
     ax.set_xlim(vmin, vmax)
-    ax.set_xlabel(label)
+    ax.set_xlabel("\n".join(lines))
     fig.canvas.draw()
     picture = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     box = ax.get_window_extent()  # display pixels, origin at the bottom left
