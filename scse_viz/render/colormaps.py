@@ -17,10 +17,3 @@ DIVERGING = "RdBu_r"  # signed values, white at 0, red above and blue below
 GATE = SEQUENTIAL[0]  # sSE maps q and other gates on 0..1
 LEVEL = "viridis"  # unsigned levels that are not gates (feature values, a gate beside the noise map it is compared to)
 NOISE_LEVEL = "magma"  # the true noise level σ of a photo
-IMAGE = "gray"  # the pictures themselves (intensities, not a scale with a meaning)
-
-
-def scales() -> dict[str, str]:
-    """Every data scale the app uses, by what it shows (for the checks and the About page)."""
-    return {"gate": GATE, "level": LEVEL, "noise level": NOISE_LEVEL, "signed": DIVERGING,
-            **{f"offered: {name}": name for name in SEQUENTIAL}}  # fmt: skip

@@ -1,8 +1,8 @@
 """Views that travel in the URL: a lecturer sets the controls, copies the link, and the class opens exactly that view.
 
 Every control that is part of a view is created through :func:`select` (select box, radio, select slider),
-:func:`multiselect`, :func:`slider`, :func:`number` or :func:`toggle`. On the
-session's first run with a URL value for a control, the value is checked against the control's options or range:
+:func:`multiselect`, :func:`slider`, :func:`number` or :func:`toggle`. A value in the link a page was opened with
+(never one a control wrote since) is checked once against the control's options or range:
 a valid one becomes the widget's starting value; an invalid or stale one (a block that no longer exists, a value
 out of range) is dropped and the default shown, with one note for all of them. After the widget is drawn, its value
 is written back to the URL (and removed when it is the default), so the address bar always holds the view and a
@@ -36,12 +36,17 @@ def _page() -> str:
     return urlparse(st.context.url or "").path
 
 
+def _opened() -> dict[str, str]:
+    """The URL parameters this page was opened with in this session (recorded by :func:`reserve`)."""
+    return st.session_state.get(OPENED, {}).get(_page(), {})
+
+
 def from_url(param: str, parse: Callable[[str], tuple[bool, Any, str]]) -> tuple[bool, Any]:
     """(True, value) the first time this session sees a valid URL value for ``param`` on this page; a bad one is
     noted."""
     seeded: set[str] = st.session_state.setdefault(SEEDED, set())
     where = f"{_page()}?{param}"
-    opened = st.session_state.get(OPENED, {}).get(_page(), {})
+    opened = _opened()
     if where in seeded or param not in opened:  # only the link seeds: never a value a control wrote since
         return False, None
     seeded.add(where)
@@ -61,7 +66,7 @@ def linked(param: str) -> str | None:
     """The raw value of ``param`` in the link this page was opened with (None when absent), whatever the controls
     have written since; the parameter stays in the URL."""
     st.session_state.setdefault(TOUCHED, set()).add(param)
-    return st.session_state.get(OPENED, {}).get(_page(), {}).get(param)
+    return _opened().get(param)
 
 
 def write(param: str, text: str | None, default: str | None) -> None:
@@ -74,9 +79,23 @@ def write(param: str, text: str | None, default: str | None) -> None:
         st.query_params[param] = text
 
 
-def _restore(key: str, ok: bool, value: Any) -> None:
+def _control(key: str, param: str, default: Any, parse: Callable[[str], tuple[bool, Any, str]],
+             draw: Callable[[bool], Any], text: Callable[[Any], str], valid: Callable[[Any], bool] = lambda v: True,
+             cast: Callable[[Any], Any] = lambda v: v) -> Any:  # fmt: skip
+    """What every linked control does: seed its session value from the link once, forget a kept value that is no
+    longer ``valid`` (another input's options), draw the widget unless the link hides it (``draw(True)`` when the
+    widget must be given its default: the session holds no value for ``key`` yet), and write the value back."""
+    ok, value = from_url(param, parse)
     if ok:
         st.session_state[key] = value
+    if key in st.session_state and not valid(st.session_state[key]):
+        del st.session_state[key]
+    if param in hidden():
+        chosen = cast(st.session_state.get(key, default))
+    else:
+        chosen = cast(draw(key not in st.session_state))
+    write(param, text(chosen), text(default))
+    return chosen
 
 
 def select(where: Any, label: str, options: Sequence[Any], *, key: str, param: str | None = None, index: int = 0,
@@ -92,17 +111,10 @@ def select(where: Any, label: str, options: Sequence[Any], *, key: str, param: s
             return True, options[names.index(raw)], ""
         return False, None, f"not one of the choices of “{label}” here ({_listed(names)}); showing {names[index]}"
 
-    _restore(key, *from_url(param, parse))
-    if key in st.session_state and st.session_state[key] not in options:
-        del st.session_state[key]  # a value kept from another input whose options differ
-    if param in hidden():
-        value = st.session_state.get(key, options[index])
-    else:
-        start = {"value": options[index]} if kind == "select_slider" else {"index": index}
-        extra = {} if key in st.session_state else start
-        value = getattr(where, kind)(label, options, key=key, **extra, **kwargs)
-    write(param, names[options.index(value)], names[index])
-    return value
+    start = {"value": options[index]} if kind == "select_slider" else {"index": index}
+    return _control(key, param, options[index], parse, lambda first: getattr(where, kind)(
+        label, options, key=key, **(start if first else {}), **kwargs), lambda v: names[options.index(v)],
+        valid=lambda v: v in options)  # fmt: skip
 
 
 def _listed(names: Sequence[str]) -> str:
@@ -128,16 +140,9 @@ def multiselect(where: Any, label: str, options: Sequence[Any], default: Sequenc
                                  f"({_listed(names)}); showing {text(default)}")  # fmt: skip
         return True, [options[names.index(part)] for part in dict.fromkeys(parts)], ""
 
-    _restore(key, *from_url(param, parse))
-    if key in st.session_state and any(v not in options for v in st.session_state[key]):
-        del st.session_state[key]
-    if param in hidden():
-        chosen = list(st.session_state.get(key, default))
-    else:
-        extra = {} if key in st.session_state else {"default": list(default)}
-        chosen = list(where.multiselect(label, options, key=key, **extra, **kwargs))
-    write(param, text(chosen), text(default))
-    return chosen
+    return _control(key, param, list(default), parse, lambda first: where.multiselect(
+        label, options, key=key, **({"default": list(default)} if first else {}), **kwargs), text,
+        valid=lambda values: all(v in options for v in values), cast=list)  # fmt: skip
 
 
 def slider(where: Any, label: str, low: float, high: float, value: float, step: float | None = None, *, key: str,
@@ -155,14 +160,8 @@ def slider(where: Any, label: str, low: float, high: float, value: float, step: 
             return False, None, f"“{label}” goes from {low} to {high}; showing {value}"
         return True, number, ""
 
-    _restore(key, *from_url(param, parse))
-    if param in hidden():
-        chosen = st.session_state.get(key, value)
-    else:
-        extra = {} if key in st.session_state else {"value": value}
-        chosen = where.slider(label, low, high, step=step, key=key, **extra, **kwargs)
-    write(param, f"{chosen:g}", f"{value:g}")
-    return chosen
+    return _control(key, param, value, parse, lambda first: where.slider(
+        label, low, high, step=step, key=key, **({"value": value} if first else {}), **kwargs), lambda v: f"{v:g}")
 
 
 def number(where: Any, label: str, low: int, high: int, value: int, *, key: str, param: str | None = None,
@@ -175,14 +174,8 @@ def number(where: Any, label: str, low: int, high: int, value: int, *, key: str,
             return False, None, f"“{label}” takes a whole number from {low} to {high}; showing {value}"
         return True, int(raw), ""
 
-    _restore(key, *from_url(param, parse))
-    if param in hidden():
-        chosen = int(st.session_state.get(key, value))
-    else:
-        extra = {} if key in st.session_state else {"value": value}
-        chosen = int(where.number_input(label, low, high, step=1, key=key, **extra, **kwargs))
-    write(param, str(chosen), str(value))
-    return chosen
+    return _control(key, param, value, parse, lambda first: where.number_input(
+        label, low, high, step=1, key=key, **({"value": value} if first else {}), **kwargs), str, cast=int)
 
 
 def toggle(where: Any, label: str, *, key: str, param: str | None = None, value: bool = False, **kwargs: Any) -> bool:
@@ -194,14 +187,8 @@ def toggle(where: Any, label: str, *, key: str, param: str | None = None, value:
             return True, raw.lower() in ("1", "true", "on", "yes"), ""
         return False, None, f"“{label}” is 1 (on) or 0 (off); showing {'on' if value else 'off'}"
 
-    _restore(key, *from_url(param, parse))
-    if param in hidden():
-        chosen = bool(st.session_state.get(key, value))
-    else:
-        extra = {} if key in st.session_state else {"value": value}
-        chosen = bool(where.toggle(label, key=key, **extra, **kwargs))
-    write(param, "1" if chosen else "0", "1" if value else "0")
-    return chosen
+    return _control(key, param, value, parse, lambda first: where.toggle(
+        label, key=key, **({"value": value} if first else {}), **kwargs), lambda v: "1" if v else "0", cast=bool)
 
 
 def current_link() -> str:
