@@ -74,7 +74,14 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
 
 def load_state(model: nn.Module, tensors: dict[str, torch.Tensor], source: str) -> nn.Module:
     """Copy ``tensors`` into ``model``, refusing missing or extra names and shape mismatches with one message."""
-    expected = model.state_dict()
+    check_fits(model.state_dict(), tensors, source, type(model).__name__)
+    model.load_state_dict(tensors, strict=True)
+    return model
+
+
+def check_fits(expected: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor], source: str, kind: str) -> None:
+    """Refuse missing or extra names and shape mismatches between a model's ``expected`` state and ``tensors`` with
+    one :class:`CheckpointError` (shapes only: ``expected`` may live on the meta device)."""
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     wrong = sorted(k for k in set(expected) & set(tensors) if tuple(expected[k].shape) != tuple(tensors[k].shape))
@@ -84,11 +91,7 @@ def load_state(model: nn.Module, tensors: dict[str, torch.Tensor], source: str) 
             if names:
                 shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
                 parts.append(f"{len(names)} {label} ({shown})")
-        raise CheckpointError(
-            f"{source} does not fit the {type(model).__name__} it is loaded into: " + "; ".join(parts) + "."
-        )
-    model.load_state_dict(tensors, strict=True)
-    return model
+        raise CheckpointError(f"{source} does not fit the {kind} it is loaded into: " + "; ".join(parts) + ".")
 
 
 def models_of(spec: Family) -> dict[str, nn.Module]:

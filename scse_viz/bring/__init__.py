@@ -78,15 +78,65 @@ def read_model(files: Mapping[str, bytes] | Sequence[str | Path], architecture: 
         raise UserModelError(f"expected exactly one weights file (.safetensors, .pt, .pth), found: {listed}")
     tensors = read_state_dict(weights[0], found[weights[0]])
     if "config.json" in found and not architecture:
-        built = from_smp_config(read_json("config.json", found["config.json"]))
+        config = read_json("config.json", found["config.json"])
+
+        def build() -> Built:
+            return from_smp_config(config)
     elif architecture:
-        built = from_name(architecture, tensors)
+
+        def build() -> Built:
+            return from_name(architecture, tensors)
     else:
         raise UserModelError("name the architecture (timm:<name>, torchvision:<name> or scse_viz:<family>) or "
                              "upload the config.json that save_pretrained wrote next to the weights")  # fmt: skip
-    _load_strictly(built, tensors, weights[0])
+    planned = _guarded(build, "building", meta=True)
+    _check_fits(planned, tensors, weights[0])
+    built = _guarded(build, "building")
+    _guarded(lambda: _load_strictly(built, tensors, weights[0]), "loading the weights into")
     return UserModel(built.model.eval(), built.architecture, built.spec, built.family, _digest(raw, architecture),
                      tuple(sorted(raw)))  # fmt: skip
+
+
+# Extra room a model may need beyond the tensors uploaded for it (non-persistent buffers such as attention index
+# tables): a model that fits its upload name for name and shape for shape holds at most this much more.
+EXTRA_ELEMENTS = 1_000_000
+EXTRA_SHARE = 0.05
+
+
+def _guarded(step: Any, what: str, meta: bool = False) -> Any:
+    """Run one step of reading a brought model; whatever it raises becomes one :class:`UserModelError`.
+
+    ``meta``: on torch's meta device, where parameters have shapes but no storage, so an architecture of any size
+    is planned in milliseconds and almost no memory before anything real is allocated."""
+    try:
+        if meta:
+            with torch.device("meta"):
+                return step()
+        return step()
+    except UserModelError:
+        raise
+    except MemoryError as error:
+        raise UserModelError(f"{what} the model needs more memory than this server has") from error
+    except Exception as error:  # noqa: BLE001  (a brought model may fail anywhere: one message, never a trace)
+        first = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+        raise UserModelError(f"{what} the model failed ({type(error).__name__}: {first})") from error
+
+
+def _check_fits(planned: Built, tensors: dict[str, torch.Tensor], source: str) -> None:
+    """Refuse, before any real allocation, an architecture whose parameter names or shapes differ from the upload's,
+    or that holds more than the upload (plus :data:`EXTRA_SHARE` and :data:`EXTRA_ELEMENTS`) in all its tensors."""
+    from scse_viz.zoo import check_fits
+
+    try:
+        check_fits(planned.model.state_dict(), tensors, source, type(planned.model).__name__)
+    except CheckpointError as error:
+        raise UserModelError(f"{error} Is the architecture ({planned.architecture}) the one these weights were "
+                             "trained with?") from error  # fmt: skip
+    uploaded = sum(t.numel() for t in tensors.values())
+    needed = sum(t.numel() for t in planned.model.parameters()) + sum(t.numel() for t in planned.model.buffers())
+    if needed > uploaded * (1 + EXTRA_SHARE) + EXTRA_ELEMENTS:
+        raise UserModelError(f"{planned.architecture} would hold {needed:,} numbers, far more than the {uploaded:,} "
+                             f"in {source}; refused before building it")  # fmt: skip
 
 
 def _load_strictly(built: Built, tensors: dict[str, torch.Tensor], source: str) -> None:
@@ -127,8 +177,8 @@ def _probe(user: UserModel, prepare: Any) -> torch.Tensor:
     try:
         with torch.no_grad():
             output = user.model(x)
-    except (RuntimeError, ValueError, IndexError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    except Exception as error:  # noqa: BLE001  (whatever a brought model raises: one message, never a trace)
+        first = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
         raise UserModelError(f"the model cannot run on a {tuple(x.shape)} input ({first}); check the input "
                              "channels and size under 'Set the input myself'") from error  # fmt: skip
     if not isinstance(output, torch.Tensor) or output.dim() not in (2, 4):

@@ -106,7 +106,8 @@ def from_timm(name: str, tensors: dict[str, torch.Tensor]) -> Built:
 
     if name not in timm.list_models():
         raise UserModelError(f"timm has no architecture called {name!r} (timm {timm.__version__})")
-    probe = timm.create_model(name, pretrained=False)
+    with torch.device("meta"):  # only its configuration is read: no storage for its weights
+        probe = timm.create_model(name, pretrained=False)
     cfg = dict(probe.pretrained_cfg)
     head = cfg.get("classifier")
     head = head[0] if isinstance(head, (list, tuple)) else head
@@ -127,10 +128,11 @@ def from_torchvision(name: str, tensors: dict[str, torch.Tensor]) -> Built:
 
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise UserModelError(f"torchvision has no classification architecture called {name!r}")
-    probe = torchvision.models.get_model(name, weights=None)
+    with torch.device("meta"):  # only its layer names are read: no storage for its weights
+        probe = torchvision.models.get_model(name, weights=None)
     last = [n for n, m in probe.named_modules() if isinstance(m, nn.Linear)]
     classes = _shape(tensors, f"{last[-1]}.weight") if last else None
-    model = torchvision.models.get_model(name, weights=None, num_classes=classes[0]) if classes else probe
+    model = torchvision.models.get_model(name, weights=None, num_classes=classes[0] if classes else 1000)
     size = 224
     try:  # the transforms of the architecture's default weights: sizes and normalisation, no download
         transforms = torchvision.models.get_model_weights(name).DEFAULT.transforms()
