@@ -36,7 +36,11 @@ FIRST_HEAD = RIM  # labels from here on are head tissue outside the brain: backg
 # T2-weighted: CSF and the eye bright, GM > WM, fat fairly bright, bone dark.
 T1_LIKE = np.array([0.02, 0.22, 0.52, 0.78, 0.22, 0.05, 0.62, 0.35, 0.95, 0.55, 0.18, 0.45], dtype=np.float32)
 T2_LIKE = np.array([0.02, 0.95, 0.58, 0.40, 0.95, 0.04, 0.45, 0.25, 0.70, 0.45, 0.92, 0.40], dtype=np.float32)
-CONTRASTS = ("random", "t1", "t2")
+# Proton density: CSF bright but GM > WM close together, fat bright. FLAIR: T2-weighted with CSF (and the eye) nulled.
+PD_LIKE = np.array([0.02, 0.85, 0.75, 0.62, 0.85, 0.06, 0.60, 0.45, 0.80, 0.60, 0.85, 0.55], dtype=np.float32)
+FLAIR_LIKE = np.array([0.02, 0.08, 0.62, 0.45, 0.08, 0.04, 0.50, 0.30, 0.75, 0.50, 0.10, 0.40], dtype=np.float32)
+TYPICAL = {"t1": T1_LIKE, "t2": T2_LIKE, "pd": PD_LIKE, "flair": FLAIR_LIKE}
+CONTRASTS = ("random", "t1", "t2", "pd", "flair")  # new ones go last: test heads are seeded by the index
 CANVAS_PAD = 1.4  # canvas side / the slice's longer side: room for a head (~1.3×) and a neck below
 
 
@@ -157,14 +161,14 @@ def add_head(labels: np.ndarray, orientation: str, rng: np.random.Generator, mm_
 
 def draw_intensities(rng: np.random.Generator, contrast: str = "random") -> tuple[np.ndarray, np.ndarray]:
     """(mean, texture std) per tissue. ``"random"``: every tissue's mean uniform in [0, 1], so CSF is brighter than WM
-    about half the time; ``"t1"`` / ``"t2"``: the typical values with a small jitter."""
+    about half the time; ``"t1"``, ``"t2"``, ``"pd"``, ``"flair"``: the typical values with a small jitter."""
     if contrast not in CONTRASTS:
         raise ValueError(f"unknown contrast {contrast!r}; choose one of {CONTRASTS}")
     if contrast == "random":
         means = rng.uniform(0.0, 1.0, len(TISSUES)).astype(np.float32)
         means[AIR] = rng.uniform(0.0, 0.15)
     else:
-        base = T1_LIKE if contrast == "t1" else T2_LIKE
+        base = TYPICAL[contrast]
         means = np.clip(base + rng.uniform(-0.06, 0.06, len(TISSUES)), 0.0, 1.0).astype(np.float32)
     return means, rng.uniform(0.0, 0.05, len(TISSUES)).astype(np.float32)
 

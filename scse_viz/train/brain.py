@@ -23,10 +23,10 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
-from scse_viz.data import synthhead
+from scse_viz.data import realhead, synthhead
 from scse_viz.data.brain import BRAIN_CLASSES, BrainSlice, labels_from_probabilities, load_brain_slices
 from scse_viz.evaluate import measure_brain, measure_heads
-from scse_viz.geometry import resize_image
+from scse_viz.geometry import SquareGeometry, resize_image, resize_nearest
 from scse_viz.preprocess import brain_preprocess, normalise_intensity
 from scse_viz.train.common import TrainResult, make_optimizer, one_cycle, resolve_device, seed_everything
 from scse_viz.train.common import sha256_of, shuffled_loader, write_run
@@ -139,6 +139,83 @@ class SyntheticHeads(Dataset):
                 torch.from_numpy(synthhead.training_labels(tissues).astype(np.int64)))  # fmt: skip
 
 
+def crop_like_an_upload(image: np.ndarray, tissues: np.ndarray, size: int, keep: float,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A random window keeping at least ``keep`` of each side, then the app's pad-to-square and resize (nearest for
+    the tissues): a head cut off at a random place, as uploads are."""
+    h, w = tissues.shape
+    rows, cols = int(round(h * rng.uniform(keep, 1.0))), int(round(w * rng.uniform(keep, 1.0)))
+    top, left = int(rng.integers(0, h - rows + 1)), int(rng.integers(0, w - cols + 1))
+    image, tissues = image[top : top + rows, left : left + cols], tissues[top : top + rows, left : left + cols]
+    geometry = SquareGeometry.for_image(rows, cols, size)
+    square = np.full((geometry.side, geometry.side), synthhead.AIR, dtype=np.uint8)
+    square[geometry.top : geometry.top + rows, geometry.left : geometry.left + cols] = tissues
+    return geometry.to_model(normalise_intensity(image)), resize_nearest(square, (size, size))
+
+
+class RealHeads(Dataset):
+    """Samples from the real head's training slices (``scse_viz.data.realhead``, Colin 27).
+
+    Each slice is put once on the model's grid as the app would (pad to square, resize): the scan's own pixels, its
+    class fractions and its whole-head tissue map. Per sample the three are warped together (flip, affine with the
+    synthetic heads' zoom, elastic); then either the scan's own T1 intensities are kept (with the template's
+    intensity augmentation) or, for ``real_head_rendered`` of the samples, the warped tissue map is rendered in a
+    drawn contrast (random, T1-, T2-, PD- or FLAIR-like) with partial-volume mixing, blur, bias field, lower
+    resolution and noise (:func:`scse_viz.data.synthhead.render`); sometimes the result is cropped like an upload.
+    """
+
+    def __init__(self, slices: list[Any], config: BrainConfig) -> None:
+        self.config = config
+        images, probabilities, tissues = [], [], []
+        for item in slices:
+            h, w = item.tissues.shape
+            geometry = SquareGeometry.for_image(h, w, config.size)
+            images.append(geometry.to_model(normalise_intensity(item.image)))
+            probabilities.append(geometry.to_model(item.probabilities))
+            square = np.full((geometry.side, geometry.side), synthhead.AIR, dtype=np.uint8)
+            square[geometry.top : geometry.top + h, geometry.left : geometry.left + w] = item.tissues
+            tissues.append(resize_nearest(square, (config.size, config.size)))
+        self.stacks = torch.from_numpy(np.concatenate([np.stack(images)[:, None], np.stack(probabilities)], axis=1))
+        self.tissues = torch.from_numpy(np.stack(tissues))
+        self.geometric = geometric_augmentation(config, scale=config.synthetic_scale)
+
+    def __len__(self) -> int:
+        return len(self.tissues)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
+        stack, tissues = self.geometric(tv_tensors.Image(self.stacks[index]), tv_tensors.Mask(self.tissues[index]))
+        stack = stack.as_subclass(torch.Tensor)
+        tissues = tissues.as_subclass(torch.Tensor).numpy().astype(np.uint8)
+        if float(torch.rand(())) < self.config.real_head_rendered:
+            contrast = synthhead.CONTRASTS[int(torch.multinomial(torch.tensor(self.config.contrast_weights), 1))]
+            means, stds = synthhead.draw_intensities(rng, contrast)
+            image = synthhead.render(tissues, stack[1:].numpy(), means, stds, rng)
+        else:
+            image = intensity_augmentation(stack[:1], self.config)[0].numpy()
+        if float(torch.rand(())) < self.config.crop_probability:
+            image, tissues = crop_like_an_upload(image, tissues, self.config.size, self.config.crop_min, rng)
+        image = normalise_intensity(image) ** float(np.exp(rng.normal(0.0, 0.25)))
+        return (torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
+                torch.from_numpy(synthhead.training_labels(tissues).astype(np.int64)))  # fmt: skip
+
+
+class MixedSources(Dataset):
+    """Each sample from the real head with probability ``share``, else from the template-based set (its own slices
+    and synthetic heads). The length is the two sets' lengths together; the index only picks within a source."""
+
+    def __init__(self, template: Dataset, real: Dataset, share: float) -> None:
+        self.template, self.real, self.share = template, real, share
+
+    def __len__(self) -> int:
+        return len(self.template) + len(self.real)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if float(torch.rand(())) < self.share:
+            return self.real[index % len(self.real)]
+        return self.template[index % len(self.template)]
+
+
 def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """1 - mean soft Dice over the foreground classes (1..K-1), pooled over the batch."""
     probabilities = logits.softmax(dim=1)[:, 1:]
@@ -165,6 +242,11 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
         dataset: Dataset = SyntheticHeads(train_slices, images, labels, config)
     else:
         dataset = AugmentedSlices(images, labels, config)
+    if config.real_head_share > 0:
+        real_slices = realhead.load_real_head_slices("train")
+        if config.max_train_items is not None:
+            real_slices = real_slices[:: max(1, len(real_slices) // config.max_train_items)][: config.max_train_items]
+        dataset = MixedSources(dataset, RealHeads(real_slices, config), config.real_head_share)
     loader = shuffled_loader(dataset, config, device)
 
     model = config.build_model()
@@ -230,12 +312,14 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
 
 
 HEAD_CONDITIONS = (("T1-like head", "t1"), ("T2-like head", "t2"))
+REAL_HEAD = "real head"  # Colin 27's held-out slabs with its own T1 intensities (scse_viz.data.realhead)
 
 
 def measure_test(model: nn.Module, device: torch.device | None = None, data_root: Path | None = None) -> dict[str, Any]:
-    """Pooled Dice on the held-out test slabs in three conditions: the plain template (the headline: mean over CSF,
-    GM and WM), and the same slices drawn as synthetic heads in a T1-like and in an inverted, T2-like contrast; for
-    the heads also the share of non-brain head pixels labelled as a tissue."""
+    """Pooled Dice on held-out test slabs in four conditions: the plain template (the headline: mean over CSF, GM and
+    WM), the same slices drawn as synthetic heads in a T1-like and in an inverted, T2-like contrast, and the real
+    head's (Colin 27) held-out slabs with its own intensities; for the heads also the share of non-brain head pixels
+    labelled as a tissue (on the real head: those at least 3 mm from the brain)."""
     report = measure_brain(model, load_brain_slices("test"), device)
     per_class = {"template mean Dice": report["mean_dice"],
                  **{f"template {name}": report["dice"][name] for name in BRAIN_CLASSES[1:]}}  # fmt: skip
@@ -244,6 +328,10 @@ def measure_test(model: nn.Module, device: torch.device | None = None, data_root
         per_class[f"{label} mean Dice"] = heads["mean_dice"]
         per_class.update({f"{label} {name}": heads["dice"][name] for name in BRAIN_CLASSES[1:]})
         per_class[f"{label}: non-brain as tissue"] = heads["non_brain_share"]
+    real = measure_heads(model, realhead.test_slices(), device)
+    per_class[f"{REAL_HEAD} mean Dice"] = real["mean_dice"]
+    per_class.update({f"{REAL_HEAD} {name}": real["dice"][name] for name in BRAIN_CLASSES[1:]})
+    per_class[f"{REAL_HEAD}: non-brain as tissue"] = real["non_brain_share"]
     return {**report, "metric": report["mean_dice"], "per_class": per_class}
 
 
