@@ -138,6 +138,12 @@ def _wait(urls: Sequence[str], processes: Sequence[subprocess.Popen], timeout: f
         time.sleep(0.5)
 
 
+def _replica_megabytes(replicas: int) -> float:
+    """Each replica's share of 75 % of the machine's memory: what its sessions may hold together (ui.state)."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    return 0.75 * physical / max(1, replicas)
+
+
 def start(replicas: int = 2, port: int = 8501, address: str = "0.0.0.0", threads: int | None = None,
           first_replica_port: int | None = None, logs: Path | None = None,
           haproxy: str = "haproxy") -> Cluster:  # fmt: skip
@@ -157,6 +163,7 @@ def start(replicas: int = 2, port: int = 8501, address: str = "0.0.0.0", threads
         for i, replica_port in enumerate(cluster.replica_ports, 1):
             env = {**os.environ, "SCSE_REPLICA": f"r{i}", "OMP_NUM_THREADS": str(threads),
                    "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}  # fmt: skip
+            env.setdefault("SCSE_REPLICA_MB", str(int(_replica_megabytes(replicas))))
             log = (logs / f"replica-r{i}.log").open("w")
             cluster.replicas.append(subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(replica_port),

@@ -7,12 +7,16 @@ import streamlit as st
 from torch import nn
 
 from scse_viz import zoo
+from scse_viz.memory import mark_shared
 
 
 @st.cache_resource(show_spinner="Loading the models…")
 def _shipped_models(family: str) -> dict[str, nn.Module]:
-    """The shipped variants of ``family`` in eval mode, loaded from safetensors once per process."""
-    return zoo.models_of(zoo.family(family))
+    """The shipped variants of ``family`` in eval mode, loaded from safetensors once per process (held once for
+    every session: no session's memory budget counts them)."""
+    models = zoo.models_of(zoo.family(family))
+    mark_shared(*models.values())
+    return models
 
 
 def family_models(family: zoo.Family) -> dict[str, nn.Module]:

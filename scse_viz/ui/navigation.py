@@ -14,6 +14,7 @@ import streamlit as st
 
 from scse_viz.ui import links
 from scse_viz.ui.presenter import presenter_toggle
+from scse_viz.ui.state import admit
 
 TIMING_LOG = "SCSE_TIMING_LOG"  # a file path: every page appends "<page> <seconds>" per script run (benchmarks)
 STARTED = "scse_run_started"
@@ -48,6 +49,7 @@ def moved_from() -> str | None:
 def page_links() -> None:
     """One link per page at the top of the sidebar, and the note for a person whose replica stopped."""
     st.session_state[STARTED] = time.perf_counter()
+    admit()
     with st.sidebar:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
