@@ -19,7 +19,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 README_TEST_COMMAND = (
-    "apt-get update && apt-get install -y chromium dataset-fashion-mnist haproxy && pip install -r requirements-test.txt && python -m pytest"
+    "apt-get update && apt-get install -y chromium dataset-fashion-mnist haproxy mricron-data && pip install -r requirements-test.txt && python -m pytest"
 )
 
 # Streamlit's frontend puts the script run state on its root element, data-test-script-state on

@@ -68,6 +68,21 @@ def test_brain_scse_card_head_conditions_are_reproduced() -> None:
         assert report["non_brain_share"] == pytest.approx(shipped[f"{label}: non-brain as tissue"], abs=1e-4)
 
 
+def test_brain_scse_card_real_head_condition_is_reproduced() -> None:
+    """The real head's held-out slabs (Colin 27 with its own T1 intensities; needs mricron-data): mean Dice, per
+    class, and the share of non-brain head pixels at least 3 mm from the brain labelled tissue, equal the card's."""
+    from scse_viz.data.realhead import test_slices
+    from scse_viz.evaluate import measure_heads
+
+    shipped = zoo.load_card("brain")["variants"]["scse"]["shipped"]["per_class"]
+    report = measure_heads(zoo.load_model("brain", "scse"), test_slices())
+    assert report["count"] == len(test_slices()) > 60
+    assert report["mean_dice"] == pytest.approx(shipped["real head mean Dice"], abs=BRAIN_DICE_TOLERANCE)
+    for name in ("CSF", "GM", "WM"):
+        assert report["dice"][name] == pytest.approx(shipped[f"real head {name}"], abs=BRAIN_DICE_TOLERANCE), name
+    assert report["non_brain_share"] == pytest.approx(shipped["real head: non-brain as tissue"], abs=1e-4)
+
+
 def test_fashion_scse_card_accuracy_is_reproduced() -> None:
     images, _ = fashion_test_set()  # fails with the install command when the dataset is missing
     assert len(images) == 10_000

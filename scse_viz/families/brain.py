@@ -32,9 +32,10 @@ FAMILY = Family(
     task=SegmentationTask(BRAIN_CLASSES),
     prepare=prepare,
     build=ARCHITECTURE.build,
-    trained_on="2-D slices (sagittal, coronal, axial) of the MNI152 2009a T1 brain template, two thirds of them "
-    "drawn as synthetic heads (skull, scalp, neck, face, eyes; all labelled background) in random, T1-like and "
-    "T2-like contrasts, the rest the template's own slices",
+    trained_on="2-D slices (sagittal, coronal, axial) of two heads: a real whole-head T1 scan (Colin 27, from "
+    "Debian's mricron-data: skull, scalp, eyes and face labelled background), 60 % of its samples rendered from its "
+    "label map in random, T1-, T2-, PD- and FLAIR-like contrasts; and the MNI152 2009a brain template, two thirds "
+    "drawn as synthetic heads, the rest its own slices; all cropped and deformed like uploads",
     training="scse_viz.train.brain",
     suits=suits,
 )
