@@ -59,7 +59,11 @@ def test_head_tissue_never_inside_the_brain(head) -> None:
     for tissue in (synthhead.SKULL, synthhead.MUSCLE, synthhead.FAT, synthhead.SKIN, synthhead.RIM):
         assert (head.tissues == tissue).sum() > 1000, synthhead.TISSUES[tissue]  # the head's tissues are found
     labels = synthhead.training_labels(head.tissues)
-    assert np.array_equal(labels > 0, head.brain)  # every head tissue is background for the models
+    rim = head.tissues == synthhead.RIM
+    assert np.array_equal(labels > 0, head.brain | rim)  # every head tissue but the CSF rim is background
+    assert np.all(labels[rim] == synthhead.CSF)
+    bone = head.tissues == synthhead.SKULL
+    assert (bone & (labels > 0)).sum() == 0 and bone.sum() > 1000  # bone is never the rim
 
 
 def test_split_holds_out_mirror_twins_and_keeps_face_slices_for_training(head) -> None:

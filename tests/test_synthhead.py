@@ -47,9 +47,9 @@ def test_head_tissue_is_only_drawn_outside_the_brain(slices, seed):
         assert set(np.unique(tissues[touching])) <= {sh.RIM}
 
 
-def test_training_labels_make_every_head_tissue_background():
+def test_training_labels_make_every_head_tissue_but_the_csf_rim_background():
     tissues = np.arange(len(sh.TISSUES), dtype=np.uint8).reshape(1, -1)
-    assert sh.training_labels(tissues).tolist() == [[0, 1, 2, 3] + [0] * (len(sh.TISSUES) - 4)]
+    assert sh.training_labels(tissues).tolist() == [[0, 1, 2, 3, 1] + [0] * (len(sh.TISSUES) - 5)]  # the rim: CSF
 
 
 def test_deformations_move_labels_and_intensities_together(slices):

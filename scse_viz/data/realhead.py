@@ -21,7 +21,8 @@ Labels, all decided on the scan's 1 mm grid:
   its outer 2 mm is skin; inside, by intensity relative to the brain's class means: below 0.6 × the CSF mean bone
   or air; CSF-like voxels (below the CSF/GM midpoint) within 4 mm of the brain the CSF rim, inside the two orbits
   (MNI coordinates) the eyes' vitreous; bright voxels marrow within 12 mm of the brain and fat elsewhere; the rest
-  muscle where darker than GM, soft tissue otherwise.
+  muscle where darker than GM, soft tissue otherwise. The CSF rim is CSF for the models (as on the template, whose
+  brain mask holds it), everything from the skull outwards background.
 
 Split: along each orientation the slices with at least ``MIN_BRAIN_PIXELS`` brain voxels are cut into 12 slabs as the
 template's are (:mod:`scse_viz.data.brain`); slabs 2 and 9 are the test set, 5 and 6 validation, the rest training with
@@ -171,7 +172,7 @@ def head_tissues(head: np.ndarray, brain: np.ndarray, labels: np.ndarray, means:
     tissues[outside_brain & darker] = MUSCLE
     tissues[outside_brain & bone] = SKULL
     tissues[outside_brain & dark & eyes] = EYE
-    tissues[outside_brain & dark & (from_brain <= RIM_MM)] = RIM
+    tissues[outside_brain & dark & ~bone & (from_brain <= RIM_MM)] = RIM
     tissues[outside_brain & bright] = FAT
     tissues[outside_brain & bright & (from_brain <= MARROW_MM)] = MARROW
     tissues[outside_brain & (from_air <= SKIN_MM)] = SKIN
@@ -262,14 +263,15 @@ class RealHeadSlice:
 
     @property
     def head(self) -> np.ndarray:
-        """Non-brain head pixels at least FAR_MM from the brain: what the card's non-brain share counts."""
-        brain = self.tissues < FIRST_HEAD
-        brain &= self.tissues != AIR
+        """Non-brain head pixels (skull outwards) at least FAR_MM from the brain and its CSF rim: what the card's
+        non-brain share counts."""
+        brain = (self.tissues < FIRST_HEAD) & (self.tissues != AIR)
         far = ndimage.distance_transform_edt(~brain) >= FAR_MM if brain.any() else np.ones(brain.shape, bool)
         return (self.tissues >= FIRST_HEAD) & far
 
 
-def _extent_slabs(brain: np.ndarray, orientation: str) -> dict[int, int]:
+def extent_slabs(brain: np.ndarray, orientation: str) -> dict[int, int]:
+    """Slice index -> slab (0..SLABS-1) for the slices along ``orientation`` with at least MIN_BRAIN_PIXELS brain."""
     axis = ORIENTATIONS.index(orientation)
     counts = brain.sum(axis=tuple(a for a in range(3) if a != axis))
     present = np.flatnonzero(counts >= MIN_BRAIN_PIXELS)
@@ -283,7 +285,7 @@ def split_indices(orientation: str, split: str, volumes: RealHeadVolumes | None 
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
     volumes = volumes or real_head()
-    slabs = _extent_slabs(volumes.brain, orientation)
+    slabs = extent_slabs(volumes.brain, orientation)
     if split != "train":
         wanted = set(TEST_SLABS if split == "test" else VAL_SLABS)
         return [i for i, s in slabs.items() if s in wanted]
@@ -297,7 +299,7 @@ def split_indices(orientation: str, split: str, volumes: RealHeadVolumes | None 
 def sagittal_asymmetry_mm(volumes: RealHeadVolumes | None = None) -> float:
     """How far the middle of the brain's left-right extent lies from the midline (x = 0 mm)."""
     volumes = volumes or real_head()
-    slabs = _extent_slabs(volumes.brain, "sagittal")
+    slabs = extent_slabs(volumes.brain, "sagittal")
     first, last = min(slabs), max(slabs)
     return float(volumes.head.affine[0, 0] * (first + last) / 2 + volumes.head.affine[0, 3])
 

@@ -6,7 +6,8 @@ et al. ("SynthStrip", NeuroImage 2022), a training image here is rendered from a
 template: the brain's CSF/GM/WM probabilities come from the MNI152 template, the head around it is drawn at random
 (extra-cerebral CSF, skull with marrow, muscle, fat, skin, a neck, a rough face, eyes), and every label gets a random
 intensity, so T1-, T2-, PD- and FLAIR-like contrasts all occur. Blur, a bias field, a lower acquisition resolution,
-noise and gamma follow. Only the brain's classes are targets: everything the head adds is labelled background.
+noise and gamma follow. Only the brain's classes are targets: the CSF rim between brain and skull is CSF (the
+template's brain mask holds that rim too), everything else the head adds is labelled background.
 
 The generator works on any pixel size (``mm_per_px``): the training samples are drawn at the model's 160×160, the
 test heads of the model card at the template's 1 mm. Every random choice comes from the ``numpy`` generator given,
@@ -29,7 +30,10 @@ TISSUES: tuple[str, ...] = ("air", "CSF", "GM", "WM", "CSF rim", "skull", "marro
                             "soft tissue")  # fmt: skip
 AIR, CSF, GM, WM, RIM, SKULL, MARROW, MUSCLE, FAT, SKIN, EYE, SOFT = range(len(TISSUES))
 BRAIN = (CSF, GM, WM)
-FIRST_HEAD = RIM  # labels from here on are head tissue outside the brain: background for the models
+# From SKULL on, tissues are head outside the brain: background for the models. The CSF rim between brain and skull
+# is CSF (``training_labels``), as the template's own brain mask holds that rim inside it and labels it CSF: the
+# same dark band must not be CSF on the template and background on a head.
+FIRST_HEAD = SKULL
 
 # Typical relative intensities (0 dark .. 1 bright) of each tissue in the two contrasts the card measures.
 # T1-weighted: WM > GM > CSF, fat and marrow bright, cortical bone and air dark, the vitreous of the eye dark.
@@ -53,18 +57,20 @@ class SynthHead:
 
     @property
     def labels(self) -> np.ndarray:
-        """Training targets: background, CSF, GM, WM (every head tissue is background)."""
+        """Training targets: background, CSF (with the rim), GM, WM (every other head tissue is background)."""
         return training_labels(self.tissues)
 
     @property
     def head(self) -> np.ndarray:
-        """Pixels of non-brain head tissue (what the card's "non-brain share" counts)."""
+        """Pixels of non-brain head tissue from the skull outwards (what the card's "non-brain share" counts)."""
         return self.tissues >= FIRST_HEAD
 
 
 def training_labels(tissues: np.ndarray) -> np.ndarray:
-    """Tissue map -> (background, CSF, GM, WM) labels as uint8."""
-    return np.where(tissues < FIRST_HEAD, tissues, AIR).astype(np.uint8)
+    """Tissue map -> (background, CSF, GM, WM) labels as uint8: the CSF rim is CSF, every other head tissue
+    background."""
+    labels = np.where(tissues < RIM, tissues, AIR)
+    return np.where(tissues == RIM, CSF, labels).astype(np.uint8)
 
 
 def smooth_field(shape: tuple[int, int], rng: np.random.Generator, cells: int = 4) -> np.ndarray:
@@ -170,7 +176,9 @@ def draw_intensities(rng: np.random.Generator, contrast: str = "random") -> tupl
     else:
         base = TYPICAL[contrast]
         means = np.clip(base + rng.uniform(-0.06, 0.06, len(TISSUES)), 0.0, 1.0).astype(np.float32)
-    return means, rng.uniform(0.0, 0.05, len(TISSUES)).astype(np.float32)
+    stds = rng.uniform(0.0, 0.05, len(TISSUES)).astype(np.float32)
+    means[RIM], stds[RIM] = means[CSF], stds[CSF]  # the rim is CSF: one fluid, one intensity
+    return means, stds
 
 
 def render(tissues: np.ndarray, probabilities: np.ndarray, means: np.ndarray, stds: np.ndarray,

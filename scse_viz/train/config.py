@@ -121,7 +121,7 @@ class BrainConfig(RunConfig):
     """The brain-MRI recipe of the shipped U-Nets (sized for about 15 minutes per model on a 2-core CPU)."""
 
     family: ClassVar[str] = "brain"
-    epochs: int = 8  # passes over the training samples (template slices and real-head slices together)
+    epochs: int = 15  # passes over the training samples (template slices and real-head slices together)
     batch_size: int = 16
     optimizer: str = "adamw"
     lr: float = 1e-3
@@ -150,15 +150,16 @@ class BrainConfig(RunConfig):
     synthetic_share: float = 0.65
     canvas_pad: float = 1.4
     synthetic_scale: tuple[float, float] = (0.8, 1.4)
-    contrast_weights: tuple[float, ...] = (0.3, 0.25, 0.2, 0.125, 0.125)  # random, T1, T2, PD, FLAIR (synthhead)
+    contrast_weights: tuple[float, ...] = (0.3, 0.2, 0.3, 0.1, 0.1)  # random, T1, T2, PD, FLAIR (synthhead)
     # the real head (scse_viz.data.realhead, Colin 27): the share of samples taken from its training slices; of
     # those, the share rendered from its whole-head label map in a drawn contrast (the rest keep the scan's own T1
     # intensities); and how often a sample (real or rendered) is cropped to a random window that keeps at least
     # ``crop_min`` of each side before the app's pad-to-square, as a cropped upload is
-    real_head_share: float = 0.5
+    real_head_share: float = 0.4
     real_head_rendered: float = 0.6
-    crop_probability: float = 0.4
+    crop_probability: float = 0.3
     crop_min: float = 0.45
+    train_crop: int = 128  # train on random windows of this side (0: whole inputs); evaluation sees whole inputs
     # start from these weights (relative to the assets folder, {variant} filled in; None: from scratch): the
     # template-trained checkpoints, whose own card and recipe sit beside them
     init_from: str | None = "models/brain/template/{variant}.safetensors"
