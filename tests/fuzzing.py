@@ -193,7 +193,7 @@ STRATEGIES = {
 }
 
 
-def run(door: str, examples: int, seed: int) -> dict[str, Any]:
+def run(door: str, examples: int, seed: int, dump: str | None = None) -> dict[str, Any]:
     """Feed ``examples`` generated inputs to one door; typed refusals and successes pass, anything else is a failure."""
     strategy, call = STRATEGIES[door]
     if door == "models":
@@ -206,6 +206,7 @@ def run(door: str, examples: int, seed: int) -> dict[str, Any]:
               suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(strategy)
     def feed(example: Any) -> None:
+        peak_before = _peak_mb()
         started = time.perf_counter()
         try:
             call(example)
@@ -214,9 +215,19 @@ def run(door: str, examples: int, seed: int) -> dict[str, Any]:
         except Exception as error:  # noqa: BLE001  (the finding: recorded, not raised, so every example runs)
             figures["failures"].append(f"{type(error).__name__}: {str(error)[:300]} <- {repr(example)[:300]}")
         figures["examples"] += 1
-        figures["worst_seconds"] = max(figures["worst_seconds"], time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        if seconds > figures["worst_seconds"]:
+            figures["worst_seconds"], figures["slowest"] = seconds, repr(example)[:300]
+            slowest[:] = [example]
+        if _peak_mb() - peak_before > figures.get("largest_step_mb", 0.0):  # this example raised the peak the most
+            figures["largest_step_mb"], figures["heaviest"] = _peak_mb() - peak_before, repr(example)[:300]
 
+    slowest: list[Any] = []
     hypothesis.seed(seed)(feed)()
+    if dump is not None and slowest:  # the slowest example itself, to replay: pickle.load(open(dump, "rb"))
+        import pickle
+
+        Path(dump).write_bytes(pickle.dumps(slowest[0]))
     figures["worst_extra_mb"] = _peak_mb() - baseline
     return figures
 
@@ -226,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("door", choices=DOORS)
     parser.add_argument("--examples", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dump", help="write the slowest example (pickled) to this file")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.door, args.examples, args.seed)))
+    print(json.dumps(run(args.door, args.examples, args.seed, args.dump)))
     return 0
 
 

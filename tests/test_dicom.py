@@ -554,3 +554,32 @@ def test_patient_name_is_never_parsed() -> None:
 def test_load_dicom_refuses_other_bytes_like_load_any() -> None:
     with pytest.raises(UnsupportedFormatError, match="not a file the app can read"):
         load_dicom(b"just text\n" * 30, "notes.dcm")
+
+
+def test_a_header_declaring_many_frames_is_read_once_per_file(monkeypatch):
+    """Found by the fuzzer: a classic multi-frame file declaring 60,000 frames of 1×1 pixels was looked up frame by
+    frame (7 s) before its missing pixel data was refused. A classic file's frames share one orientation and
+    position, so they are looked up once; the refusal stays typed."""
+    import io as _io
+    import zipfile
+
+    import pydicom
+
+    from scse_viz.errors import ScseVizError
+    from scse_viz.io import dicom as dicom_module
+    from scse_viz.io import load_any
+    from tests.fuzzing import MR_SMALL
+
+    dataset = pydicom.dcmread(MR_SMALL)
+    dataset.Rows, dataset.Columns, dataset.NumberOfFrames = 1, 1, 60_000
+    buffer = _io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    archive = _io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("series/0.dcm", buffer.getvalue())
+    calls = []
+    original = dicom_module._orientation
+    monkeypatch.setattr(dicom_module, "_orientation", lambda ds, frame: calls.append(frame) or original(ds, frame))
+    with pytest.raises(ScseVizError):
+        load_any(archive.getvalue(), "series.zip")
+    assert len(calls) <= 2, len(calls)  # the first file's orientation, and its frames' once

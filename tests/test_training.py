@@ -65,8 +65,8 @@ def test_tiny_brain_run_lowers_the_loss_and_records_its_weights(tmp_path) -> Non
     # A small U-Net trained at 64 px (evaluation still runs at 160); no elastic warping, which costs most per step.
     config = BrainConfig(variant="scse", seed=3, epochs=8, batch_size=4, max_train_items=8, base_channels=8, depth=2,
                          size=64, lr=0.01, warmup_fraction=0.3, elastic_probability=0.0, device="cpu",
-                         progress=False, val_every=100, init_from=None)  # fmt: skip
-    # The same eight slices the run takes (every k-th training slice), without augmentation.
+                         progress=False, val_every=100, init_from=None, real_head_share=0.0)  # fmt: skip
+    # (the real head's own tiny run: tests/test_realhead.py) The same eight slices the run takes (every k-th training slice), without augmentation.
     slices = load_brain_slices("train")
     chosen = slices[:: len(slices) // 8][:8]
     images, labels = model_inputs(chosen, config.size)

@@ -84,6 +84,7 @@ def from_smp_config(config: dict[str, Any]) -> Built:
                              "save_pretrained")  # fmt: skip
     kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
     kwargs["encoder_weights"] = None
+    _check_channels(kwargs.get("in_channels", 3))
     if kwargs.get("aux_params"):
         raise UserModelError("this model has an auxiliary classification head (aux_params) and returns two outputs; "
                              "save it without aux_params to view its segmentation")  # fmt: skip
@@ -95,6 +96,14 @@ def from_smp_config(config: dict[str, Any]) -> Built:
     label = f"smp {arch} ({kwargs.get('encoder_name', '?')} encoder" + (f", {attention} decoder attention)"
                                                                         if attention else ")")  # fmt: skip
     return Built(model, label, _spec(int(kwargs.get("in_channels", 3)), 256))
+
+
+def _check_channels(channels: Any) -> None:
+    """Refuse input channels the app cannot feed before building anything: smp widens a first convolution to other
+    channel counts with plain CPU tensors (not on the meta device), 1.2 GB and 2 s for a config asking 99,999."""
+    if not isinstance(channels, int) or isinstance(channels, bool) or channels not in (1, 3):
+        raise UserModelError(f"the model takes {channels!r} input channels; scSE Lens feeds gray (1) or colour (3) "
+                             "pictures")  # fmt: skip
 
 
 def _shape(tensors: dict[str, torch.Tensor], key: str) -> tuple[int, ...] | None:
@@ -115,6 +124,7 @@ def from_timm(name: str, tensors: dict[str, torch.Tensor]) -> Built:
     first = first[0] if isinstance(first, (list, tuple)) else first
     classes = _shape(tensors, f"{head}.weight")
     stem = _shape(tensors, f"{first}.weight")
+    _check_channels(stem[1] if stem and len(stem) > 1 else 3)
     model = timm.create_model(name, pretrained=False, num_classes=classes[0] if classes else cfg.get("num_classes"),
                               in_chans=stem[1] if stem else 3)  # fmt: skip
     channels = stem[1] if stem else 3
