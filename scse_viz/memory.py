@@ -9,7 +9,9 @@ with :func:`mark_shared` (the shipped models, which a process holds once for eve
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
+import types
 import weakref
 from typing import Any
 
@@ -76,18 +78,22 @@ def nbytes(value: Any) -> int:
             stack.extend(item.parameters())
             stack.extend(item.buffers())
             continue
+        if isinstance(item, (types.ModuleType, type)):  # shared by the whole process, never a session's
+            continue
         total += sys.getsizeof(item)
         if isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, (list, tuple, set, frozenset)):
             stack.extend(item)
-        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+        elif dataclasses.is_dataclass(item):
             stack.extend(getattr(item, f.name, None) for f in dataclasses.fields(item))
-        elif callable(item) and getattr(item, "__closure__", None):
-            stack.extend(cell.cell_contents for cell in item.__closure__ if _has_contents(cell))
-        elif hasattr(item, "__dict__") and not isinstance(item, type):
-            stack.extend(vars(item).values())
+        elif isinstance(item, types.FunctionType):  # what a closure keeps (a brought family's models), not globals
+            stack.extend(cell.cell_contents for cell in item.__closure__ or () if _has_contents(cell))
+        elif isinstance(item, functools.partial):
+            stack.extend((item.func, item.args, item.keywords))
+        elif type(item).__module__.startswith("scse_viz.") and "__dict__" in dir(type(item)):
+            stack.extend(vars(item).values())  # our own plain objects; nobody else's internals are walked
     return total
 
 
