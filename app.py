@@ -53,7 +53,8 @@ for column, spec in zip(st.columns(len(zoo.FAMILIES)), zoo.list_families()):
             hide_index=True,
         )  # fmt: skip
         seeds = len(next(iter(card["variants"].values()))["seeds"])
-        st.caption(f"Mean ± standard deviation over {seeds} seeds, measured on the test set "
+        spread = f"Mean ± standard deviation over {seeds} seeds" if seeds > 1 else "One seed per model (no spread)"
+        st.caption(f"{spread}, measured on the test set "
                    f"({card['measured_on']}).")  # fmt: skip
         if st.button("Open a sample in the explorer", key=f"open-{spec.name}", type="primary"):
             st.session_state[FAMILY] = spec.name

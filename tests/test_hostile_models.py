@@ -124,3 +124,26 @@ def test_a_model_larger_than_its_upload_is_refused_before_building(monkeypatch) 
     with pytest.raises(UserModelError, match="far more than"):
         bring.read_model({"w.safetensors": weights}, "torchvision:padded")
     assert built == ["meta"]  # planned on the meta device only: the real one was never built
+
+
+def test_an_architecture_the_meta_device_cannot_plan_still_loads_and_an_empty_classifier_is_refused() -> None:
+    """torchvision's RegNet computes its widths from tensor values while being built, which the meta device cannot
+    do: a real RegNet state_dict still loads (outputs equal the model's), and the 3,000,000×0 classifier attack on
+    it is refused by its empty tensor before the real build."""
+    import torch
+    import torchvision
+    from safetensors.torch import save
+
+    from scse_viz.bring import read_model
+    from scse_viz.errors import UserModelError
+
+    torch.manual_seed(0)
+    model = torchvision.models.get_model("regnet_y_400mf", weights=None, num_classes=5).eval()
+    user = read_model({"w.safetensors": save(model.state_dict())}, "torchvision:regnet_y_400mf")
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(user.model(x), model(x))
+    state = model.state_dict()
+    state["fc.weight"], state["fc.bias"] = torch.zeros(3_000_000, 0), torch.zeros(3_000_000)
+    with pytest.raises(UserModelError, match="empty tensors"):
+        read_model({"w.safetensors": save(state)}, "torchvision:regnet_y_400mf")

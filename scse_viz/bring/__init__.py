@@ -89,8 +89,9 @@ def read_model(files: Mapping[str, bytes] | Sequence[str | Path], architecture: 
     else:
         raise UserModelError("name the architecture (timm:<name>, torchvision:<name> or scse_viz:<family>) or "
                              "upload the config.json that save_pretrained wrote next to the weights")  # fmt: skip
-    planned = _guarded(build, "building", meta=True)
-    _check_fits(planned, tensors, weights[0])
+    planned = _plan(build, tensors, weights[0], sized_by_upload=bool(architecture))
+    if planned is not None:
+        _check_fits(planned, tensors, weights[0])
     built = _guarded(build, "building")
     _guarded(lambda: _load_strictly(built, tensors, weights[0]), "loading the weights into")
     return UserModel(built.model.eval(), built.architecture, built.spec, built.family, _digest(raw, architecture),
@@ -103,15 +104,9 @@ EXTRA_ELEMENTS = 1_000_000
 EXTRA_SHARE = 0.05
 
 
-def _guarded(step: Any, what: str, meta: bool = False) -> Any:
-    """Run one step of reading a brought model; whatever it raises becomes one :class:`UserModelError`.
-
-    ``meta``: on torch's meta device, where parameters have shapes but no storage, so an architecture of any size
-    is planned in milliseconds and almost no memory before anything real is allocated."""
+def _guarded(step: Any, what: str) -> Any:
+    """Run one step of reading a brought model; whatever it raises becomes one :class:`UserModelError`."""
     try:
-        if meta:
-            with torch.device("meta"):
-                return step()
         return step()
     except UserModelError:
         raise
@@ -120,6 +115,30 @@ def _guarded(step: Any, what: str, meta: bool = False) -> Any:
     except Exception as error:  # noqa: BLE001  (a brought model may fail anywhere: one message, never a trace)
         first = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
         raise UserModelError(f"{what} the model failed ({type(error).__name__}: {first})") from error
+
+
+def _plan(build: Any, tensors: dict[str, torch.Tensor], source: str, sized_by_upload: bool) -> Built | None:
+    """The architecture built on the meta device, or None where it cannot be planned there and is safe to build.
+
+    A few architectures compute their sizes from tensor values while being built (torchvision's RegNet), which
+    the meta device cannot do. A named architecture (``timm:``, ``torchvision:``, ``scse_viz:``) takes its only
+    free sizes (class count, input channels) from the uploaded shapes, so building it for real costs no more than
+    the upload holds, once empty tensors (a 3,000,000×0 classifier) are refused; a config's sizes are free, so a
+    config that cannot be planned is refused."""
+    try:
+        with torch.device("meta"):
+            return build()
+    except UserModelError:
+        raise
+    except Exception as error:  # noqa: BLE001  (one message, never a trace)
+        first = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+        if not sized_by_upload:
+            raise UserModelError(f"building the model failed ({type(error).__name__}: {first})") from error
+        empty = sorted(k for k, v in tensors.items() if v.numel() == 0)
+        if empty:
+            raise UserModelError(f"{source} holds empty tensors ({', '.join(empty[:4])}); no trained model has "
+                                 "them") from error  # fmt: skip
+        return None
 
 
 def _check_fits(planned: Built, tensors: dict[str, torch.Tensor], source: str) -> None:

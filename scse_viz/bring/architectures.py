@@ -138,7 +138,10 @@ def from_torchvision(name: str, tensors: dict[str, torch.Tensor]) -> Built:
 
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise UserModelError(f"torchvision has no classification architecture called {name!r}")
-    with torch.device("meta"):  # only its layer names are read: no storage for its weights
+    try:
+        with torch.device("meta"):  # only its layer names are read: no storage for its weights
+            probe = torchvision.models.get_model(name, weights=None)
+    except NotImplementedError:  # RegNet computes its widths from tensor values: build its fixed default shape
         probe = torchvision.models.get_model(name, weights=None)
     last = [n for n, m in probe.named_modules() if isinstance(m, nn.Linear)]
     classes = _shape(tensors, f"{last[-1]}.weight") if last else None

@@ -45,6 +45,10 @@ def comparison_lines(variants: dict[str, Any], baseline: str | None) -> list[str
             continue
         difference = entry["metric"]["mean"] - base["mean"]
         spread = max(entry["metric"]["std"], base["std"])
+        if min(len(entry["seeds"]), len(variants[baseline]["seeds"])) < 2:  # no spread known: nothing to claim
+            lines.append(f"- {entry['label']} vs baseline: {difference:+.4f} (one seed each: the spread between "
+                         "seeds is unknown, so no difference is claimed).")  # fmt: skip
+            continue
         verdict = "within the spread between seeds" if abs(difference) <= 2 * spread else (
             "better than the baseline by more than twice the spread between seeds" if difference > 0
             else "worse than the baseline by more than twice the spread between seeds")  # fmt: skip
@@ -105,8 +109,9 @@ def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str
         "",
         "## Results",
         "",
-        f"{card['metric']} on the test set, mean ± sample standard deviation over {len(seeds)} "
-        f"seeds, measured on the {card['measured_on']} by `python -m scse_viz.evaluate {card['family']}`'s "
+        (f"{card['metric']} on the test set, mean ± sample standard deviation over {len(seeds)} seeds"
+         if len(seeds) > 1 else f"{card['metric']} on the test set, from one seed per variant (± 0: no spread is "
+         "known)") + f", measured on the {card['measured_on']} by `python -m scse_viz.evaluate {card['family']}`'s "
         "function.",
         "",
         *_results_table(card, classes),
