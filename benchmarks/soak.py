@@ -77,6 +77,9 @@ class Session:
         self.page.add_init_script(COUNT_FINISHED_RUNS)
         self.index, self.cycle = index, 0
 
+    def patient(self, timeout: float) -> None:
+        self.page.set_default_timeout(timeout * 1000)
+
     def upload(self, url: str, names: list[str], timeout: float) -> list[str]:
         page, name = self.page, f"student{self.index:02d}-{self.cycle:03d}.png"
         names.append(name)
@@ -144,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             sessions = [Session(browser, i) for i in range(args.sessions)]
+            for session in sessions:
+                session.patient(args.timeout)
             steps = ("upload", "knockout", "attribution", "bring")
             next_sample = 0.0
             while time.perf_counter() - started < args.minutes * 60:
@@ -185,10 +190,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"errors: {len(errors)}; cross-talk: {len(crosstalk)}")
     for line in errors[:20] + crosstalk[:20]:
         print(f"  {line}")
+    after = series[min(warm_index or 0, len(series) - 1) :]
+    third = max(1, len(after) // 3)
     for r in range(len(pids)):
         growth = 100 * (end[1][r] - warm[1][r]) / warm[1][r] if warm[1][r] else float("nan")
+        # Sessions come and go (every action reloads a page; a left session is kept 120 s), so single readings swing;
+        # a leak shows as rising troughs: the lowest reading of the first and of the last third after warm-up.
+        first_low, last_low = min(v[r] for _, v in after[:third]), min(v[r] for _, v in after[-third:])
+        trough = 100 * (last_low - first_low) / first_low if first_low else float("nan")
         print(f"replica {r}: {warm[1][r]:.0f} MB after warm-up (t = {warm[0] / 60:.1f} min), {end[1][r]:.0f} MB at "
-              f"the end, growth {growth:+.1f} %")  # fmt: skip
+              f"the end ({growth:+.1f} %); lowest reading in the first / last third after warm-up {first_low:.0f} / "
+              f"{last_low:.0f} MB ({trough:+.1f} %), highest {max(v[r] for _, v in after):.0f} MB")  # fmt: skip
     print("minutes," + ",".join(f"replica{r}_mb" for r in range(len(pids))))
     for t, values in series:
         print(f"{t / 60:.2f}," + ",".join(f"{v:.0f}" for v in values))

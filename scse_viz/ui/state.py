@@ -54,30 +54,53 @@ class _Seat:
     """A session's place on this replica: kept in its session state, so it lives exactly as long as the session
     (Streamlit's session state itself cannot be weakly referenced)."""
 
+    def __init__(self, session_id: str | None) -> None:
+        self.session_id = session_id
+
+    def connected(self) -> bool:
+        """Whether a browser is still connected to the session. A reloaded or closed tab leaves its session kept
+        for reconnection (``server.disconnectedSessionTTL``, 120 s): it holds no seat, or one person reloading a
+        few times would fill a replica (seen in the soak: "server is full" after 4 browsers' reloads)."""
+        try:
+            from streamlit.runtime import Runtime
+
+            if self.session_id is None or not Runtime.exists():
+                return True
+            return Runtime.instance()._session_mgr.is_active_session(self.session_id)  # noqa: SLF001 (no public API)
+        except Exception:  # noqa: BLE001  (an older or newer Streamlit: count the seat)
+            return True
+
 
 SEAT = "scse_seat"
 
 
+def _seated() -> int:
+    return sum(1 for seat in list(_ADMITTED) if seat.connected())
+
+
 def admit() -> None:
     """Called first by every page: a session is admitted once; a new one is told the server is full (and stopped)
-    when admitting it could take the replica past REPLICA_BYTES."""
+    when admitting it could take the replica's connected sessions past REPLICA_BYTES."""
     if st.session_state.get(SEAT) in _ADMITTED:
         return
-    if (len(_ADMITTED) + 1) * SESSION_BYTES > REPLICA_BYTES:
+    if (_seated() + 1) * SESSION_BYTES > REPLICA_BYTES:
         import gc
 
         gc.collect()  # sessions that ended may still wait for the collector
-    if (len(_ADMITTED) + 1) * SESSION_BYTES > REPLICA_BYTES:
-        st.error(FULL_NOTE.format(sessions=len(_ADMITTED), budget=SESSION_BYTES / 2**30), icon=":material/block:")
+    if (_seated() + 1) * SESSION_BYTES > REPLICA_BYTES:
+        st.error(FULL_NOTE.format(sessions=_seated(), budget=SESSION_BYTES / 2**30), icon=":material/block:")
         st.stop()
-    seat = _Seat()
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx(suppress_warning=True)
+    seat = _Seat(None if context is None else context.session_id)
     st.session_state[SEAT] = seat
     _ADMITTED[seat] = 0
 
 
 def replica_report() -> dict[str, float]:
     """Admitted sessions and the bytes they keep now, for benchmarks and the soak."""
-    return {"sessions": len(_ADMITTED), "kept_bytes": float(sum(_ADMITTED.values())),
+    return {"sessions": _seated(), "kept_bytes": float(sum(_ADMITTED.values())),
             "session_budget": float(SESSION_BYTES), "replica_budget": float(REPLICA_BYTES)}  # fmt: skip
 
 
