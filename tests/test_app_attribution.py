@@ -141,17 +141,17 @@ def test_a_class_one_model_predicts_nowhere_shows_one_error_and_the_rest():
     next(r for r in at.sidebar.radio if r.label == "Input").set_value("Upload your own")
     ran(at)
     pixels = np.zeros((96, 96))
-    pixels[24:72, 24:72] = 1.0  # a bright frame around a grey square: every model but the baseline finds white
-    pixels[28:68, 28:68] = 0.6  # matter on it (the baseline finds none)
+    pixels[24:72, 24:72] = 1.0  # a bright frame around a darker square: every model but scSE finds white matter
+    pixels[28:68, 28:68] = 0.4  # on it (scSE finds none; searched over frames and squares for the real-head models)
     at.sidebar.file_uploader[0].set_value(("square.png", png_bytes(pixels), "image/png"))
     ran(at)
     target = target_box(at)
-    assert target.options[3] == "WM (predicted nowhere by baseline)"
+    assert target.options[3] == "WM (predicted nowhere by scSE)"
     target.set_value(3)
     at.select_slider(key="attr-steps").set_value(8)
     compute(at)
     assert len(at.error) == 1
-    assert "baseline" in at.error[0].value and "at no pixel" in at.error[0].value
+    assert "scSE" in at.error[0].value and "at no pixel" in at.error[0].value
     captions = [str(c.proto) for c in nodes(at, "image")]
     assert any("sSE map q of" in c for c in captions)  # the other models' results are shown
     assert agreement_shown(at)
