@@ -148,9 +148,15 @@ def crop_like_an_upload(image: np.ndarray, tissues: np.ndarray, size: int, keep:
     top, left = int(rng.integers(0, h - rows + 1)), int(rng.integers(0, w - cols + 1))
     image, tissues = image[top : top + rows, left : left + cols], tissues[top : top + rows, left : left + cols]
     geometry = SquareGeometry.for_image(rows, cols, size)
+    return geometry.to_model(normalise_intensity(image)), tissues_to_model(tissues, geometry)
+
+
+def tissues_to_model(tissues: np.ndarray, geometry: SquareGeometry) -> np.ndarray:
+    """A tissue map placed as the app places a picture (centred on a square of air, resized), by nearest neighbour."""
+    h, w = tissues.shape
     square = np.full((geometry.side, geometry.side), synthhead.AIR, dtype=np.uint8)
-    square[geometry.top : geometry.top + rows, geometry.left : geometry.left + cols] = tissues
-    return geometry.to_model(normalise_intensity(image)), resize_nearest(square, (size, size))
+    square[geometry.top : geometry.top + h, geometry.left : geometry.left + w] = tissues
+    return resize_nearest(square, (geometry.size, geometry.size))
 
 
 class RealHeads(Dataset):
@@ -172,9 +178,7 @@ class RealHeads(Dataset):
             geometry = SquareGeometry.for_image(h, w, config.size)
             images.append(geometry.to_model(normalise_intensity(item.image)))
             probabilities.append(geometry.to_model(item.probabilities))
-            square = np.full((geometry.side, geometry.side), synthhead.AIR, dtype=np.uint8)
-            square[geometry.top : geometry.top + h, geometry.left : geometry.left + w] = item.tissues
-            tissues.append(resize_nearest(square, (config.size, config.size)))
+            tissues.append(tissues_to_model(item.tissues, geometry))
         self.stacks = torch.from_numpy(np.concatenate([np.stack(images)[:, None], np.stack(probabilities)], axis=1))
         self.tissues = torch.from_numpy(np.stack(tissues))
         self.geometric = geometric_augmentation(config, scale=config.synthetic_scale)
