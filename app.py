@@ -34,8 +34,10 @@ weight `q` in (0, 1) per pixel.
 st.image(diagram_png(), caption="The scSE block (Roy, Navab and Wachinger, MICCAI 2018).")
 
 st.subheader("Model families")
-st.markdown("Each family holds four models trained alike that differ only in their attention blocks: a baseline "
-            "without attention, cSE, sSE and scSE.")  # fmt: skip
+st.markdown(
+    "Each family holds four models trained alike that differ only in their attention blocks: a baseline "
+    "without attention, cSE, sSE and scSE."
+)
 for column, spec in zip(st.columns(len(zoo.FAMILIES)), zoo.list_families()):
     with column:
         st.markdown(f"#### {spec.title}")
@@ -46,16 +48,20 @@ for column, spec in zip(st.columns(len(zoo.FAMILIES)), zoo.list_families()):
             st.warning("No card shipped for this family.")
             continue
         st.dataframe(
-            [{"model": entry["label"],
-              card["metric"]: f"{entry['metric']['mean']:.4f} ± {entry['metric']['std']:.4f}",
-              "parameters": f"{entry['parameters']:,}",
-              "overhead": f"{entry['overhead_percent']:+.2f} %"} for entry in card["variants"].values()],
+            [
+                {
+                    "model": entry["label"],
+                    card["metric"]: f"{entry['metric']['mean']:.4f} ± {entry['metric']['std']:.4f}",
+                    "parameters": f"{entry['parameters']:,}",
+                    "overhead": f"{entry['overhead_percent']:+.2f} %",
+                }
+                for entry in card["variants"].values()
+            ],
             hide_index=True,
-        )  # fmt: skip
+        )
         seeds = len(next(iter(card["variants"].values()))["seeds"])
         spread = f"Mean ± standard deviation over {seeds} seeds" if seeds > 1 else "One seed per model (no spread)"
-        st.caption(f"{spread}, measured on the test set "
-                   f"({card['measured_on']}).")  # fmt: skip
+        st.caption(f"{spread}, measured on the test set ({card['measured_on']}).")
         if st.button("Open a sample in the explorer", key=f"open-{spec.name}", type="primary"):
             st.session_state[FAMILY] = spec.name
             st.switch_page("pages/1_Explore.py")

@@ -102,11 +102,15 @@ def main() -> None:
     bare = bare_forward_ms(upload_png(0), max(5, args.repeats))
     first_ms, rerun_ms = statistics.median(first), statistics.median(rerun)
     target = 1.5 * bare + 300.0
-    print(f"torch threads {torch.get_num_threads()}, brain family, {SIZE}×{SIZE} PNG uploads, {args.repeats} uploads, "
-          f"{len(rerun)} widget reruns")  # fmt: skip
+    print(
+        f"torch threads {torch.get_num_threads()}, brain family, {SIZE}×{SIZE} PNG uploads, {args.repeats} uploads, "
+        f"{len(rerun)} widget reruns"
+    )
     print(f"bare: 4 plain forward passes        median {bare:8.1f} ms")
-    print(f"first full result after an upload   median {first_ms:8.1f} ms   target <= 1.5 × bare + 300 = "
-          f"{target:.1f} ms   ratio to target {first_ms / target:.2f}")  # fmt: skip
+    print(
+        f"first full result after an upload   median {first_ms:8.1f} ms   target <= 1.5 × bare + 300 = "
+        f"{target:.1f} ms   ratio to target {first_ms / target:.2f}"
+    )
     print(f"widget-only rerun                   median {rerun_ms:8.1f} ms   target < 150 ms")
 
 

@@ -33,12 +33,12 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from captum.attr import IntegratedGradients, Occlusion
 from PIL import Image
 from torch import nn
 
 import scse_viz  # noqa: F401
 from scse_viz import samples, zoo
-from captum.attr import IntegratedGradients, Occlusion
 from scse_viz.attribution import AttributionResult, AttributionTarget, build_objective, integrated_gradients, occlusion
 from scse_viz.attribution.methods import IG_PIXELS_PER_CHUNK, OCCLUSION_PIXELS_PER_EVAL, occlusion_geometry
 from scse_viz.preprocess import brain_preprocess, brain_tensor
@@ -74,8 +74,9 @@ def methods(n_steps: int) -> dict[str, tuple[Method, Method]]:
         objective = build_objective(net, x, target)
         window, stride = occlusion_geometry(x.shape[-2], x.shape[-1])
         with torch.no_grad():
-            maps = Occlusion(objective.forward).attribute(x, sliding_window_shapes=(x.shape[1], *window),
-                                                          strides=(x.shape[1], *stride), baselines=0.0)  # fmt: skip
+            maps = Occlusion(objective.forward).attribute(
+                x, sliding_window_shapes=(x.shape[1], *window), strides=(x.shape[1], *stride), baselines=0.0
+            )
         return AttributionResult("occlusion", objective.description, maps[0].sum(0).numpy())
 
     def ours_ig(m: nn.Module, x: torch.Tensor, t: AttributionTarget) -> AttributionResult:
@@ -93,8 +94,9 @@ def timed(run: Callable[[], AttributionResult]) -> tuple[float, AttributionResul
     return time.perf_counter() - start, result
 
 
-def compare(model: nn.Module, x: torch.Tensor, target: AttributionTarget, pair: tuple[Method, Method],
-            repeats: int) -> dict[str, float]:  # fmt: skip
+def compare(
+    model: nn.Module, x: torch.Tensor, target: AttributionTarget, pair: tuple[Method, Method], repeats: int
+) -> dict[str, float]:
     """Median seconds of captum's default and ours over ``repeats`` alternating runs, and how far their maps differ."""
     default, batched = pair
     seconds: dict[str, list[float]] = {"default": [], "batched": []}
@@ -119,8 +121,9 @@ def sweep(x: torch.Tensor, target: AttributionTarget, n_steps: int, repeats: int
     times: dict[int, list[float]] = {c: [] for c in chunks}
     for _ in range(repeats):
         for chunk in chunks:
-            times[chunk].append(timed(lambda: integrated_gradients(
-                model, x, target, n_steps=n_steps, internal_batch_size=chunk))[0])  # fmt: skip
+            times[chunk].append(
+                timed(lambda: integrated_gradients(model, x, target, n_steps=n_steps, internal_batch_size=chunk))[0]
+            )
     for chunk in chunks:
         pixels = chunk * x.shape[-2] * x.shape[-1]
         print(f"  {chunk:3d} path points per pass ({pixels:>9,d} pixels)  {statistics.median(times[chunk]):7.2f} s")
@@ -140,23 +143,29 @@ def main() -> None:
     models = {v: zoo.load_model("brain", v) for v in family.variants}
     with torch.no_grad():
         models["none"](x)  # warm-up: allocator, thread pool
-    print(f"torch threads {torch.get_num_threads()}, brain U-Nets, input 1×1×{SIZE}×{SIZE} ({SAMPLE}), target "
-          f"{target.class_label} region, median of {repeats}; IG_PIXELS_PER_CHUNK {IG_PIXELS_PER_CHUNK}, "
-          f"OCCLUSION_PIXELS_PER_EVAL {OCCLUSION_PIXELS_PER_EVAL}")  # fmt: skip
-    print(f"{'model':8} {'method':16} {'captum s':>10} {'ours s':>10} {'captum/ours':>16} "
-          f"{'max |Δ| / max':>14}")  # fmt: skip
+    print(
+        f"torch threads {torch.get_num_threads()}, brain U-Nets, input 1×1×{SIZE}×{SIZE} ({SAMPLE}), target "
+        f"{target.class_label} region, median of {repeats}; IG_PIXELS_PER_CHUNK {IG_PIXELS_PER_CHUNK}, "
+        f"OCCLUSION_PIXELS_PER_EVAL {OCCLUSION_PIXELS_PER_EVAL}"
+    )
+    print(f"{'model':8} {'method':16} {'captum s':>10} {'ours s':>10} {'captum/ours':>16} {'max |Δ| / max':>14}")
     ratios: dict[str, list[float]] = {}
     for variant, model in models.items():
         for name, pair in methods(n_steps).items():
             row = compare(model, x, target, pair, repeats)
             ratio = row["default"] / row["batched"]
             ratios.setdefault(name, []).append(ratio)
-            print(f"{family.label(variant):8} {name:16} {row['default']:10.2f} {row['batched']:10.2f} "
-                  f"{ratio:16.2f} {row['difference']:14.1e}", flush=True)  # fmt: skip
+            print(
+                f"{family.label(variant):8} {name:16} {row['default']:10.2f} {row['batched']:10.2f} "
+                f"{ratio:16.2f} {row['difference']:14.1e}",
+                flush=True,
+            )
     for name, values in ratios.items():
         target_text = "   target >= 3" if name.startswith("IG") else ""
-        print(f"{name}: captum's default / ours over the four models: min {min(values):.2f}, "
-              f"median {statistics.median(values):.2f}{target_text}")  # fmt: skip
+        print(
+            f"{name}: captum's default / ours over the four models: min {min(values):.2f}, "
+            f"median {statistics.median(values):.2f}{target_text}"
+        )
     if args.sweep:
         sweep(x, target, n_steps, repeats)
 

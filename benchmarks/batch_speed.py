@@ -30,8 +30,9 @@ def main() -> None:
     family = zoo.family(args.family)
     items = [Item(n, p, label) for n, p, label in itertools.islice(parts_for(family).test_images(None), args.limit)]
     models = {v: zoo.load_model(family.name, v) for v in family.variants}
-    tensors = [family.prepare(explore.InputImage(i.name, i.pixels, i.name, i.pixels.shape[:2]).pixels).tensor
-               for i in items]  # fmt: skip
+    tensors = [
+        family.prepare(explore.InputImage(i.name, i.pixels, i.name, i.pixels.shape[:2]).pixels).tensor for i in items
+    ]
     started = time.perf_counter()
     with torch.no_grad():
         for x in tensors:

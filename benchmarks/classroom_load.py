@@ -29,8 +29,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from scse_viz import serve  # noqa: E402
-from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, launch_chromium  # noqa: E402
+from scse_viz import serve
+from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, launch_chromium
 
 MAX_SESSIONS = 32
 
@@ -81,8 +81,10 @@ def _rss_mb(pids: list[int]) -> float:
 def _settled(page, name: str) -> bool:
     if not page.evaluate(APP_IDLE, -1):
         return False
-    return page.get_by_text(f"{name} —", exact=False).count() > 0 and page.locator(
-        '[data-testid="stHeading"]', has_text="Area per class").count() > 0  # fmt: skip
+    return (
+        page.get_by_text(f"{name} —", exact=False).count() > 0
+        and page.locator('[data-testid="stHeading"]', has_text="Area per class").count() > 0
+    )
 
 
 def _round(browser, url: str, sessions: int, timeout: float) -> tuple[list[float], list[str]]:
@@ -104,7 +106,8 @@ def _round(browser, url: str, sessions: int, timeout: float) -> tuple[list[float
     for i, page in enumerate(pages):  # as close to "at the same moment" as one driver gets
         started[i] = time.perf_counter()
         page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
-            files=[{"name": names[i], "mimeType": "image/png", "buffer": files[i]}])
+            files=[{"name": names[i], "mimeType": "image/png", "buffer": files[i]}]
+        )
     done: dict[int, float] = {}
     deadline = time.perf_counter() + timeout
     while len(done) < sessions and time.perf_counter() < deadline:
@@ -155,10 +158,27 @@ def _server_runs(log: Path, since: int) -> list[float]:
 def _plain(port: int, log: Path, threads: int) -> subprocess.Popen:
     env = {**os.environ, serve_timing(): str(log), "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
     serve._wait([f"http://127.0.0.1:{port}"], [process], serve.STARTUP_TIMEOUT_S)
     return process
 
@@ -193,26 +213,31 @@ def main(argv: list[str] | None = None) -> int:
                     url, pids, stop = f"http://127.0.0.1:{port}", [process.pid], process.terminate
                 else:
                     os.environ[serve_timing()] = str(log)
-                    cluster = serve.start(args.replicas, free_port(), "127.0.0.1", first_replica_port=free_port(),
-                                          logs=work / "serve")  # fmt: skip
+                    cluster = serve.start(
+                        args.replicas, free_port(), "127.0.0.1", first_replica_port=free_port(), logs=work / "serve"
+                    )
                     url, pids, stop = cluster.url, [p.pid for p in cluster.replicas], cluster.stop
                 try:
                     _warm_up(browser, url, pages=len(pids))
                     idle_rss = _rss_mb(pids)
-                    print(f"{setup}: server memory with the models loaded, no session open: {idle_rss:.0f} MB",
-                          flush=True)  # fmt: skip
+                    print(
+                        f"{setup}: server memory with the models loaded, no session open: {idle_rss:.0f} MB", flush=True
+                    )
                     for k in args.sessions:
                         since = len(log.read_text().splitlines()) if log.exists() else 0
                         seconds, failures = _round(browser, url, k, args.timeout)
                         result = Round(setup, k, seconds, failures, _rss_mb(pids), _server_runs(log, since))
                         rounds.append(result)
                         runs = result.server_runs
-                        print(f"{setup:>24}  K={k:<3} upload→settled p50 {_quantile(seconds, 0.5):6.2f} s  "
-                              f"p95 {_quantile(seconds, 0.95):6.2f} s  max {max(seconds, default=float('nan')):6.2f} s"
-                              f"  failures {len(failures)}  server memory {result.rss_mb:.0f} MB"
-                              f" ({(result.rss_mb - idle_rss) / k:+.0f} MB/session)  server run per Explore "
-                              f"median {statistics.median(runs) if runs else float('nan'):.2f} s, max {max(runs, default=float('nan')):.2f} s"
-                              f" ({len(runs)} runs)", flush=True)  # fmt: skip
+                        print(
+                            f"{setup:>24}  K={k:<3} upload→settled p50 {_quantile(seconds, 0.5):6.2f} s  "
+                            f"p95 {_quantile(seconds, 0.95):6.2f} s  max {max(seconds, default=float('nan')):6.2f} s"
+                            f"  failures {len(failures)}  server memory {result.rss_mb:.0f} MB"
+                            f" ({(result.rss_mb - idle_rss) / k:+.0f} MB/session)  server run per Explore "
+                            f"median {statistics.median(runs) if runs else float('nan'):.2f} s, max {max(runs, default=float('nan')):.2f} s"
+                            f" ({len(runs)} runs)",
+                            flush=True,
+                        )
                         for failure in failures:
                             print(f"    {failure}", flush=True)
                 finally:

@@ -28,15 +28,23 @@ def main(argv: list[str] | None = None) -> int:
     bad = 0
     print(f"{'door':<9}{'examples':>9}{'worst s':>9}{'worst MB':>10}  failures")
     for door in DOORS:
-        done = subprocess.run([sys.executable, "-m", "tests.fuzzing", door, "--examples", str(args.examples),
-                               "--seed", str(args.seed)], capture_output=True, text=True, cwd=REPO)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.fuzzing", door, "--examples", str(args.examples), "--seed", str(args.seed)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
         if done.returncode != 0:
-            print(f"{door:<9} crashed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+            print(
+                f"{door:<9} crashed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
+            )
             bad += 1
             continue
         figures = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{door:<9}{figures['examples']:>9}{figures['worst_seconds']:>9.2f}{figures['worst_extra_mb']:>10.0f}"
-              f"  {len(figures['failures'])}")  # fmt: skip
+        print(
+            f"{door:<9}{figures['examples']:>9}{figures['worst_seconds']:>9.2f}{figures['worst_extra_mb']:>10.0f}"
+            f"  {len(figures['failures'])}"
+        )
         for failure in figures["failures"][:5]:
             print(f"    {failure}")
         bad += bool(figures["failures"]) or figures["worst_extra_mb"] > MAX_EXTRA_MB

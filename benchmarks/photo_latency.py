@@ -64,8 +64,7 @@ def main() -> None:
             step(i + 1)
             times[name].append(time.perf_counter() - started)
     medians = {k: statistics.median(v) for k, v in times.items()}
-    print(f"{args.side}×{args.side} photo, four variants, {torch.get_num_threads()} threads, median of "
-          f"{args.repeats}:")  # fmt: skip
+    print(f"{args.side}×{args.side} photo, four variants, {torch.get_num_threads()} threads, median of {args.repeats}:")
     for name, value in medians.items():
         print(f"  {name:<14} {value:6.3f} s")
     print(f"  ratio first result / bare forwards: {medians['first result'] / medians['bare forwards']:.2f}")

@@ -30,9 +30,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.classroom_load import _rss_mb  # noqa: E402
-from scse_viz import serve  # noqa: E402
-from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, launch_chromium  # noqa: E402
+from benchmarks.classroom_load import _rss_mb
+from scse_viz import serve
+from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, launch_chromium
 
 MAX_SESSIONS = 32
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
@@ -47,9 +47,10 @@ def _picture(seed: int) -> bytes:
 
 
 def _model_zip(folder: Path) -> Path:
-    import scse_viz  # noqa: F401
     import segmentation_models_pytorch as smp
     import torch
+
+    import scse_viz  # noqa: F401
 
     torch.manual_seed(0)
     model = smp.Unet("resnet18", encoder_weights=None, decoder_attention_type="scse", classes=2)
@@ -86,7 +87,8 @@ class Session:
         _open(page, f"{url}/Explore?input=upload", timeout)
         before = page.evaluate("window.__scriptRunsFinished")
         page.locator(f'{SIDEBAR} input[type="file"]').first.set_input_files(
-            files=[{"name": name, "mimeType": "image/png", "buffer": _picture(self.index * 1000 + self.cycle)}])
+            files=[{"name": name, "mimeType": "image/png", "buffer": _picture(self.index * 1000 + self.cycle)}]
+        )
         page.wait_for_function(APP_IDLE, arg=before, timeout=timeout * 1000)
         page.get_by_text(f"{name} —", exact=False).first.wait_for(timeout=timeout * 1000)
         text = page.locator('[data-testid="stMain"]').inner_text()
@@ -110,8 +112,9 @@ class Session:
         page.get_by_role("option").filter(has_text="Your own model").click()
         page.wait_for_function(APP_IDLE, arg=before, timeout=timeout * 1000)
         before = page.evaluate("window.__scriptRunsFinished")
-        page.locator('[data-testid="stFileUploader"]', has_text="Model files").locator('input[type="file"]').set_input_files(
-            model)  # a path: playwright takes buffers of at most 50 MB
+        page.locator('[data-testid="stFileUploader"]', has_text="Model files").locator(
+            'input[type="file"]'
+        ).set_input_files(model)  # a path: playwright takes buffers of at most 50 MB
         page.wait_for_function(APP_IDLE, arg=before, timeout=timeout * 1000)
         before = page.evaluate("window.__scriptRunsFinished")
         page.get_by_role("button", name="Load the model").click()
@@ -198,9 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         # a leak shows as rising troughs: the lowest reading of the first and of the last third after warm-up.
         first_low, last_low = min(v[r] for _, v in after[:third]), min(v[r] for _, v in after[-third:])
         trough = 100 * (last_low - first_low) / first_low if first_low else float("nan")
-        print(f"replica {r}: {warm[1][r]:.0f} MB after warm-up (t = {warm[0] / 60:.1f} min), {end[1][r]:.0f} MB at "
-              f"the end ({growth:+.1f} %); lowest reading in the first / last third after warm-up {first_low:.0f} / "
-              f"{last_low:.0f} MB ({trough:+.1f} %), highest {max(v[r] for _, v in after):.0f} MB")  # fmt: skip
+        print(
+            f"replica {r}: {warm[1][r]:.0f} MB after warm-up (t = {warm[0] / 60:.1f} min), {end[1][r]:.0f} MB at "
+            f"the end ({growth:+.1f} %); lowest reading in the first / last third after warm-up {first_low:.0f} / "
+            f"{last_low:.0f} MB ({trough:+.1f} %), highest {max(v[r] for _, v in after):.0f} MB"
+        )
     print("minutes," + ",".join(f"replica{r}_mb" for r in range(len(pids))))
     for t, values in series:
         print(f"{t / 60:.2f}," + ",".join(f"{v:.0f}" for v in values))

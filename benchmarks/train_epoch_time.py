@@ -21,8 +21,8 @@ from torch.utils.data import DataLoader
 import scse_viz  # noqa: F401
 from scse_viz.data.fashion import load_fashion
 from scse_viz.preprocess import preprocess_fashion_images
-from scse_viz.train.config import FashionConfig
 from scse_viz.train.common import make_optimizer
+from scse_viz.train.config import FashionConfig
 from scse_viz.train.fashion import AugmentedImages, augmentation, normalise_batch, quantise
 
 TRAIN_ITEMS = 55_000
@@ -31,8 +31,13 @@ TRAIN_ITEMS = 55_000
 def time_config(config: FashionConfig, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     """Median seconds of data loading and of compute per step, and the extrapolated epoch time."""
     torch.manual_seed(0)
-    loader = DataLoader(AugmentedImages(images, labels, augmentation(config)), batch_size=config.batch_size,
-                        shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(0))  # fmt: skip
+    loader = DataLoader(
+        AugmentedImages(images, labels, augmentation(config)),
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = config.build_model().to(memory_format=memory_format).train()
     optimizer = make_optimizer(model, config.optimizer, config.lr, config.weight_decay, config.momentum)
@@ -68,19 +73,29 @@ def main() -> None:
     raw, labels = load_fashion("train")
     images = quantise(preprocess_fashion_images(raw[: args.items]))
     labels_t = torch.from_numpy(labels[: args.items])
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, "
-          f"{args.items} images timed, extrapolated to {TRAIN_ITEMS}")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, "
+        f"{args.items} images timed, extrapolated to {TRAIN_ITEMS}"
+    )
     print(f"{'widths':<12}{'blocks':>7}{'variant':>8}{'layout':>9}{'data ms':>9}{'step ms':>9}{'s/epoch':>9}")
     for text in args.widths:
         widths = tuple(int(w) for w in text.split(","))
         for blocks in args.blocks:
             for variant in args.variants:
                 for channels_last in (False, True):
-                    config = FashionConfig(variant=variant, widths=widths, blocks_per_stage=blocks,
-                                         batch_size=args.batch_size, channels_last=channels_last)  # fmt: skip
+                    config = FashionConfig(
+                        variant=variant,
+                        widths=widths,
+                        blocks_per_stage=blocks,
+                        batch_size=args.batch_size,
+                        channels_last=channels_last,
+                    )
                     r = time_config(config, images, labels_t)
-                    print(f"{text:<12}{blocks:>7}{variant:>8}{'NHWC' if channels_last else 'NCHW':>9}"
-                          f"{r['data_s'] * 1e3:>9.1f}{r['compute_s'] * 1e3:>9.1f}{r['epoch_s']:>9.0f}", flush=True)  # fmt: skip
+                    print(
+                        f"{text:<12}{blocks:>7}{variant:>8}{'NHWC' if channels_last else 'NCHW':>9}"
+                        f"{r['data_s'] * 1e3:>9.1f}{r['compute_s'] * 1e3:>9.1f}{r['epoch_s']:>9.0f}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

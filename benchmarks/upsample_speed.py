@@ -57,8 +57,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=201)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    print(f"upsample_map against torch.nn.functional.interpolate (bilinear, align_corners=False), float64, "
-          f"torch threads {torch.get_num_threads()}, medians over {args.repeats} runs")  # fmt: skip
+    print(
+        f"upsample_map against torch.nn.functional.interpolate (bilinear, align_corners=False), float64, "
+        f"torch threads {torch.get_num_threads()}, medians over {args.repeats} runs"
+    )
     print(f"{'case':<44}{'ours ms':>10}{'torch ms':>10}{'ours/torch':>12}{'max |diff|':>12}")
     for label, map_size, out_size, stride in CASES:
         m = rng.random(map_size)

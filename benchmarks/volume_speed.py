@@ -27,14 +27,17 @@ def main() -> None:
         for orientation in ORIENTATIONS:
             result = run_volume(family, model, variant, volume, orientation)
             count = slice_count(volume, orientation)
-            batch = torch.cat([family.prepare(explore.input_from_volume(volume, orientation, i).pixels).tensor
-                               for i in range(count)])  # fmt: skip
+            batch = torch.cat(
+                [family.prepare(explore.input_from_volume(volume, orientation, i).pixels).tensor for i in range(count)]
+            )
             started = time.perf_counter()
             with torch.no_grad():
                 model(batch)
             bare = time.perf_counter() - started
-            print(f"  {family.label(variant):<8} {orientation:<8} {count:>3} slices: {result.seconds:6.2f} s "
-                  f"({result.seconds / count * 1000:5.1f} ms per slice); bare batched forward {bare:5.2f} s")
+            print(
+                f"  {family.label(variant):<8} {orientation:<8} {count:>3} slices: {result.seconds:6.2f} s "
+                f"({result.seconds / count * 1000:5.1f} ms per slice); bare batched forward {bare:5.2f} s"
+            )
     print("(the whole volume is one orientation's line: every slice along that axis)")
 
 

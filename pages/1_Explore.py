@@ -12,12 +12,13 @@ from scse_viz.capture import Knockout
 from scse_viz.render import (
     channel_gate_comparison_figure,
     channel_gate_figure,
+    charts,
     effective_gain_figure,
     figure_bytes,
+    raster,
     spatial_grid_figure,
     spatial_overlay_figure,
 )
-from scse_viz.render import charts, raster
 from scse_viz.render.spatial import GAIN_CMAP
 from scse_viz.ui import links, presenter
 from scse_viz.ui.charts import show_chart
@@ -34,8 +35,11 @@ from scse_viz.views import view_for
 
 st.set_page_config(page_title="Explore · scSE Lens", layout="wide")
 page_links()
-KNOCKOUT_VALUES = {0.5: "0.5 = σ(0), an untrained gate", 0.0: "0 — gate shut (removes a branch of a sum)",
-                   1.0: "1 — gate fully open (removes a gate that multiplies)"}
+KNOCKOUT_VALUES = {
+    0.5: "0.5 = σ(0), an untrained gate",
+    0.0: "0 — gate shut (removes a branch of a sum)",
+    1.0: "1 — gate fully open (removes a gate that multiplies)",
+}
 
 family = choose_family()
 image = choose_input(family)
@@ -69,11 +73,15 @@ def figure_downloads(name: str, make_figure, key: str) -> None:
 def show_input() -> None:
     left, middle, right = st.columns([1, 1, 2])
     left.image(picture(("input",), lambda: raster.to_rgb(image.pixels)), caption=f"{image.name} — {image.note}")
-    middle.image(picture(("model-input",), lambda: raster.to_rgb(run.prepared.pixels)),
-                 caption=f"what the models see: {run.prepared.grid[0]}×{run.prepared.grid[1]}")  # fmt: skip
+    middle.image(
+        picture(("model-input",), lambda: raster.to_rgb(run.prepared.pixels)),
+        caption=f"what the models see: {run.prepared.grid[0]}×{run.prepared.grid[1]}",
+    )
     right.markdown(f"**{family.title}**")
-    right.caption(f"These models were trained on {family.trained_on}. Any image runs; on images unlike those, read "
-                  "the results as a demonstration of the mechanism, not as a diagnosis.")  # fmt: skip
+    right.caption(
+        f"These models were trained on {family.trained_on}. Any image runs; on images unlike those, read "
+        "the results as a demonstration of the mechanism, not as a diagnosis."
+    )
     if image.truth is not None:
         right.caption("This input comes with its ground truth: the outputs are scored against it.")
 
@@ -97,48 +105,85 @@ class Attention(NamedTuple):
 
 def show_attention() -> Attention:
     controls, view = st.columns([1, 3])
-    variant = links.select(controls, "Model", attention_variants, index=len(attention_variants) - 1,
-                           format_func=lambda v: run.outputs[v].label, key="att-model", param="variant")  # fmt: skip
+    variant = links.select(
+        controls,
+        "Model",
+        attention_variants,
+        index=len(attention_variants) - 1,
+        format_func=lambda v: run.outputs[v].label,
+        key="att-model",
+        param="variant",
+    )
     output = run.outputs[variant]
     labels = [r.label for r in output.shown()]
     block = links.select(controls, "Block", labels, key="att-block", param="block")
     record = output.record(block)
-    order = links.select(controls, "Bar order", ["sorted", "channel"], kind="radio", horizontal=True,
-                         key="att-order", param="sort")  # fmt: skip
+    order = links.select(
+        controls, "Bar order", ["sorted", "channel"], kind="radio", horizontal=True, key="att-order", param="sort"
+    )
     top_k = links.slider(controls, "Top-k channels (0 = all)", 0, 64, 0, key="att-topk", param="topk")
     cmap = links.select(controls, "Colormap", COLORMAPS, key="att-cmap", param="cmap")
     alpha = links.slider(controls, "Opacity", 0.0, 1.0, 0.5, 0.05, key="att-alpha", param="alpha")
     with view:
-        st.markdown(f"**{output.label} · {block}** — {record.channels} channels, feature map "
-                    f"{record.feature_size[0]}×{record.feature_size[1]} (stride {record.stride[0]:g}), "
-                    f"branches joined by {record.join}")  # fmt: skip
+        st.markdown(
+            f"**{output.label} · {block}** — {record.channels} channels, feature map "
+            f"{record.feature_size[0]}×{record.feature_size[1]} (stride {record.stride[0]:g}), "
+            f"branches joined by {record.join}"
+        )
         if record.channel_gate is not None:
-            show_chart(st, charts.channel_gate_chart(record.channel_gate[0], order, top_k or None,
-                                                     title="cSE channel gate w"))  # fmt: skip
+            show_chart(
+                st, charts.channel_gate_chart(record.channel_gate[0], order, top_k or None, title="cSE channel gate w")
+            )
         if record.spatial_gate is not None:
             q = memo(("q", run.key, variant, block), lambda: explore.spatial_map(run, record))
-            st.image(picture(("sse", variant, block, cmap, alpha), lambda: raster.overlay(shown, q, cmap, alpha)),
-                     caption=f"sSE gate q over the image (0 → 1 on {cmap}); min {q.min():.3f}, max {q.max():.3f}")  # fmt: skip
+            st.image(
+                picture(("sse", variant, block, cmap, alpha), lambda: raster.overlay(shown, q, cmap, alpha)),
+                caption=f"sSE gate q over the image (0 → 1 on {cmap}); min {q.min():.3f}, max {q.max():.3f}",
+            )
             show_colorbar(st, cmap, 0.0, 1.0, "sSE gate q: 0 shuts a pixel's features, 1 lets them through")
         if record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum":
-            st.markdown("**Effective gain of the scSE sum**: x·w + x·q = (w_c + q_ij)·x; "
-                        "shown as w_c + q_ij − 1 (red boosted, blue damped, white unchanged).")  # fmt: skip
-            channel = links.select(st, "Channel", ["mean over channels", *range(record.channels)], key="gain-c",
-                                   param="channel", names=["mean", *map(str, range(record.channels))])  # fmt: skip
-            gain = memo(("gain", run.key, variant, block, channel), lambda: explore.displayed_gain(
-                run, record, None if channel == "mean over channels" else channel))  # fmt: skip
-            st.image(picture(("gain", variant, block, channel, alpha),
-                             lambda: raster.overlay(shown, gain, GAIN_CMAP, alpha, -1.0, 1.0)),
-                     caption=f"w_c + q_ij − 1 for {channel if channel != 'mean over channels' else 'the mean w'} "
-                     "on [−1, 1]")  # fmt: skip
-            show_colorbar(st, GAIN_CMAP, -1.0, 1.0, "w_c + q_ij − 1: below 0 damped (blue), 0 unchanged (white), "
-                          "above 0 boosted (red)")  # fmt: skip
+            st.markdown(
+                "**Effective gain of the scSE sum**: x·w + x·q = (w_c + q_ij)·x; "
+                "shown as w_c + q_ij − 1 (red boosted, blue damped, white unchanged)."
+            )
+            channel = links.select(
+                st,
+                "Channel",
+                ["mean over channels", *range(record.channels)],
+                key="gain-c",
+                param="channel",
+                names=["mean", *map(str, range(record.channels))],
+            )
+            gain = memo(
+                ("gain", run.key, variant, block, channel),
+                lambda: explore.displayed_gain(run, record, None if channel == "mean over channels" else channel),
+            )
+            st.image(
+                picture(
+                    ("gain", variant, block, channel, alpha),
+                    lambda: raster.overlay(shown, gain, GAIN_CMAP, alpha, -1.0, 1.0),
+                ),
+                caption=f"w_c + q_ij − 1 for {channel if channel != 'mean over channels' else 'the mean w'} on [−1, 1]",
+            )
+            show_colorbar(
+                st,
+                GAIN_CMAP,
+                -1.0,
+                1.0,
+                "w_c + q_ij − 1: below 0 damped (blue), 0 unchanged (white), above 0 boosted (red)",
+            )
     if any(r.spatial_gate is not None for r in output.shown()) and not presenter.active():
         st.subheader(f"Every block's sSE map — {output.label}")
         maps = [r for r in output.shown() if r.spatial_gate is not None]
-        tiles = [picture(("sse", variant, r.label, cmap, alpha), lambda r=r: raster.overlay(
-            shown, memo(("q", run.key, variant, r.label), lambda: explore.spatial_map(run, r)), cmap, alpha))
-            for r in maps]  # fmt: skip
+        tiles = [
+            picture(
+                ("sse", variant, r.label, cmap, alpha),
+                lambda r=r: raster.overlay(
+                    shown, memo(("q", run.key, variant, r.label), lambda: explore.spatial_map(run, r)), cmap, alpha
+                ),
+            )
+            for r in maps
+        ]
         st.image(tiles, caption=[f"{r.label} (stride {r.stride[0]:g})" for r in maps], width=tile_width(tiles, 180))
         show_colorbar(st, cmap, 0.0, 1.0, "sSE gate q of each block, upsampled onto the picture: 0 shuts, 1 opens")
     return Attention(variant, block, order, top_k, cmap, alpha)
@@ -147,26 +192,64 @@ def show_attention() -> Attention:
 # ------------------------------------------------------------------------------------------------------ knock-out
 def show_knockout() -> dict:
     controls, view = st.columns([1, 3])
-    ko_variant = links.select(controls, "Model", attention_variants, index=len(attention_variants) - 1,
-                              format_func=lambda v: run.outputs[v].label, key="ko-model", param="ko-variant")  # fmt: skip
+    ko_variant = links.select(
+        controls,
+        "Model",
+        attention_variants,
+        index=len(attention_variants) - 1,
+        format_func=lambda v: run.outputs[v].label,
+        key="ko-model",
+        param="ko-variant",
+    )
     intact = run.outputs[ko_variant]
-    branches = [b for b in ("cse", "sse") if any(getattr(r, f"{'channel' if b == 'cse' else 'spatial'}_gate")
-                                                   is not None for r in intact.shown())]  # fmt: skip
-    branch = links.select(controls, "Switch off", branches, format_func=lambda b: {"cse": "cSE", "sse": "sSE"}[b],
-                          kind="radio", horizontal=True, key="ko-branch", param="ko-branch")  # fmt: skip
-    scope = links.select(controls, "In", ["all blocks", *[r.label for r in intact.shown()]], key="ko-scope",
-                         param="ko-in", names=["all", *[r.label for r in intact.shown()]])  # fmt: skip
-    value = links.select(controls, "Replace the gate by", list(KNOCKOUT_VALUES), format_func=KNOCKOUT_VALUES.get,
-                         key="ko-value", param="ko-value", names=[f"{v:g}" for v in KNOCKOUT_VALUES])  # fmt: skip
+    branches = [
+        b
+        for b in ("cse", "sse")
+        if any(getattr(r, f"{'channel' if b == 'cse' else 'spatial'}_gate") is not None for r in intact.shown())
+    ]
+    branch = links.select(
+        controls,
+        "Switch off",
+        branches,
+        format_func=lambda b: {"cse": "cSE", "sse": "sSE"}[b],
+        kind="radio",
+        horizontal=True,
+        key="ko-branch",
+        param="ko-branch",
+    )
+    scope = links.select(
+        controls,
+        "In",
+        ["all blocks", *[r.label for r in intact.shown()]],
+        key="ko-scope",
+        param="ko-in",
+        names=["all", *[r.label for r in intact.shown()]],
+    )
+    value = links.select(
+        controls,
+        "Replace the gate by",
+        list(KNOCKOUT_VALUES),
+        format_func=KNOCKOUT_VALUES.get,
+        key="ko-value",
+        param="ko-value",
+        names=[f"{v:g}" for v in KNOCKOUT_VALUES],
+    )
     knockout = Knockout(branch, value, None if scope == "all blocks" else (scope.split(" (call")[0],))
     if not links.toggle(controls, "Run with the branch switched off", key="ko-on", param="knockout"):
-        view.info("Choose a branch and switch it on the left: the model runs once more with that gate replaced by "
-                  "a constant, and the output is compared with the intact one.")  # fmt: skip
+        view.info(
+            "Choose a branch and switch it on the left: the model runs once more with that gate replaced by "
+            "a constant, and the output is compared with the intact one."
+        )
     else:
         knocked = knockout_output(run, ko_variant, knockout)
         setting = f"{branch.upper()} gate = {value:g} in {scope}"
-        show_sections(memo(("knockout-view", run.key, ko_variant, knockout),
-                           lambda: task_view.knockout(run, intact, knocked, setting)), where=view)  # fmt: skip
+        show_sections(
+            memo(
+                ("knockout-view", run.key, ko_variant, knockout),
+                lambda: task_view.knockout(run, intact, knocked, setting),
+            ),
+            where=view,
+        )
     return {"model": ko_variant, "branch": branch, "value": value, "scope": scope}
 
 
@@ -178,9 +261,12 @@ def show_compare():
     with controls:
         other = pick_input(family, st, prefix="compare-") if st.toggle("Choose a second image", key="cmp-on") else None
         other = None if other is None else degraded(family, other)  # the sidebar's degradation, if any
-        cmp_variant = st.selectbox("Model", [v for v in attention_variants if any(
-            r.channel_gate is not None for r in run.outputs[v].shown())], format_func=lambda v: run.outputs[v].label,
-            key="cmp-model")  # fmt: skip
+        cmp_variant = st.selectbox(
+            "Model",
+            [v for v in attention_variants if any(r.channel_gate is not None for r in run.outputs[v].shown())],
+            format_func=lambda v: run.outputs[v].label,
+            key="cmp-model",
+        )
     if other is None:
         view.info("Choose a second image on the left.")
         return None
@@ -194,8 +280,9 @@ def show_compare():
     with view:
         show_chart(st, charts.gate_comparison_chart(gate_a, gate_b, pair))
         show_chart(st, charts.gate_difference_chart(explore.gate_difference(record_a, record_b), pair))
-        st.caption(f"mean |w(B) − w(A)| = {change['mean']:.4f}, largest {change['largest']:.4f} "
-                   f"(channel {change['channel']})")  # fmt: skip
+        st.caption(
+            f"mean |w(B) − w(A)| = {change['mean']:.4f}, largest {change['largest']:.4f} (channel {change['channel']})"
+        )
     return gate_a, gate_b, pair
 
 
@@ -204,11 +291,20 @@ def show_export(attention: Attention, knockout: dict, compared) -> None:
     variant, block, order, top_k, cmap, alpha = attention
     output = run.outputs[variant]
     record = output.record(block)
-    settings = {"attention_model": variant, "block": block, "order": order, "top_k": top_k, "colormap": cmap,
-                "opacity": alpha, "knockout": knockout}  # fmt: skip
+    settings = {
+        "attention_model": variant,
+        "block": block,
+        "order": order,
+        "top_k": top_k,
+        "colormap": cmap,
+        "opacity": alpha,
+        "knockout": knockout,
+    }
     stem = f"scse-lens_{family.name}_{image.key}"
-    st.markdown("**All captured numbers** of this input (every model, every block), with model, input and settings "
-                "recorded in the file.")  # fmt: skip
+    st.markdown(
+        "**All captured numbers** of this input (every model, every block), with model, input and settings "
+        "recorded in the file."
+    )
     left, right = st.columns(2)
     with left:
         download("CSV", lambda: export.to_csv(run, settings), f"{stem}.csv", "text/csv", "csv")
@@ -216,22 +312,39 @@ def show_export(attention: Attention, knockout: dict, compared) -> None:
         download("NPZ", lambda: export.to_npz(run, settings), f"{stem}.npz", "application/octet-stream", "npz")
     figures = {
         **dict(task_view.figures(run, variant)),
-        f"cSE gate — {output.label} {block}": (lambda: channel_gate_figure(
-            record.channel_gate[0], order=order, top_k=top_k or None, title=f"{output.label} · {block}"))
-        if record.channel_gate is not None else None,
-        f"sSE map — {output.label} {block}": (lambda: spatial_overlay_figure(
-            shown, explore.spatial_map(run, record), cmap=cmap, alpha=alpha, title=f"{output.label} · {block}"))
-        if record.spatial_gate is not None else None,
-        f"every sSE map — {output.label}": (lambda: spatial_grid_figure(
-            shown, [(r.label, explore.spatial_map(run, r), None) for r in output.shown()
-                    if r.spatial_gate is not None], cmap=cmap, alpha=alpha))
-        if any(r.spatial_gate is not None for r in output.shown()) else None,
-        f"effective gain — {output.label} {block}": (lambda: effective_gain_figure(
-            shown, record.channel_gate[0], explore.spatial_map(run, record), alpha=alpha))
-        if record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum" else None,
+        f"cSE gate — {output.label} {block}": (
+            lambda: channel_gate_figure(
+                record.channel_gate[0], order=order, top_k=top_k or None, title=f"{output.label} · {block}"
+            )
+        )
+        if record.channel_gate is not None
+        else None,
+        f"sSE map — {output.label} {block}": (
+            lambda: spatial_overlay_figure(
+                shown, explore.spatial_map(run, record), cmap=cmap, alpha=alpha, title=f"{output.label} · {block}"
+            )
+        )
+        if record.spatial_gate is not None
+        else None,
+        f"every sSE map — {output.label}": (
+            lambda: spatial_grid_figure(
+                shown,
+                [(r.label, explore.spatial_map(run, r), None) for r in output.shown() if r.spatial_gate is not None],
+                cmap=cmap,
+                alpha=alpha,
+            )
+        )
+        if any(r.spatial_gate is not None for r in output.shown())
+        else None,
+        f"effective gain — {output.label} {block}": (
+            lambda: effective_gain_figure(shown, record.channel_gate[0], explore.spatial_map(run, record), alpha=alpha)
+        )
+        if record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum"
+        else None,
         "two images' channel gates": (lambda: channel_gate_comparison_figure(*compared))
-        if compared is not None else None,
-    }  # fmt: skip
+        if compared is not None
+        else None,
+    }
     for number, (title, make) in enumerate(f for f in figures.items() if f[1] is not None):
         st.markdown(f"**{title}**")
         figure_downloads(f"{stem}_{number}", make, f"fig-{number}")
@@ -239,8 +352,12 @@ def show_export(attention: Attention, knockout: dict, compared) -> None:
 
 # ------------------------------------------------------------------------------------------------------ the page
 if presenter.active():  # one idea per screen, for a projector
-    SCREENS = {"The input": show_input, "What each model gives": show_outputs, "One block's gates": show_attention,
-               "A gate switched off": show_knockout}  # fmt: skip
+    SCREENS = {
+        "The input": show_input,
+        "What each model gives": show_outputs,
+        "One block's gates": show_attention,
+        "A gate switched off": show_knockout,
+    }
     title = list(SCREENS)[presenter.screens(list(SCREENS))]
     st.header(title)
     SCREENS[title]()

@@ -20,7 +20,7 @@ def _version(dist: str) -> str:
         return version(dist)
     except PackageNotFoundError:  # running from the source tree without `pip install .`
         pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-        return f'{tomllib.loads(pyproject.read_text())["project"]["version"]} (source tree)'
+        return f"{tomllib.loads(pyproject.read_text())['project']['version']} (source tree)"
 
 
 st.title("About scSE Lens")

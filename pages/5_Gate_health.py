@@ -15,6 +15,7 @@ from scse_viz.ui.gates import batch_table, uploaded_table
 from scse_viz.ui.inputs import choose_family
 from scse_viz.ui.navigation import page_links
 
+
 def _csv(rows: list[dict]) -> bytes:
     import csv
 
@@ -36,14 +37,25 @@ st.markdown(
     "almost all values below 0.05 or above 0.95: the gate switches features off or on, and the sigmoid's flat ends "
     "give training almost no gradient to move it."
 )
-source = links.select(st, "Table", ["Compute on the family's test set", "Upload a batch table (Parquet)"],
-                      horizontal=True, kind="radio", key="gh-source", param="table",
-                      names=["compute", "upload"])  # fmt: skip
+source = links.select(
+    st,
+    "Table",
+    ["Compute on the family's test set", "Upload a batch table (Parquet)"],
+    horizontal=True,
+    kind="radio",
+    key="gh-source",
+    param="table",
+    names=["compute", "upload"],
+)
 if source.startswith("Compute"):
     limit = links.slider(st, "Test images (the first N)", 5, 200, 40, 5, key="gh-limit", param="n")
-    faithful = links.toggle(st, "Also measure faithfulness (deletion/insertion and channel knock-out; one forward "
-                            "pass per channel per block, so much slower)", key="gh-faithful",
-                            param="faithful")  # fmt: skip
+    faithful = links.toggle(
+        st,
+        "Also measure faithfulness (deletion/insertion and channel knock-out; one forward "
+        "pass per channel per block, so much slower)",
+        key="gh-faithful",
+        param="faithful",
+    )
     table = batch_table(family, limit, faithful)
 else:
     table = uploaded_table(st.file_uploader("Batch table", type=["parquet"], key="gh-upload"))
@@ -88,13 +100,15 @@ if faithfulness:
     pairs = [(e["model"], e["block"]) for e in faithfulness if e.get("sse_deletion_auc") is not None]
     if pairs:
         left, right = st.columns(2)
-        model = links.select(left, "Curves of model", list(dict.fromkeys(m for m, _ in pairs)), key="gh-curve-model",
-                             param="curves")  # fmt: skip
+        model = links.select(
+            left, "Curves of model", list(dict.fromkeys(m for m, _ in pairs)), key="gh-curve-model", param="curves"
+        )
         block = links.select(right, "Block", [b for m, b in pairs if m == model], key="gh-curve-block", param="block")
         points = G.perturbation_curves(table, model, block)
         if points:
-            st.markdown(f"**Deletion and insertion curves** of {model} · {block}, mean over "
-                        f"{points[0]['images']} images")  # fmt: skip
+            st.markdown(
+                f"**Deletion and insertion curves** of {model} · {block}, mean over {points[0]['images']} images"
+            )
             show_chart(st, charts.perturbation_chart(points))
             with st.expander("The curves' numbers"):
                 st.dataframe(points, hide_index=True)
@@ -108,11 +122,18 @@ if len(models) >= 2:
     second = links.select(right, "Model B", models, index=len(models) - 1, key="gh-b", param="b")
     st.dataframe(G.compare(G.only(table, [first]), G.only(table, [second]), (first, second)), hide_index=True)
 else:
-    other = uploaded_table(st.file_uploader("A second batch table to compare with", type=["parquet"],
-                                            key="gh-upload-b"))  # fmt: skip
+    other = uploaded_table(
+        st.file_uploader("A second batch table to compare with", type=["parquet"], key="gh-upload-b")
+    )
     if other is not None:
         st.dataframe(G.compare(table, other), hide_index=True)
-st.download_button("Summary as CSV", data=lambda: _csv(summary), file_name="gate-health.csv", mime="text/csv",
-                   on_click="ignore", key="gh-csv")  # fmt: skip
+st.download_button(
+    "Summary as CSV",
+    data=lambda: _csv(summary),
+    file_name="gate-health.csv",
+    mime="text/csv",
+    on_click="ignore",
+    key="gh-csv",
+)
 
 links.finish()

@@ -4,6 +4,7 @@ Importing the package makes torchvision importable on CPU-only torch builds (see
 """
 
 from scse_viz._torchvision import torchvision as _torchvision  # noqa: F401  (must precede any torchvision import)
+from scse_viz.bring import load_user_model
 from scse_viz.capture import (
     BlockInfo,
     BlockRecord,
@@ -13,8 +14,6 @@ from scse_viz.capture import (
     find_attention_blocks,
 )
 from scse_viz.errors import ScseVizError
-
-from scse_viz.bring import load_user_model  # noqa: E402  (after capture: it builds on the whole core)
 
 __all__ = [
     "BlockInfo",

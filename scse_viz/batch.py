@@ -49,8 +49,20 @@ def gate_statistics(values: np.ndarray | None) -> dict[str, float | None]:
     g = np.asarray(values, dtype=np.float64).ravel()
     clipped = np.clip(g, 1e-12, 1 - 1e-12)
     entropy = -(clipped * np.log2(clipped) + (1 - clipped) * np.log2(1 - clipped))
-    return dict(zip(STATISTICS, (float(g.mean()), float(g.std()), float(g.min()), float(g.max()),
-                                 float((g < LOW).mean()), float((g > HIGH).mean()), float(entropy.mean()))))  # fmt: skip
+    return dict(
+        zip(
+            STATISTICS,
+            (
+                float(g.mean()),
+                float(g.std()),
+                float(g.min()),
+                float(g.max()),
+                float((g < LOW).mean()),
+                float((g > HIGH).mean()),
+                float(entropy.mean()),
+            ),
+        )
+    )
 
 
 def block_rows(image: str, variant: str, records: Sequence[BlockRecord], label: Any = None) -> list[dict[str, Any]]:
@@ -61,8 +73,14 @@ def block_rows(image: str, variant: str, records: Sequence[BlockRecord], label: 
             continue
         w = None if record.channel_gate is None else record.channel_gate[0]
         q = None if record.spatial_gate is None else record.spatial_gate[0]
-        row: dict[str, Any] = {"image": image, "label": None if label is None else str(label), "model": variant,
-                               "block": record.label, "kind": str(record.kind), "channels": record.channels}  # fmt: skip
+        row: dict[str, Any] = {
+            "image": image,
+            "label": None if label is None else str(label),
+            "model": variant,
+            "block": record.label,
+            "kind": str(record.kind),
+            "channels": record.channels,
+        }
         row.update({f"w_{k}": v for k, v in gate_statistics(w).items()})
         row.update({f"q_{k}": v for k, v in gate_statistics(q).items()})
         rows.append(row)
@@ -110,8 +128,9 @@ def _first(batch: list[Any]) -> Any:
 
 def folder_items(folder: Path, max_side: int, workers: int, skip: set[str]) -> Iterator[Item | tuple[str, str]]:
     files = [p for p in sorted(folder.iterdir()) if p.is_file() and p.name not in skip]
-    loader = torch.utils.data.DataLoader(FolderImages(files, max_side), batch_size=1, num_workers=workers,
-                                         collate_fn=_first)  # fmt: skip
+    loader = torch.utils.data.DataLoader(
+        FolderImages(files, max_side), batch_size=1, num_workers=workers, collate_fn=_first
+    )
     yield from loader
 
 
@@ -170,8 +189,9 @@ def _write_part(out: Path, rows: list[dict[str, Any]]) -> None:
     temporary.rename(folder / f"part-{number:05d}.parquet")  # whole parts only: a crash leaves no half part
 
 
-def faithfulness_rows(family: Family, model: torch.nn.Module, run: explore.FamilyRun, variant: str,
-                      ig_steps: int = 16) -> dict[str, dict[str, float]]:  # fmt: skip
+def faithfulness_rows(
+    family: Family, model: torch.nn.Module, run: explore.FamilyRun, variant: str, ig_steps: int = 16
+) -> dict[str, dict[str, float]]:
     """Per block label: deletion and insertion curves (the normalised objective at 0, 5, …, 100 % of the pixels) and
     their AUCs for its sSE map's pixel order, a random order and |Integrated Gradients| (the same for every block of
     a model), and Spearman's ρ between w and each channel's
@@ -184,10 +204,13 @@ def faithfulness_rows(family: Family, model: torch.nn.Module, run: explore.Famil
     target = target_for(run, default_target(run))
     objective = build_objective(model, x, target)
     grid = run.prepared.grid
-    reference = {"random": F.random_ranking(grid), "ig": F.integrated_gradients_ranking(objective.forward, x,
-                                                                                        baseline, ig_steps)}
-    measured = {name: F.perturbation_curves(objective.forward, x, ranking, baseline) for name, ranking in
-                reference.items()}  # fmt: skip
+    reference = {
+        "random": F.random_ranking(grid),
+        "ig": F.integrated_gradients_ranking(objective.forward, x, baseline, ig_steps),
+    }
+    measured = {
+        name: F.perturbation_curves(objective.forward, x, ranking, baseline) for name, ranking in reference.items()
+    }
     score = output_score(target, x, model(x).detach())
     rows: dict[str, dict[str, float]] = {}
     for record in run.outputs[variant].shown():
@@ -198,19 +221,37 @@ def faithfulness_rows(family: Family, model: torch.nn.Module, run: explore.Famil
             q = upsample_map(record.spatial_gate[0], grid, record.stride)
             curves = {"sse": F.perturbation_curves(objective.forward, x, q, baseline), **measured}
             for name, (deletion, insertion) in curves.items():
-                row.update({f"{name}_deletion_auc": deletion.auc, f"{name}_insertion_auc": insertion.auc,
-                            f"{name}_deletion_curve": deletion.values.tolist(),
-                            f"{name}_insertion_curve": insertion.values.tolist()})  # fmt: skip
+                row.update(
+                    {
+                        f"{name}_deletion_auc": deletion.auc,
+                        f"{name}_insertion_auc": insertion.auc,
+                        f"{name}_deletion_curve": deletion.values.tolist(),
+                        f"{name}_insertion_curve": insertion.values.tolist(),
+                    }
+                )
         if record.channel_gate is not None:
             effects = F.channel_effects(model, x, record.name, score)
-            row.update({"channel_rho": effects.rho, "top_k_drop": effects.top_k_drop,
-                        "bottom_k_drop": effects.bottom_k_drop, "k": effects.k})  # fmt: skip
+            row.update(
+                {
+                    "channel_rho": effects.rho,
+                    "top_k_drop": effects.top_k_drop,
+                    "bottom_k_drop": effects.bottom_k_drop,
+                    "k": effects.k,
+                }
+            )
         rows[record.label] = row
     return rows
 
 
-def run_batch(family: Family, variants: Sequence[str], items: Iterator[Any], out: Path, maps: bool = False,
-              progress: bool = True, faithfulness: bool = False) -> dict[str, Any]:  # fmt: skip
+def run_batch(
+    family: Family,
+    variants: Sequence[str],
+    items: Iterator[Any],
+    out: Path,
+    maps: bool = False,
+    progress: bool = True,
+    faithfulness: bool = False,
+) -> dict[str, Any]:
     """Run every item through every variant; rows are flushed in whole parts (the resume unit is an image whose
     rows are all in one part: a part is written only after all variants of its images ran)."""
     from tqdm import tqdm
@@ -241,8 +282,13 @@ def run_batch(family: Family, variants: Sequence[str], items: Iterator[Any], out
             rows.extend(new)
             if maps:
                 run = explore.FamilyRun(family, image, prepared, {variant: output})
-                arrays.update({f"{variant}/{r.label}": explore.spatial_map(run, r).astype(np.float32)
-                               for r in output.shown() if r.spatial_gate is not None})  # fmt: skip
+                arrays.update(
+                    {
+                        f"{variant}/{r.label}": explore.spatial_map(run, r).astype(np.float32)
+                        for r in output.shown()
+                        if r.spatial_gate is not None
+                    }
+                )
         if maps and arrays:
             (out / "maps").mkdir(parents=True, exist_ok=True)
             np.savez_compressed(out / "maps" / f"{_safe(item.name)}.npz", **arrays)
@@ -275,8 +321,14 @@ def manifest(family: Family, variants: Sequence[str], settings: dict[str, Any], 
         brought = family.provenance.get("models", {})
         models = {v: {"label": family.label(v), **brought.get(v, {})} for v in variants}
     else:
-        models = {v: {"label": family.label(v), "weights": family.weights_path(v).name,
-                      "sha256": sha256_of(family.weights_path(v))} for v in variants}  # fmt: skip
+        models = {
+            v: {
+                "label": family.label(v),
+                "weights": family.weights_path(v).name,
+                "sha256": sha256_of(family.weights_path(v)),
+            }
+            for v in variants
+        }
     return {
         "command": "python -m scse_viz.batch",
         "family": family.name,
@@ -284,11 +336,14 @@ def manifest(family: Family, variants: Sequence[str], settings: dict[str, Any], 
         "provenance": dict(family.provenance),
         "settings": settings,
         "counts": counts,
-        "statistics": {"columns": [f"{p}_{s}" for p in "wq" for s in STATISTICS],
-                       "low": LOW, "high": HIGH},  # fmt: skip
-        "versions": {"scse_viz": getattr(scse_viz, "__version__", "unknown"), "torch": torch.__version__,
-                     "pyarrow": pyarrow.__version__, "streamlit": version("streamlit"),
-                     "python": platform.python_version()},  # fmt: skip
+        "statistics": {"columns": [f"{p}_{s}" for p in "wq" for s in STATISTICS], "low": LOW, "high": HIGH},
+        "versions": {
+            "scse_viz": getattr(scse_viz, "__version__", "unknown"),
+            "torch": torch.__version__,
+            "pyarrow": pyarrow.__version__,
+            "streamlit": version("streamlit"),
+            "python": platform.python_version(),
+        },
     }
 
 
@@ -307,8 +362,12 @@ def _brought(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Famil
     if missing:
         parser.error(f"{missing[0]}: no such file or folder")
     try:
-        return load_user_model(_files(args.model), args.architecture, class_names=args.classes,
-                               baseline=_files(args.baseline) if args.baseline else None)  # fmt: skip
+        return load_user_model(
+            _files(args.model),
+            args.architecture,
+            class_names=args.classes,
+            baseline=_files(args.baseline) if args.baseline else None,
+        )
     except ScseVizError as error:
         parser.error(str(error))
 
@@ -318,9 +377,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("input", help="a folder of images, a volume file, or 'test' (the family's test set)")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--family", choices=list(zoo.FAMILIES), help="a shipped family's four variants")
-    which.add_argument("--model", nargs="+", type=Path, metavar="PATH",
-                       help="your own model, as the app takes it: an smp save_pretrained folder or zip, or a "
-                       "state_dict (.safetensors, .pt, .pth) with --architecture")
+    which.add_argument(
+        "--model",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="your own model, as the app takes it: an smp save_pretrained folder or zip, or a "
+        "state_dict (.safetensors, .pt, .pth) with --architecture",
+    )
     parser.add_argument("--architecture", help="--model: timm:<name>, torchvision:<name> or scse_viz:<family>")
     parser.add_argument("--baseline", nargs="+", type=Path, metavar="PATH", help="--model: a model to compare with")
     parser.add_argument("--classes", help="--model: class names, comma-separated or a JSON list")
@@ -328,9 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--axis", default="axial", choices=("sagittal", "coronal", "axial"), help="volumes")
     parser.add_argument("--maps", action="store_true", help="also write each image's sSE maps as NPZ")
-    parser.add_argument("--faithfulness", action="store_true",
-                        help="also deletion/insertion AUCs of every sSE map (against random order and IG) and the "
-                        "rank correlation of w with each channel's knock-out effect (one forward per channel)")
+    parser.add_argument(
+        "--faithfulness",
+        action="store_true",
+        help="also deletion/insertion AUCs of every sSE map (against random order and IG) and the "
+        "rank correlation of w with each channel's knock-out effect (one forward per channel)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers decoding a folder")
     parser.add_argument("--data-root", type=Path, help="test: where the family's data are (fashion's IDX files)")
     parser.add_argument("--quiet", action="store_true")
@@ -358,17 +425,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         items = volume_items(source, args.axis, max_side, skip)
     else:
         parser.error(f"{args.input}: no such folder or file (or 'test')")
-    counts = run_batch(family, variants, items, args.out, maps=args.maps, progress=not args.quiet,
-                       faithfulness=args.faithfulness)  # fmt: skip
+    counts = run_batch(
+        family, variants, items, args.out, maps=args.maps, progress=not args.quiet, faithfulness=args.faithfulness
+    )
     counts["skipped_as_done"] = len(skip)
-    settings = {"input": args.input, "variants": list(variants), "axis": args.axis, "maps": args.maps,
-                "workers": args.workers, "faithfulness": args.faithfulness}  # fmt: skip
+    settings = {
+        "input": args.input,
+        "variants": list(variants),
+        "axis": args.axis,
+        "maps": args.maps,
+        "workers": args.workers,
+        "faithfulness": args.faithfulness,
+    }
     if args.model is not None:
-        settings["files"] = {group: {name: hashlib.sha256(data).hexdigest() for name, data in _files(paths).items()}
-                             for group, paths in (("model", args.model), ("baseline", args.baseline or []))}
+        settings["files"] = {
+            group: {name: hashlib.sha256(data).hexdigest() for name, data in _files(paths).items()}
+            for group, paths in (("model", args.model), ("baseline", args.baseline or []))
+        }
     (args.out / "manifest.json").write_text(json.dumps(manifest(family, variants, settings, counts), indent=2) + "\n")
-    print(f"{counts['images']} images ({len(skip)} done before), {counts['rows']} rows, "
-          f"{len(counts['failed'])} unreadable, {counts['seconds']:.1f} s -> {args.out}")  # fmt: skip
+    print(
+        f"{counts['images']} images ({len(skip)} done before), {counts['rows']} rows, "
+        f"{len(counts['failed'])} unreadable, {counts['seconds']:.1f} s -> {args.out}"
+    )
     return 0
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scse_viz.geometry import resize_nearest
 from scse_viz.data.photo import MAX_SIGMA, NOISE_PATTERNS, add_noise, sigma_map
+from scse_viz.geometry import resize_nearest
 from scse_viz.tasks.restoration import RestorationTruth
 
 PAINTED, AS_IS = "painted", "already noisy"
@@ -80,8 +80,11 @@ def degrade(clean: np.ndarray, setting: NoiseSetting) -> tuple[np.ndarray, Resto
     rng = np.random.default_rng([setting.seed, 255])
     shape = clean.shape[:2]
     if setting.pattern == PAINTED:
-        sigmas = (np.zeros(shape, np.float32) if setting.painted is None
-                  else painted_sigma(setting.painted, shape, setting.sigma / 255.0))  # fmt: skip
+        sigmas = (
+            np.zeros(shape, np.float32)
+            if setting.painted is None
+            else painted_sigma(setting.painted, shape, setting.sigma / 255.0)
+        )
     else:
         sigmas = sigma_map(setting.pattern, shape, setting.sigma / 255.0, rng)
     noisy = np.clip(add_noise(clean, sigmas, rng), 0.0, 1.0)

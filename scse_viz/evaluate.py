@@ -32,7 +32,9 @@ def fashion_test_pixels(root: str | Path | None = None) -> tuple[np.ndarray, np.
 
 
 @torch.no_grad()
-def predict(model: nn.Module, pixels: np.ndarray, batch_size: int = 500, device: torch.device | None = None) -> np.ndarray:
+def predict(
+    model: nn.Module, pixels: np.ndarray, batch_size: int = 500, device: torch.device | None = None
+) -> np.ndarray:
     """Class predictions for preprocessed 28×28 pixels, in eval mode and NCHW memory format.
 
     NCHW always (even for a model trained channels-last) so that training's final number and this command's number
@@ -59,8 +61,9 @@ def measure_fashion_test(
 
 
 @torch.no_grad()
-def segment(model: nn.Module, images: Sequence[np.ndarray], batch_size: int = 32,
-            device: torch.device | None = None) -> list[np.ndarray]:  # fmt: skip
+def segment(
+    model: nn.Module, images: Sequence[np.ndarray], batch_size: int = 32, device: torch.device | None = None
+) -> list[np.ndarray]:
     """Class probabilities (K×H×W float32) of each gray slice, mapped back onto that slice's own pixels.
 
     The path every brain result takes: ``brain_preprocess`` -> model in eval mode -> softmax -> ``to_source``.
@@ -76,8 +79,9 @@ def segment(model: nn.Module, images: Sequence[np.ndarray], batch_size: int = 32
     return results
 
 
-def measure_brain(model: nn.Module, slices: Sequence[BrainSlice], device: torch.device | None = None,
-                  batch_size: int = 32) -> dict[str, Any]:  # fmt: skip
+def measure_brain(
+    model: nn.Module, slices: Sequence[BrainSlice], device: torch.device | None = None, batch_size: int = 32
+) -> dict[str, Any]:
     """Pooled Dice per class over ``slices``, measured on each slice's own pixels (the native 1 mm grid): what
     training stores and evaluation checks."""
     counts = np.zeros((len(BRAIN_CLASSES), 3), dtype=np.int64)
@@ -88,8 +92,9 @@ def measure_brain(model: nn.Module, slices: Sequence[BrainSlice], device: torch.
     return {**dice_report(counts, BRAIN_CLASSES), "count": len(slices)}
 
 
-def measure_heads(model: nn.Module, heads: Sequence[Any], device: torch.device | None = None,
-                  batch_size: int = 32) -> dict[str, Any]:  # fmt: skip
+def measure_heads(
+    model: nn.Module, heads: Sequence[Any], device: torch.device | None = None, batch_size: int = 32
+) -> dict[str, Any]:
     """Pooled Dice per class over synthetic heads (``scse_viz.data.synthhead.SynthHead``: image, labels, head), and
     the share of the head's non-brain pixels (CSF rim, skull, scalp, neck, face, eyes) labelled as a tissue."""
     counts = np.zeros((len(BRAIN_CLASSES), 3), dtype=np.int64)
@@ -124,8 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, help="a safetensors checkpoint (default: the shipped one)")
     parser.add_argument("--device", default="cpu", help="cpu (what the card was measured on), cuda, auto")
     parser.add_argument("--data-root", type=Path, help="fashion: folder with the four IDX files (default: Debian's)")
-    parser.add_argument("--no-references", action="store_true",
-                        help="skip re-measuring the card's methods without training (photo: BM3D, non-local means)")
+    parser.add_argument(
+        "--no-references",
+        action="store_true",
+        help="skip re-measuring the card's methods without training (photo: BM3D, non-local means)",
+    )
     args = parser.parse_args(argv)
     if args.weights is not None and args.variant == "all":
         parser.error("--weights needs one --variant (the architecture the weights are for)")
@@ -152,13 +160,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{args.family} / {variant}: {weights} on {device}")
         print(_format(report["per_class"], shipped and shipped["per_class"]))
         if shipped is None:
-            print(f"{card and card['metric'] or 'headline'} {report['metric']:.4f} (nothing on the card to compare with)")
+            print(
+                f"{card and card['metric'] or 'headline'} {report['metric']:.4f} (nothing on the card to compare with)"
+            )
             continue
         difference = report["metric"] - shipped["metric"]
         ok = abs(difference) <= tolerance
         failed += not ok
-        print(f"{card['metric']} {report['metric']:.4f}   card {shipped['metric']:.4f}   difference {difference:+.4f}   "
-              f"{'OK' if ok else 'MISMATCH'} (tolerance {tolerance})")  # fmt: skip
+        print(
+            f"{card['metric']} {report['metric']:.4f}   card {shipped['metric']:.4f}   difference {difference:+.4f}   "
+            f"{'OK' if ok else 'MISMATCH'} (tolerance {tolerance})"
+        )
         for name, value in report["per_class"].items() if parts.check_every_number else ():
             on_card = shipped["per_class"].get(name)
             if value is not None and on_card is not None and abs(value - on_card) > tolerance:

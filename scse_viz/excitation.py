@@ -30,9 +30,12 @@ class ClassExcitation:
 
 
 def excitation_statistics(
-    model: nn.Module, inputs: torch.Tensor, labels: Sequence[int] | np.ndarray, num_classes: int,
+    model: nn.Module,
+    inputs: torch.Tensor,
+    labels: Sequence[int] | np.ndarray,
+    num_classes: int,
     batch_size: int = 500,
-) -> list[ClassExcitation]:  # fmt: skip
+) -> list[ClassExcitation]:
     """Mean and spread of every readable block's channel gate per class over ``inputs`` (N×C×H×W, preprocessed).
 
     Sums are kept in float64, so the result does not depend on the batch size beyond float32 rounding of the gates
@@ -70,8 +73,7 @@ def excitation_statistics(
     return stats
 
 
-def save_statistics(path: str | Path, by_variant: dict[str, list[ClassExcitation]],
-                    class_names: Sequence[str]) -> Path:  # fmt: skip
+def save_statistics(path: str | Path, by_variant: dict[str, list[ClassExcitation]], class_names: Sequence[str]) -> Path:
     """One compressed ``.npz``: ``<variant>/<block>/{mean,std}`` float32 K×C plus ``count`` and ``class_names``."""
     arrays: dict[str, np.ndarray] = {"class_names": np.asarray(class_names)}
     for variant, stats in by_variant.items():
@@ -92,7 +94,9 @@ def load_statistics(path: str | Path) -> tuple[dict[str, list[ClassExcitation]],
         count = data["count"]
         variants = sorted({key.split("/")[0] for key in data.files if key.endswith("/blocks")})
         by_variant = {
-            v: [ClassExcitation(str(b), data[f"{v}/{b}/mean"], data[f"{v}/{b}/std"], count) for b in data[f"{v}/blocks"]]
+            v: [
+                ClassExcitation(str(b), data[f"{v}/{b}/mean"], data[f"{v}/{b}/std"], count) for b in data[f"{v}/blocks"]
+            ]
             for v in variants
         }
     return by_variant, class_names

@@ -105,9 +105,13 @@ def input_from_image(image: LoadedImage, *, truth: Any = None, max_side: int = M
         if isinstance(truth, np.ndarray) and truth.shape[:2] == (h, w):
             truth = resize_nearest(truth, pixels.shape[:2])
     return InputImage(
-        name=image.name, pixels=pixels, key=_content_key(pixels, image.name), source_size=image.source_size,
-        note=", ".join(notes), truth=truth,
-    )  # fmt: skip
+        name=image.name,
+        pixels=pixels,
+        key=_content_key(pixels, image.name),
+        source_size=image.source_size,
+        note=", ".join(notes),
+        truth=truth,
+    )
 
 
 def input_from_volume(volume: Volume, orientation: str, index: int, max_side: int = MAX_SIDE) -> InputImage:
@@ -115,8 +119,11 @@ def input_from_volume(volume: Volume, orientation: str, index: int, max_side: in
     name = f"{volume.name} · {orientation} {index + 1}/{slice_count(volume, orientation)}"
     loaded = image_from_slice(volume_slice(volume, orientation, index), name)
     result = input_from_image(loaded, max_side=max_side)
-    return replace(result, note=f"{orientation} slice {index} of {volume.name} ({result.note})",
-                   volume=SliceOf(volume, orientation, index))  # fmt: skip
+    return replace(
+        result,
+        note=f"{orientation} slice {index} of {volume.name} ({result.note})",
+        volume=SliceOf(volume, orientation, index),
+    )
 
 
 def degraded_input(image: InputImage, setting: NoiseSetting) -> InputImage:
@@ -126,8 +133,9 @@ def degraded_input(image: InputImage, setting: NoiseSetting) -> InputImage:
     if not setting.adds_noise:
         return replace(image, pixels=noisy, truth=None, note=f"{image.note}, taken as it is (no noise added)")
     note = f"{image.note}, noise {setting.pattern} up to σ = {setting.sigma:g}/255 added here"
-    return replace(image, pixels=noisy, truth=truth, key=_content_key(image.pixels, f"{image.key}|{setting.key()}"),
-                   note=note)  # fmt: skip
+    return replace(
+        image, pixels=noisy, truth=truth, key=_content_key(image.pixels, f"{image.key}|{setting.key()}"), note=note
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ running
@@ -182,18 +190,26 @@ class FamilyRun:
         return [v for v in self.outputs if v != self.family.baseline]
 
 
-def run_model(family: Family, model: nn.Module, variant: str, prepared: Prepared,
-              knockout: Sequence[Knockout] = ()) -> ModelOutput:  # fmt: skip
+def run_model(
+    family: Family, model: nn.Module, variant: str, prepared: Prepared, knockout: Sequence[Knockout] = ()
+) -> ModelOutput:
     """Run ``model`` once on the prepared input with capture; the family's task reads the output."""
     started = time.perf_counter()
     result = capture_attention(model, prepared.tensor, knockout=list(knockout))
     prediction = family.task.read(result.output, prepared.geometry)
-    return ModelOutput(variant, family.label(variant), prediction, tuple(result.records), tuple(knockout),
-                       time.perf_counter() - started)  # fmt: skip
+    return ModelOutput(
+        variant,
+        family.label(variant),
+        prediction,
+        tuple(result.records),
+        tuple(knockout),
+        time.perf_counter() - started,
+    )
 
 
-def run_family(family: Family, models: Mapping[str, nn.Module], image: InputImage,
-               progress: ProgressCallback | None = None) -> FamilyRun:  # fmt: skip
+def run_family(
+    family: Family, models: Mapping[str, nn.Module], image: InputImage, progress: ProgressCallback | None = None
+) -> FamilyRun:
     """Prepare ``image`` once and run every variant in ``models`` on it."""
     prepared = family.prepare(image.pixels)
     run = FamilyRun(family, image, prepared)

@@ -39,8 +39,9 @@ def _auc(fractions: np.ndarray, values: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def perturbation_curves(objective: Objective, x: torch.Tensor, ranking: np.ndarray, baseline: torch.Tensor,
-                        steps: int = 20) -> tuple[Curve, Curve]:  # fmt: skip
+def perturbation_curves(
+    objective: Objective, x: torch.Tensor, ranking: np.ndarray, baseline: torch.Tensor, steps: int = 20
+) -> tuple[Curve, Curve]:
     """Deletion and insertion curves of ``objective`` for pixels ranked by ``ranking`` (H×W, highest first; ties
     in pixel order), ``steps`` + 1 shares from 0 to 1, computed in one batch each."""
     h, w = x.shape[-2:]
@@ -57,8 +58,10 @@ def perturbation_curves(objective: Objective, x: torch.Tensor, ranking: np.ndarr
     deleted = objective(x * (1 - keep) + baseline * keep).double().numpy()
     inserted = objective(baseline * (1 - keep) + x * keep).double().numpy()
     deletion, insertion = (deleted - empty) / scale, (inserted - empty) / scale
-    return (Curve(fractions, deletion, _auc(fractions, deletion)),
-            Curve(fractions, insertion, _auc(fractions, insertion)))  # fmt: skip
+    return (
+        Curve(fractions, deletion, _auc(fractions, deletion)),
+        Curve(fractions, insertion, _auc(fractions, insertion)),
+    )
 
 
 def random_ranking(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
@@ -79,8 +82,14 @@ class ChannelEffects:
 
 
 @torch.no_grad()
-def channel_effects(model: torch.nn.Module, x: torch.Tensor, block: str, score: Callable[[torch.Tensor], float],
-                    k: int = 3, channels: Sequence[int] | None = None) -> ChannelEffects:  # fmt: skip
+def channel_effects(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    block: str,
+    score: Callable[[torch.Tensor], float],
+    k: int = 3,
+    channels: Sequence[int] | None = None,
+) -> ChannelEffects:
     """Knock out each channel's cSE gate of ``block`` (capture's knock-out, value 0) and measure ``score`` of the
     model's output (a float from the output tensor) against the intact output's."""
     intact = capture_attention(model, x)
@@ -96,13 +105,20 @@ def channel_effects(model: torch.nn.Module, x: torch.Tensor, block: str, score: 
     drops = np.array([drop([c]) for c in chosen])
     ranked = np.argsort(-weights, kind="stable")
     k = max(1, min(k, len(weights)))
-    return ChannelEffects(weights[list(chosen)], drops, spearman(weights[list(chosen)], drops), k,
-                          drop(ranked[:k].tolist()), drop(ranked[-k:].tolist()))  # fmt: skip
+    return ChannelEffects(
+        weights[list(chosen)],
+        drops,
+        spearman(weights[list(chosen)], drops),
+        k,
+        drop(ranked[:k].tolist()),
+        drop(ranked[-k:].tolist()),
+    )
 
 
 @torch.no_grad()
-def integrated_gradients_ranking(objective: Objective, x: torch.Tensor, baseline: torch.Tensor,
-                                 steps: int = 16) -> np.ndarray:  # fmt: skip
+def integrated_gradients_ranking(
+    objective: Objective, x: torch.Tensor, baseline: torch.Tensor, steps: int = 16
+) -> np.ndarray:
     """|Integrated Gradients| summed over the input channels (H×W), captum's implementation."""
     from captum.attr import IntegratedGradients
 

@@ -39,22 +39,39 @@ def block_summary(table: Any) -> list[dict[str, Any]]:
         groups[(row["model"], row["block"])].append(row)
     summary = []
     for (model, block), rows in groups.items():
-        for gate, title in GATES.items():
+        for gate in GATES:
             means = [r[f"{gate}_mean"] for r in rows if r.get(f"{gate}_mean") is not None]
             if not means:
                 continue
             stds = [r[f"{gate}_std"] for r in rows if r.get(f"{gate}_std") is not None]
-            shares = [r[f"{gate}_share_below_0.05"] + r[f"{gate}_share_above_0.95"] for r in rows
-                      if r.get(f"{gate}_share_below_0.05") is not None]  # fmt: skip
+            shares = [
+                r[f"{gate}_share_below_0.05"] + r[f"{gate}_share_above_0.95"]
+                for r in rows
+                if r.get(f"{gate}_share_below_0.05") is not None
+            ]
             within = float(np.mean(stds)) if stds else float("nan")  # NaN: a table without these columns
             saturated = float(np.mean(shares)) if shares else float("nan")
             spread = float(np.std(means))
-            verdict = ("collapsed" if spread < COLLAPSE_SPREAD and within < COLLAPSE_WITHIN
-                       else "saturated" if saturated > SATURATED_SHARE else "healthy")  # fmt: skip
-            summary.append({"model": model, "block": block, "gate": gate, "images": len(means),
-                            "mean": float(np.mean(means)), "spread across images": spread,
-                            "spread within an image": within, "saturated share": saturated,
-                            "verdict": verdict})  # fmt: skip
+            verdict = (
+                "collapsed"
+                if spread < COLLAPSE_SPREAD and within < COLLAPSE_WITHIN
+                else "saturated"
+                if saturated > SATURATED_SHARE
+                else "healthy"
+            )
+            summary.append(
+                {
+                    "model": model,
+                    "block": block,
+                    "gate": gate,
+                    "images": len(means),
+                    "mean": float(np.mean(means)),
+                    "spread across images": spread,
+                    "spread within an image": within,
+                    "saturated share": saturated,
+                    "verdict": verdict,
+                }
+            )
     return summary
 
 
@@ -62,20 +79,27 @@ def verdict_text(entry: Mapping[str, Any]) -> str:
     """One sentence for people on a summary row that is not healthy."""
     gate = GATES[entry["gate"]]
     if entry["verdict"] == "collapsed":
-        return (f"{entry['model']} · {entry['block']}: the {gate} is {entry['mean']:.3f} for every image (spread "
-                f"{entry['spread across images']:.4f} across images, {entry['spread within an image']:.4f} within "
-                "one): a constant scaling that could be folded into the weights; this block attends to nothing.")
+        return (
+            f"{entry['model']} · {entry['block']}: the {gate} is {entry['mean']:.3f} for every image (spread "
+            f"{entry['spread across images']:.4f} across images, {entry['spread within an image']:.4f} within "
+            "one): a constant scaling that could be folded into the weights; this block attends to nothing."
+        )
     if entry["verdict"] == "saturated":
-        return (f"{entry['model']} · {entry['block']}: {100 * entry['saturated share']:.0f} % of the {gate}'s "
-                "values are below 0.05 or above 0.95: it switches features on or off, and through the flat ends "
-                "of the sigmoid training can hardly move it any more.")
+        return (
+            f"{entry['model']} · {entry['block']}: {100 * entry['saturated share']:.0f} % of the {gate}'s "
+            "values are below 0.05 or above 0.95: it switches features on or off, and through the flat ends "
+            "of the sigmoid training can hardly move it any more."
+        )
     return f"{entry['model']} · {entry['block']}: healthy"
 
 
 def distributions(table: Any, gate: str) -> list[dict[str, Any]]:
     """Rows (model, block, image, value) of each image's mean gate, for small multiples of the distributions."""
-    return [{"model": r["model"], "block": r["block"], "image": r["image"], "value": r[f"{gate}_mean"]}
-            for r in _rows(table) if r.get(f"{gate}_mean") is not None]  # fmt: skip
+    return [
+        {"model": r["model"], "block": r["block"], "image": r["image"], "value": r[f"{gate}_mean"]}
+        for r in _rows(table)
+        if r.get(f"{gate}_mean") is not None
+    ]
 
 
 def class_profiles(table: Any, gate: str) -> list[dict[str, Any]]:
@@ -84,8 +108,10 @@ def class_profiles(table: Any, gate: str) -> list[dict[str, Any]]:
     for r in _rows(table):
         if r.get("label") is not None and r.get(f"{gate}_mean") is not None:
             groups[(r["model"], r["block"], r["label"])].append(r[f"{gate}_mean"])
-    return [{"model": m, "block": b, "label": label, "mean": float(np.mean(v)), "images": len(v)}
-            for (m, b, label), v in groups.items()]  # fmt: skip
+    return [
+        {"model": m, "block": b, "label": label, "mean": float(np.mean(v)), "images": len(v)}
+        for (m, b, label), v in groups.items()
+    ]
 
 
 def compare(first: Any, second: Any, names: Sequence[str] = ("A", "B")) -> list[dict[str, Any]]:
@@ -94,9 +120,17 @@ def compare(first: Any, second: Any, names: Sequence[str] = ("A", "B")) -> list[
     b = {(e["block"], e["gate"]): e for e in block_summary(second)}
     rows = []
     for key in (k for k in a if k in b):
-        rows.append({"block": key[0], "gate": key[1], f"mean {names[0]}": a[key]["mean"],
-                     f"mean {names[1]}": b[key]["mean"], "difference": b[key]["mean"] - a[key]["mean"],
-                     f"verdict {names[0]}": a[key]["verdict"], f"verdict {names[1]}": b[key]["verdict"]})  # fmt: skip
+        rows.append(
+            {
+                "block": key[0],
+                "gate": key[1],
+                f"mean {names[0]}": a[key]["mean"],
+                f"mean {names[1]}": b[key]["mean"],
+                "difference": b[key]["mean"] - a[key]["mean"],
+                f"verdict {names[0]}": a[key]["verdict"],
+                f"verdict {names[1]}": b[key]["verdict"],
+            }
+        )
     return rows
 
 
@@ -109,8 +143,17 @@ def only(table: Any, models: Iterable[str]) -> list[dict[str, Any]]:
     return [r for r in _rows(table) if r["model"] in keep]
 
 
-FAITHFULNESS = ("sse_deletion_auc", "random_deletion_auc", "ig_deletion_auc", "sse_insertion_auc",
-                "random_insertion_auc", "ig_insertion_auc", "channel_rho", "top_k_drop", "bottom_k_drop")  # fmt: skip
+FAITHFULNESS = (
+    "sse_deletion_auc",
+    "random_deletion_auc",
+    "ig_deletion_auc",
+    "sse_insertion_auc",
+    "random_insertion_auc",
+    "ig_insertion_auc",
+    "channel_rho",
+    "top_k_drop",
+    "bottom_k_drop",
+)
 
 
 def faithfulness_summary(table: Any) -> list[dict[str, Any]]:
@@ -147,6 +190,13 @@ def perturbation_curves(table: Any, model: str, block: str) -> list[dict[str, An
                 continue
             mean = np.mean(np.asarray(curves, dtype=np.float64), axis=0)
             for share, value in zip(np.linspace(0.0, 1.0, len(mean)), mean):
-                points.append({"curve": curve, "ranking": title, "share of pixels": float(share),
-                               "objective": float(value), "images": len(curves)})  # fmt: skip
+                points.append(
+                    {
+                        "curve": curve,
+                        "ranking": title,
+                        "share of pixels": float(share),
+                        "objective": float(value),
+                        "images": len(curves),
+                    }
+                )
     return points

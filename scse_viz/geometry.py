@@ -15,7 +15,6 @@ from typing import Protocol
 import numpy as np
 import torch
 
-
 # ------------------------------------------------------------------------------------------ stride upsampling
 
 
@@ -63,9 +62,7 @@ def _integer_stride(
     return None if None in inferred else inferred  # type: ignore[return-value]
 
 
-def upsample_map(
-    m: np.ndarray, out_size: tuple[int, int], stride: tuple[float, float] | None = None
-) -> np.ndarray:
+def upsample_map(m: np.ndarray, out_size: tuple[int, int], stride: tuple[float, float] | None = None) -> np.ndarray:
     """Bilinearly resample a 2-D map to ``out_size`` (H, W) with the model's own geometry; returns float64.
 
     With an integer stride (s_h, s_w) the map is upsampled by exactly that factor, to (h·s_h, w·s_w), and then
@@ -207,8 +204,9 @@ class PaddedGeometry:
     def to_display(self, maps: np.ndarray) -> np.ndarray:
         maps = np.asarray(maps)
         if maps.shape[-2:] != tuple(self.padded_size):
-            raise ValueError(f"expected maps of size {self.padded_size[0]}×{self.padded_size[1]}, "
-                             f"got {maps.shape[-2:]}")  # fmt: skip
+            raise ValueError(
+                f"expected maps of size {self.padded_size[0]}×{self.padded_size[1]}, got {maps.shape[-2:]}"
+            )
         h, w = self.source_size
         return np.ascontiguousarray(maps[..., :h, :w], dtype=np.result_type(maps.dtype, np.float32))
 

@@ -45,7 +45,7 @@ def accuracy_report(predictions: np.ndarray, labels: np.ndarray, num_classes: in
     return {
         "accuracy": float(correct.mean()) if len(labels) else float("nan"),
         "per_class_accuracy": per_class,
-        "count": int(len(labels)),
+        "count": len(labels),
         "per_class_count": counts,
     }
 

@@ -35,6 +35,7 @@ class Prepared:
         """(H, W) of the model input: the grid sSE maps are upsampled onto and attributions are computed on."""
         return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])
 
+
 # --------------------------------------------------------------------------------------------------------------------
 # Shared helpers
 # --------------------------------------------------------------------------------------------------------------------
@@ -179,8 +180,10 @@ def fashion_preprocess(image: np.ndarray) -> np.ndarray:
 
 def preprocess_fashion_images(images: np.ndarray) -> np.ndarray:
     """``fashion_preprocess`` over a stack (N×H×W uint8 or float) -> float32 N×28×28; training and evaluation use it."""
-    return np.stack([fashion_preprocess(image) for image in images]) if len(images) else np.zeros(
-        (0, FASHION_SIZE, FASHION_SIZE), dtype=np.float32
+    return (
+        np.stack([fashion_preprocess(image) for image in images])
+        if len(images)
+        else np.zeros((0, FASHION_SIZE, FASHION_SIZE), dtype=np.float32)
     )
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from scse_viz.zoo import ASSETS, FAMILIES, family as family_spec
+from scse_viz.zoo import ASSETS, FAMILIES
+from scse_viz.zoo import family as family_spec
 
 SAMPLE_KINDS = ("image", "volume")
 INDEX_NAME = "index.json"

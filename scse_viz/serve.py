@@ -144,9 +144,15 @@ def _replica_megabytes(replicas: int) -> float:
     return 0.75 * physical / max(1, replicas)
 
 
-def start(replicas: int = 2, port: int = 8501, address: str = "0.0.0.0", threads: int | None = None,
-          first_replica_port: int | None = None, logs: Path | None = None,
-          haproxy: str = "haproxy") -> Cluster:  # fmt: skip
+def start(
+    replicas: int = 2,
+    port: int = 8501,
+    address: str = "0.0.0.0",
+    threads: int | None = None,
+    first_replica_port: int | None = None,
+    logs: Path | None = None,
+    haproxy: str = "haproxy",
+) -> Cluster:
     """Start the replicas and the balancer; return when every replica and the front answer their health check."""
     binary = shutil.which(haproxy)
     if binary is None:
@@ -161,22 +167,46 @@ def start(replicas: int = 2, port: int = 8501, address: str = "0.0.0.0", threads
     logs.mkdir(parents=True, exist_ok=True)
     try:
         for i, replica_port in enumerate(cluster.replica_ports, 1):
-            env = {**os.environ, "SCSE_REPLICA": f"r{i}", "OMP_NUM_THREADS": str(threads),
-                   "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}  # fmt: skip
+            env = {
+                **os.environ,
+                "SCSE_REPLICA": f"r{i}",
+                "OMP_NUM_THREADS": str(threads),
+                "MKL_NUM_THREADS": str(threads),
+                "PYTHONUNBUFFERED": "1",
+            }
             env.setdefault("SCSE_REPLICA_MB", str(int(_replica_megabytes(replicas))))
             log = (logs / f"replica-r{i}.log").open("w")
-            cluster.replicas.append(subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(replica_port),
-                 "--server.address", "127.0.0.1", "--server.headless", "true",
-                 "--browser.gatherUsageStats", "false"],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            ))  # fmt: skip
+            cluster.replicas.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "streamlit",
+                        "run",
+                        "app.py",
+                        "--server.port",
+                        str(replica_port),
+                        "--server.address",
+                        "127.0.0.1",
+                        "--server.headless",
+                        "true",
+                        "--browser.gatherUsageStats",
+                        "false",
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            )
         _wait([f"http://127.0.0.1:{p}" for p in cluster.replica_ports], cluster.replicas, STARTUP_TIMEOUT_S)
         config = cluster.workdir / "haproxy.cfg"
         config.write_text(haproxy_config(address, port, cluster.replica_ports, upload_limit_mb()))
         log = (logs / "haproxy.log").open("w")
-        cluster.balancer = subprocess.Popen([binary, "-f", str(config), "-db"], stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL)  # fmt: skip
+        cluster.balancer = subprocess.Popen(
+            [binary, "-f", str(config), "-db"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         _wait([cluster.url], [cluster.balancer], 30)
     except BaseException:
         cluster.stop()
@@ -196,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cluster = start(args.replicas, args.port, args.address, args.threads, args.first_replica_port, args.logs)
     stop = {"now": False}
 
-    def ask_to_stop(signum, frame) -> None:  # noqa: ANN001
+    def ask_to_stop(signum, frame) -> None:
         stop["now"] = True
 
     signal.signal(signal.SIGTERM, ask_to_stop)

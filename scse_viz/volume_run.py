@@ -20,8 +20,8 @@ from torch import nn
 
 from scse_viz import explore
 from scse_viz.family import Family
-from scse_viz.io import ORIENTATIONS, Volume, slice_count
 from scse_viz.geometry import resize_nearest
+from scse_viz.io import ORIENTATIONS, Volume, slice_count
 from scse_viz.progress import ProgressCallback
 
 SLICE_AXIS = {name: axis for axis, name in enumerate(ORIENTATIONS)}
@@ -60,9 +60,15 @@ def _place(volume_map: np.ndarray, axis: int, index: int, display_map: np.ndarra
     volume_map[tuple(index_tuple)] = plane
 
 
-def run_volume(family: Family, model: nn.Module, variant: str, volume: Volume, orientation: str,
-               progress: ProgressCallback | None = None,
-               stop: Callable[[], bool] | None = None) -> VolumeResult:  # fmt: skip
+def run_volume(
+    family: Family,
+    model: nn.Module,
+    variant: str,
+    volume: Volume,
+    orientation: str,
+    progress: ProgressCallback | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> VolumeResult:
     """``model`` on every slice along ``orientation``; ``stop()`` true between slices raises :class:`Cancelled`."""
     started = time.perf_counter()
     axis, count = SLICE_AXIS[orientation], slice_count(volume, orientation)

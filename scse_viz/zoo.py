@@ -25,8 +25,20 @@ from scse_viz.errors import CheckpointError
 from scse_viz.family import ASSETS, VARIANT_LABELS, Family
 from scse_viz.preprocess import Prepared
 
-__all__ = ["ASSETS", "FAMILIES", "VARIANT_LABELS", "Family", "Prepared", "family", "list_families", "load_card",
-           "load_checkpoint", "load_model", "load_state", "models_of"]  # fmt: skip
+__all__ = [
+    "ASSETS",
+    "FAMILIES",
+    "VARIANT_LABELS",
+    "Family",
+    "Prepared",
+    "family",
+    "list_families",
+    "load_card",
+    "load_checkpoint",
+    "load_model",
+    "load_state",
+    "models_of",
+]
 
 
 @cache

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -18,9 +19,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-README_TEST_COMMAND = (
-    "apt-get update && apt-get install -y chromium dataset-fashion-mnist haproxy mricron-data && pip install -r requirements-test.txt && python -m pytest"
-)
+README_TEST_COMMAND = "apt-get update && apt-get install -y chromium dataset-fashion-mnist haproxy mricron-data && pip install -r requirements-test.txt && python -m pytest"
 
 # Streamlit's frontend puts the script run state on its root element, data-test-script-state on
 # [data-testid="stApp"]: "initial" before the first run, then "running" and "notRunning" (with "rerunRequested" and
@@ -49,8 +48,10 @@ def launch_chromium(playwright, extra_args: tuple[str, ...] = ()):
     """Debian's chromium, headless (with ``extra_args``, e.g. a fake camera); a clear failure naming the install
     command when it is missing."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"Debian chromium not found at {CHROMIUM}. Install it with the README's test command:\n"
-                    f"  {README_TEST_COMMAND}")
+        pytest.fail(
+            f"Debian chromium not found at {CHROMIUM}. Install it with the README's test command:\n"
+            f"  {README_TEST_COMMAND}"
+        )
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args])
 
 
@@ -58,7 +59,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
 
 
 def open_page(browser, url: str, height: int = 900):

@@ -5,9 +5,9 @@
 
 from pathlib import Path
 
-import scse_viz  # noqa: F401  (must precede any torchvision import)
-
 import pytest
+
+import scse_viz  # noqa: F401  (must precede any torchvision import)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

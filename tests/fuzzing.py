@@ -27,8 +27,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import hypothesis
+import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -96,10 +96,13 @@ def volume_files(draw: Any) -> tuple[str, bytes]:
     if draw(st.booleans()):
         raw[40:56] = np.asarray(dims, dtype="<i2").tobytes()  # dim[0..7]
     if draw(st.booleans()):
-        raw[70:72] = np.asarray([draw(st.sampled_from([0, 2, 4, 8, 16, 32, 64, 128, 256, 1536, 2048, 7]))],
-                                dtype="<i2").tobytes()  # datatype  # fmt: skip
+        raw[70:72] = np.asarray(
+            [draw(st.sampled_from([0, 2, 4, 8, 16, 32, 64, 128, 256, 1536, 2048, 7]))], dtype="<i2"
+        ).tobytes()  # datatype
     if draw(st.booleans()):
-        raw[108:112] = np.asarray([draw(st.one_of(st.floats(-1e9, 1e9), st.just(float("nan"))))], dtype="<f4").tobytes()  # vox_offset
+        raw[108:112] = np.asarray(
+            [draw(st.one_of(st.floats(-1e9, 1e9), st.just(float("nan"))))], dtype="<f4"
+        ).tobytes()  # vox_offset
     payload = _mutate(bytes(raw), draw) if draw(st.booleans()) else bytes(raw)
     if draw(st.booleans()):
         payload = gzip.compress(payload + b"\0" * draw(st.integers(0, 2**20)))  # a small gzip bomb now and then
@@ -139,18 +142,26 @@ def model_files(draw: Any) -> tuple[dict[str, bytes], str | None]:
     from safetensors.torch import save
 
     if draw(st.booleans()):  # an smp folder with a random config
-        config = {"_model_class": draw(st.sampled_from(["Unet", "FPN", "Linknet", "Nope", 7])),
-                  "encoder_name": draw(st.sampled_from(["resnet18", "resnet34", "mobilenet_v2", "none"])),
-                  "encoder_depth": draw(st.integers(-1, 9)),
-                  "decoder_channels": [draw(st.integers(-4, 200_000)) for _ in range(draw(st.integers(0, 6)))],
-                  "classes": draw(st.integers(-1, 10**7)), "in_channels": draw(st.integers(-1, 10**5))}  # fmt: skip
+        config = {
+            "_model_class": draw(st.sampled_from(["Unet", "FPN", "Linknet", "Nope", 7])),
+            "encoder_name": draw(st.sampled_from(["resnet18", "resnet34", "mobilenet_v2", "none"])),
+            "encoder_depth": draw(st.integers(-1, 9)),
+            "decoder_channels": [draw(st.integers(-4, 200_000)) for _ in range(draw(st.integers(0, 6)))],
+            "classes": draw(st.integers(-1, 10**7)),
+            "in_channels": draw(st.integers(-1, 10**5)),
+        }
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr("m/config.json", json.dumps(config))
             archive.writestr("m/model.safetensors", save({"w": torch.zeros(draw(st.integers(0, 64)))}))
         return {"m.zip": buffer.getvalue()}, None
-    names = draw(st.lists(st.sampled_from(["fc.weight", "fc.bias", "conv1.weight", "head.fc.weight", "x", ""]),
-                          max_size=4, unique=True))  # fmt: skip
+    names = draw(
+        st.lists(
+            st.sampled_from(["fc.weight", "fc.bias", "conv1.weight", "head.fc.weight", "x", ""]),
+            max_size=4,
+            unique=True,
+        )
+    )
     tensors = {}
     for name in names:
         shape = draw(st.lists(st.integers(0, 3_000_000), min_size=0, max_size=3))
@@ -202,8 +213,14 @@ def run(door: str, examples: int, seed: int, dump: str | None = None) -> dict[st
     baseline = _peak_mb()
     figures: dict[str, Any] = {"door": door, "examples": 0, "worst_seconds": 0.0, "failures": []}
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=False, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def feed(example: Any) -> None:
         peak_before = _peak_mb()

@@ -84,8 +84,10 @@ def cbam_spatial_gate(gated, conv_weight, bn: tuple, gate: str = "sigmoid"):
     v = conv_weight.double()[0]  # 2×kh×kw
     t = sum(
         v[c, i, j] * padded[:, c, i : i + h, j : j + wd]
-        for c in range(v.shape[0]) for i in range(kh) for j in range(kw)
-    )  # fmt: skip
+        for c in range(v.shape[0])
+        for i in range(kh)
+        for j in range(kw)
+    )
     mean, var, gamma, beta, eps = bn
     return _gate((t - mean.double()) / torch.sqrt(var.double() + eps) * gamma.double() + beta.double(), gate)
 

@@ -41,8 +41,15 @@ def agreement_shown(at) -> dict[tuple[str, str], tuple[float, float]]:
     return {(r["model"], r["block"]): (r["Spearman ρ"], r[iou]) for r in frames[0].to_dict("records")}
 
 
-def expected_agreement(family: str, x: torch.Tensor, target: AttributionTarget, baseline: torch.Tensor,
-                       n_steps: int, percent: float, variants=("sse", "scse")) -> dict:  # fmt: skip
+def expected_agreement(
+    family: str,
+    x: torch.Tensor,
+    target: AttributionTarget,
+    baseline: torch.Tensor,
+    n_steps: int,
+    percent: float,
+    variants=("sse", "scse"),
+) -> dict:
     """The library's own scores: IG on each model, sSE maps captured on the same input."""
     expected = {}
     for variant in variants:
@@ -126,10 +133,14 @@ def test_brain_sample_gradcam_and_integrated_gradients():
     k = target_box(at).value
     frames = next(d.value for d in at.dataframe if "Spearman ρ" in d.value.columns)
     assert set(frames["method"]) == {"Integrated Gradients", "LayerGradCam"}
-    ig = {(r["model"], r["block"]): (r["Spearman ρ"], r["IoU top 10 %"])
-          for r in frames.to_dict("records") if r["method"] == "Integrated Gradients"}  # fmt: skip
-    expected = expected_agreement("brain", x, AttributionTarget("class_region", k), torch.zeros_like(x), 8, 10.0,
-                                  variants=("scse",))  # fmt: skip
+    ig = {
+        (r["model"], r["block"]): (r["Spearman ρ"], r["IoU top 10 %"])
+        for r in frames.to_dict("records")
+        if r["method"] == "Integrated Gradients"
+    }
+    expected = expected_agreement(
+        "brain", x, AttributionTarget("class_region", k), torch.zeros_like(x), 8, 10.0, variants=("scse",)
+    )
     assert_same_scores({key: v for key, v in ig.items() if key[0] == "scSE"}, expected)
     assert len(frames) == 2 * 2 * 9  # two methods × two models with sSE maps × nine blocks
     captions = [str(c.proto) for c in nodes(at, "image")]

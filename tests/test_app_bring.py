@@ -113,8 +113,12 @@ def test_a_hostile_model_upload_is_one_message_and_the_page_keeps_working():
     at = ran(page("1_Explore.py", **{FAMILY: BRING}))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("m/config.json", json.dumps({"_model_class": "Unet", "encoder_name": "resnet18",
-                                                      "decoder_channels": [60000] * 5, "classes": 2}))  # fmt: skip
+        archive.writestr(
+            "m/config.json",
+            json.dumps(
+                {"_model_class": "Unet", "encoder_name": "resnet18", "decoder_channels": [60000] * 5, "classes": 2}
+            ),
+        )
         archive.writestr("m/model.safetensors", save({"weight": torch.zeros(1)}))
     assert len(buffer.getvalue()) < 1000
     _bring(at, [("hostile.zip", buffer.getvalue(), "application/zip")])
@@ -165,8 +169,11 @@ def test_teach_walks_through_an_se_block_of_a_brought_torchvision_model():
     torch.manual_seed(3)
     net = torchvision.models.mobilenet_v3_small(weights=None, num_classes=3).eval()
     at = ran(page("1_Explore.py", **{FAMILY: BRING}))
-    _bring(at, [("mnv3.safetensors", safetensors_bytes(net.state_dict()), "application/octet-stream")],
-           architecture="torchvision:mobilenet_v3_small")  # fmt: skip
+    _bring(
+        at,
+        [("mnv3.safetensors", safetensors_bytes(net.state_dict()), "application/octet-stream")],
+        architecture="torchvision:mobilenet_v3_small",
+    )
     _upload_then_teach(at, seed=4, side=80)
     se_blocks = [n for n, m in net.named_modules() if type(m).__name__ == "SqueezeExcitation"]
     assert [o.split(" (")[0] for o in _by_label(at.selectbox, "Block").options] == se_blocks

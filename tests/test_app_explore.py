@@ -4,7 +4,6 @@ library run by the test itself."""
 from __future__ import annotations
 
 import gzip
-import io
 import struct
 import threading
 import zlib
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-import scse_viz  # noqa: F401
+import scse_viz
 from scse_viz import capture_attention, samples, zoo
 from scse_viz.data.brain import brain_slice
 from scse_viz.io import load_any
@@ -65,8 +64,10 @@ def test_first_sample_numbers_equal_the_library(tmp_path):
     truth = samples.sample_truth_mask(sample)
     names = list(zoo.family("brain").class_names)
     areas = area_table(at)
-    dice = {row["model"]: row for row in next(d.value for d in at.dataframe if "model" in d.value.columns)
-            .to_dict("records")}  # fmt: skip
+    dice = {
+        row["model"]: row
+        for row in next(d.value for d in at.dataframe if "model" in d.value.columns).to_dict("records")
+    }
     for variant, label in zoo.VARIANT_LABELS.items():
         mask, records = expected_brain(pixels, variant)
         for k, name in enumerate(names):
@@ -252,7 +253,7 @@ def test_compare_two_images_shows_both_gates_and_their_difference():
     second = samples.list_samples("brain")[2]
     at.toggle(key="cmp-on").set_value(True)
     ran(at)
-    compare_sample = [s for s in at.selectbox if s.label == "Sample" and s.key == "compare-sample-brain"][0]
+    compare_sample = next(s for s in at.selectbox if s.label == "Sample" and s.key == "compare-sample-brain")
     compare_sample.set_value(second.title)
     ran(at)
     charts = [chart_rows(c) for c in nodes(at, "vega_lite_chart")]

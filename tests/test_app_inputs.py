@@ -66,8 +66,9 @@ def test_a_strip_of_1_to_200_gives_a_result_and_a_strip_of_one_pixel_a_message(f
     at = uploaded(family, "strip.png", png_bytes(np.random.default_rng(3).random((8, 1600))))
     assert not at.sidebar.error
     assert any("what the models see" in str(n.proto) for n in nodes(at, "image"))  # the models ran on it
-    at.sidebar.file_uploader[0].set_value(("line.png", png_bytes(np.random.default_rng(4).random((1, 300))),
-                                          "image/png"))  # fmt: skip
+    at.sidebar.file_uploader[0].set_value(
+        ("line.png", png_bytes(np.random.default_rng(4).random((1, 300))), "image/png")
+    )
     ran(at)
     assert "at least 8 pixels" in at.sidebar.error[0].value
 
@@ -83,8 +84,9 @@ def test_a_failed_upload_says_the_older_picture_is_still_shown():
 def test_a_dicom_series_zip_is_read_into_a_volume_and_a_4d_nifti_asks_for_its_volume():
     from .test_dicom import series_slice, zip_bytes
 
-    members = {f"IM{i:04d}": series_slice(value=10 * i, z=2.0 * i, instance=i + 1, rows=40, cols=48)
-               for i in (3, 0, 4, 1, 2)}  # fmt: skip  (shuffled in the zip)
+    members = {
+        f"IM{i:04d}": series_slice(value=10 * i, z=2.0 * i, instance=i + 1, rows=40, cols=48) for i in (3, 0, 4, 1, 2)
+    }  # shuffled in the zip
     at = uploaded("brain", "series.zip", zip_bytes(members))
     assert not at.sidebar.error
     orientation = next(r for r in at.sidebar.radio if r.label == "Slice orientation")
@@ -92,8 +94,9 @@ def test_a_dicom_series_zip_is_read_into_a_volume_and_a_4d_nifti_asks_for_its_vo
     slider = next(s for s in at.sidebar.slider if s.label == "Slice")
     assert (slider.min, slider.max) == (0, 4)
     assert [d for d in at.dataframe if "class" in d.value.columns]  # a slice of it was segmented
-    at.sidebar.file_uploader[0].set_value(("fmri.nii", nifti(np.random.default_rng(6).random((20, 24, 16, 3))),
-                                          "application/octet-stream"))  # fmt: skip
+    at.sidebar.file_uploader[0].set_value(
+        ("fmri.nii", nifti(np.random.default_rng(6).random((20, 24, 16, 3))), "application/octet-stream")
+    )
     ran(at)
     assert any("4th dimension" in n.label for n in at.sidebar.number_input)
 
@@ -114,8 +117,9 @@ def test_the_3d_tab_runs_every_slice_once_and_offers_nifti_downloads():
     # the kept result: a rerun (moving the X slider) runs no model again, and the planes match the library
     from scse_viz.io import load_any
 
-    expected = run_volume(zoo.family("brain"), zoo.load_model("brain", "scse"), "scse",
-                          load_any(nifti(data), "small.nii"), "axial")  # fmt: skip
+    expected = run_volume(
+        zoo.family("brain"), zoo.load_model("brain", "scse"), "scse", load_any(nifti(data), "small.nii"), "axial"
+    )
     at.slider(key="vol-X").set_value(5)
     ran(at)
     assert "vol-run" not in [b.key for b in at.button]  # kept: no second run is offered

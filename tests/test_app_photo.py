@@ -4,6 +4,7 @@ offered for a file of another family, with every number checked against the libr
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def scores_table(at) -> dict[str, dict[str, float]]:
 
 def expected_scores(clean: np.ndarray, setting: NoiseSetting) -> dict[str, tuple[float, float]]:
     """PSNR and SSIM of the noisy input and of each shipped model, computed here without the app."""
-    noisy, truth = degrade(clean, setting)
+    noisy, _truth = degrade(clean, setting)
     result = {"noisy input": (psnr(noisy, clean), ssim(noisy, clean))}
     prepared = PHOTO.prepare(noisy)
     for variant in PHOTO.variants:
@@ -74,7 +75,7 @@ def upload(at, name: str, data: bytes):
 
 
 def test_an_uploaded_photo_with_painted_noise_is_scored_against_the_paint():
-    data = open(os.path.join(SKIMAGE_DATA, "coffee.png"), "rb").read()  # a photo nobody here made
+    data = Path(os.path.join(SKIMAGE_DATA, "coffee.png")).read_bytes()  # a photo nobody here made
     at = upload(ran(page(PAGE, **{FAMILY: "photo"})), "coffee.png", data)
     loaded = load_any(data, "coffee.png")
     image = explore.input_from_image(loaded, max_side=PHOTO.max_side)
@@ -98,7 +99,7 @@ def test_a_photo_that_came_noisy_is_shown_without_scores():
 
 
 def test_a_colour_photo_under_fashion_offers_the_photo_family_and_carries_the_file():
-    data = open(os.path.join(SKIMAGE_DATA, "chelsea.png"), "rb").read()
+    data = Path(os.path.join(SKIMAGE_DATA, "chelsea.png")).read_bytes()
     at = upload(ran(page(PAGE, **{FAMILY: "fashion"})), "chelsea.png", data)
     warnings = [w.value for w in at.sidebar.warning]
     assert any("chelsea.png" in w and PHOTO.title in w for w in warnings), warnings
@@ -138,16 +139,21 @@ def test_teach_walks_through_a_denoiser_block_on_the_noisy_photo():
 
     at = ran(page("3_Teach.py", **{FAMILY: "photo"}))
     block = at.selectbox(key="teach-block-photo").value
-    record = next(r for r in capture_attention(zoo.load_model("photo", "scse"), noisy_first_sample()).records
-                  if r.info.name == block)  # fmt: skip
+    record = next(
+        r
+        for r in capture_attention(zoo.load_model("photo", "scse"), noisy_first_sample()).records
+        if r.info.name == block
+    )
     table = next(d.value for d in at.dataframe if T.COL_GATE in d.value.columns)
     np.testing.assert_allclose(table[T.COL_GATE], record.channel_gate[0], rtol=0, atol=1e-6)
 
 
 def test_attribution_explains_the_error_each_model_removes():
     at = ran(page("2_Attribution.py", **{FAMILY: "photo"}))
-    assert at.selectbox(key=[k for k in at.session_state if str(k).startswith("attr-target-")][0]).label == \
-        "Target region"
+    assert (
+        at.selectbox(key=next(k for k in at.session_state if str(k).startswith("attr-target-"))).label
+        == "Target region"
+    )
     at.select_slider(key="attr-steps").set_value(8)
     at.button(key="attr-compute").click()
     ran(at)

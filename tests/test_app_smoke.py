@@ -17,7 +17,7 @@ def installed_scse_viz_version() -> str:
     try:
         return version("scse_viz")
     except PackageNotFoundError:
-        return f'{tomllib.loads(PYPROJECT.read_text())["project"]["version"]} (source tree)'
+        return f"{tomllib.loads(PYPROJECT.read_text())['project']['version']} (source tree)"
 
 
 def _run_app() -> AppTest:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-import scse_viz  # noqa: F401
+import scse_viz
 from scse_viz import capture_attention, find_attention_blocks, samples, zoo
 from scse_viz import teaching as T
 from scse_viz.blocks import make_attention
@@ -231,9 +231,16 @@ def test_join_table_reads_each_join_of_one_channel_against_the_sum():
 
 def test_depth_table_lists_each_depth_with_its_block_and_spread():
     rng = np.random.default_rng(3)
-    stats = [scse_viz.excitation.ClassExcitation(f"b{i}", rng.uniform(0, 1, (3, 4 + i)), np.zeros((3, 4 + i)),
-                                                 np.array([5, 0, 7])) for i in range(5)]  # fmt: skip
+    stats = [
+        scse_viz.excitation.ClassExcitation(
+            f"b{i}", rng.uniform(0, 1, (3, 4 + i)), np.zeros((3, 4 + i)), np.array([5, 0, 7])
+        )
+        for i in range(5)
+    ]
     rows = T.depth_table(T.depth_blocks(stats))
     assert [(r[T.COL_DEPTH], r[T.COL_BLOCK], r[T.COL_CHANNELS]) for r in rows] == [
-        ("early", "b0", 4), ("middle", "b2", 6), ("late", "b4", 8)]  # fmt: skip
+        ("early", "b0", 4),
+        ("middle", "b2", 6),
+        ("late", "b4", 8),
+    ]
     assert rows[1][T.COL_SPREAD] == pytest.approx(stats[2].mean[[0, 2]].std(axis=0).mean())  # class 1 has no images

@@ -118,7 +118,9 @@ def test_integrated_gradients_complete_on_zoo_classifier(fashion, boot):
     assert abs(difference) > 1.0  # the boot's logit is well above the black image's
     by_hand = _path_integral(logit, boot, black, points=4097, chunk=512)
     assert abs(by_hand - difference) < 0.5 * TOLERANCE * abs(difference)
-    result = integrated_gradients(fashion, boot, AttributionTarget("class", 9, "Ankle boot"), n_steps=512, baseline=black)
+    result = integrated_gradients(
+        fashion, boot, AttributionTarget("class", 9, "Ankle boot"), n_steps=512, baseline=black
+    )
     total = float(result.attribution.astype(np.float64).sum())
     assert result.attribution.shape == (28, 28) and result.attribution.dtype == np.float32
     assert abs(total - difference) <= TOLERANCE * abs(difference)
@@ -155,8 +157,9 @@ def test_integrated_gradients_complete_on_zoo_unet_class_region():
 
 def test_noise_tunnel_is_reproducible_and_reports_its_noise(fashion, boot):
     target = AttributionTarget("class", 9)
-    first, rows = _counting_rows(lambda: integrated_gradients(Counted(fashion), boot, target, n_steps=8,
-                                                              noise_tunnel=True, nt_samples=4, seed=3))  # fmt: skip
+    first, rows = _counting_rows(
+        lambda: integrated_gradients(Counted(fashion), boot, target, n_steps=8, noise_tunnel=True, nt_samples=4, seed=3)
+    )
     again = integrated_gradients(fashion, boot, target, n_steps=8, noise_tunnel=True, nt_samples=4, seed=3)
     other = integrated_gradients(fashion, boot, target, n_steps=8, noise_tunnel=True, nt_samples=4, seed=4)
     plain = integrated_gradients(fashion, boot, target, n_steps=8)
@@ -171,8 +174,14 @@ def test_noise_tunnel_is_reproducible_and_reports_its_noise(fashion, boot):
 
 def test_progress_rises_to_one_in_chunks(fashion, boot):
     seen: list[tuple[float, str]] = []
-    integrated_gradients(fashion, boot, AttributionTarget("class", 9), n_steps=12, internal_batch_size=4,
-                         progress=lambda fraction, message: seen.append((fraction, message)))  # fmt: skip
+    integrated_gradients(
+        fashion,
+        boot,
+        AttributionTarget("class", 9),
+        n_steps=12,
+        internal_batch_size=4,
+        progress=lambda fraction, message: seen.append((fraction, message)),
+    )
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     assert len(fractions) >= 4  # three chunks of 4 path points report before they run
@@ -359,12 +368,14 @@ def test_bad_targets_blocks_and_settings_raise_typed_errors(fashion, boot):
         (lambda: integrated_gradients(unet, black, AttributionTarget("class", 1)), "N×K class scores"),
         (lambda: integrated_gradients(unet, black, AttributionTarget("class_region", 3)), "no pixel"),
         (lambda: layer_gradcam(fashion, boot, AttributionTarget("class", 1), "stages.0"), "stages.0.attention"),
-        (lambda: layer_gradcam(zoo.load_model("fashion", "none"), boot, AttributionTarget("class", 1), "stem"),
-         "no attention blocks"),
+        (
+            lambda: layer_gradcam(zoo.load_model("fashion", "none"), boot, AttributionTarget("class", 1), "stem"),
+            "no attention blocks",
+        ),
         (lambda: integrated_gradients(fashion, boot.repeat(2, 1, 1, 1), AttributionTarget("class", 1)), "one image"),
         (lambda: integrated_gradients(fashion, boot, AttributionTarget("class", 1), n_steps=0), "n_steps"),
         (lambda: occlusion(fashion, boot, AttributionTarget("class", 1), window=5, stride=2), "divisible"),
-    ]  # fmt: skip
+    ]
     for run, message in cases:
         with pytest.raises(AttributionError, match=message) as caught:
             run()
@@ -384,7 +395,9 @@ def test_attributions_leave_the_shared_model_as_it_was(fashion, boot):
     layer_gradcam(fashion, x, target, "stages.2.attention")
     occlusion(fashion, x, target, window=14, stride=7)
     assert _hooks(fashion) == hooks and all(n == 0 for n in hooks)
-    assert all(p.grad is None for p in fashion.parameters()) and [p.requires_grad for p in fashion.parameters()] == flags
+    assert (
+        all(p.grad is None for p in fashion.parameters()) and [p.requires_grad for p in fashion.parameters()] == flags
+    )
     assert not fashion.training and torch.equal(x, boot) and not x.requires_grad and x.grad is None
     after = capture_attention(fashion, boot)
     assert torch.equal(after.output, before.output)

@@ -75,8 +75,10 @@ def folder(tmp_path, names):
 def test_a_folder_run_matches_capture_and_resumes_where_it_stopped(tmp_path):
     images, out = folder(tmp_path, ["a.png", "b.png", "c.png"]), tmp_path / "out"
     (images / "notes.txt").write_text("not an image")
-    assert main([str(images), "--family", "brain", "--variant", "sse", "--out", str(out), "--workers", "0",
-                 "--quiet"]) == 0  # fmt: skip
+    assert (
+        main([str(images), "--family", "brain", "--variant", "sse", "--out", str(out), "--workers", "0", "--quiet"])
+        == 0
+    )
     table = read_table(out).to_pylist()
     assert sorted({r["image"] for r in table}) == ["a.png", "b.png", "c.png"]
     family = zoo.family("brain")
@@ -107,8 +109,9 @@ def test_a_volume_gives_the_rows_of_every_slice(tmp_path):
     path = tmp_path / "scan.nii.gz"
     nib.save(nib.Nifti1Image(np.random.default_rng(0).random((30, 32, 5)).astype(np.float32), np.eye(4)), path)
     out = tmp_path / "out"
-    main([str(path), "--family", "brain", "--variant", "cse", "--out", str(out), "--axis", "axial", "--maps",
-          "--quiet"])  # fmt: skip
+    main(
+        [str(path), "--family", "brain", "--variant", "cse", "--out", str(out), "--axis", "axial", "--maps", "--quiet"]
+    )
     rows = read_table(out).to_pylist()
     assert sorted({r["image"] for r in rows}) == [f"scan.nii.gz#axial:{i:04d}" for i in range(5)]
     assert all(r["q_mean"] is None and 0 < r["w_mean"] < 1 for r in rows)
@@ -126,8 +129,21 @@ def test_the_photo_test_set_runs_with_the_family_noise(tmp_path):
 
 def test_faithfulness_columns_are_filled_for_the_blocks_that_have_each_gate(tmp_path):
     images, out = folder(tmp_path, ["a.png"]), tmp_path / "out"
-    main([str(images), "--family", "fashion", "--variant", "scse", "--out", str(out), "--workers", "0", "--quiet",
-          "--faithfulness"])  # fmt: skip
+    main(
+        [
+            str(images),
+            "--family",
+            "fashion",
+            "--variant",
+            "scse",
+            "--out",
+            str(out),
+            "--workers",
+            "0",
+            "--quiet",
+            "--faithfulness",
+        ]
+    )
     rows = read_table(out).to_pylist()
     # normalised curves may leave [0, 1] (a logit can fall below the baseline's): finite, and ρ a correlation
     assert rows and all(np.isfinite(r["sse_deletion_auc"]) and -1 <= r["channel_rho"] <= 1 for r in rows)
@@ -147,8 +163,23 @@ def test_a_brought_model_runs_as_the_app_reads_it(tmp_path):
     computed independently here through capture, and the manifest names the file and its hash."""
     images, out = folder(tmp_path, ["a.png", "b.png"]), tmp_path / "out"
     weights = zoo.family("brain").weights_path("sse")
-    assert main([str(images), "--model", str(weights), "--architecture", "scse_viz:brain", "--out", str(out),
-                 "--workers", "0", "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                str(images),
+                "--model",
+                str(weights),
+                "--architecture",
+                "scse_viz:brain",
+                "--out",
+                str(out),
+                "--workers",
+                "0",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     table = read_table(out).to_pylist()
     assert {r["model"] for r in table} == {"model"} and sorted({r["image"] for r in table}) == ["a.png", "b.png"]
     from scse_viz.io import load_any
@@ -160,7 +191,9 @@ def test_a_brought_model_runs_as_the_app_reads_it(tmp_path):
     for row in rows:
         assert row["q_mean"] == pytest.approx(float(records[row["block"]].spatial_gate[0].mean()), abs=1e-7)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["settings"]["files"]["model"] == {"sse.safetensors": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    assert manifest["settings"]["files"]["model"] == {
+        "sse.safetensors": hashlib.sha256(weights.read_bytes()).hexdigest()
+    }
     assert manifest["provenance"]["kind"] == "uploaded model"
 
 
@@ -171,6 +204,15 @@ def test_a_brought_model_that_cannot_be_read_is_one_message(tmp_path, capsys):
         main([str(tmp_path), "--model", str(bad), "--architecture", "timm:seresnet18", "--out", str(tmp_path / "o")])
     assert "not a readable safetensors" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["test", "--model", str(zoo.family("brain").weights_path("sse")), "--architecture", "scse_viz:brain",
-              "--out", str(tmp_path / "o")])  # fmt: skip
+        main(
+            [
+                "test",
+                "--model",
+                str(zoo.family("brain").weights_path("sse")),
+                "--architecture",
+                "scse_viz:brain",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
     assert "shipped family's test set" in capsys.readouterr().err

@@ -50,8 +50,13 @@ def test_unknown_kind_is_refused():
         make_attention("max", 8)
 
 
-@pytest.mark.parametrize("build", [lambda a: UNet2D(attention=a, base_channels=8, depth=3),
-                                   lambda a: ResidualClassifier(attention=a, widths=(8, 16))])  # fmt: skip
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda a: UNet2D(attention=a, base_channels=8, depth=3),
+        lambda a: ResidualClassifier(attention=a, widths=(8, 16)),
+    ],
+)
 def test_variants_differ_only_in_attention_blocks(build):
     baseline = build("none").state_dict()
     for kind in ("cse", "sse", "scse"):

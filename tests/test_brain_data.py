@@ -102,7 +102,7 @@ def pixel_of(voxel: tuple[int, int, int], axis: int) -> tuple[int, tuple[int, in
     """Slice index and (row, column) of ``voxel`` in the app's view: top = superior (anterior for axial), the
     patient's left (or posterior, sagittal) at the left."""
     x, y, z = voxel
-    nx, ny, nz = raw_data("t1").shape
+    _nx, ny, nz = raw_data("t1").shape
     return [(x, (nz - 1 - z, y)), (y, (nz - 1 - z, x)), (z, (ny - 1 - y, x))][axis]
 
 
@@ -117,8 +117,14 @@ def test_labels_follow_the_rule_on_voxels_decided_by_hand() -> None:
         "GM = WM tie": inside & (gm == wm) & (gm >= 100),
         "CSF beats GM and WM": inside & (gm > 60) & (wm > 20) & (255 - gm - wm > gm + 5) & (255 - gm - wm > wm + 5),
     }
-    expected_class = {"outside the brain": 0, "clear CSF (little GM or WM)": 1, "clear GM": 2, "clear WM": 3,
-                      "GM = WM tie": 3, "CSF beats GM and WM": 1}  # fmt: skip
+    expected_class = {
+        "outside the brain": 0,
+        "clear CSF (little GM or WM)": 1,
+        "clear GM": 2,
+        "clear WM": 3,
+        "GM = WM tie": 3,
+        "CSF beats GM and WM": 1,
+    }
     for case, where in cases.items():
         voxels = np.argwhere(where)
         assert len(voxels) > 0, case

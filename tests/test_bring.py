@@ -120,9 +120,11 @@ def test_a_torchvision_model_from_safetensors_with_a_baseline():
     torch.manual_seed(2)
     model = torchvision.models.mobilenet_v3_small(weights=None, num_classes=4).eval()
     plain = torchvision.models.mobilenet_v3_small(weights=None, num_classes=4).eval()
-    family = load_user_model({"mnv3.safetensors": safetensors_bytes(model.state_dict())},
-                             "torchvision:mobilenet_v3_small",
-                             baseline={"plain.safetensors": safetensors_bytes(plain.state_dict())})  # fmt: skip
+    family = load_user_model(
+        {"mnv3.safetensors": safetensors_bytes(model.state_dict())},
+        "torchvision:mobilenet_v3_small",
+        baseline={"plain.safetensors": safetensors_bytes(plain.state_dict())},
+    )
     assert family.variants == ("baseline", "model") and family.baseline == "baseline"
     assert "resized to 224×224" in family.provenance["preprocessing"]
     run = explore.run_family(family, zoo.models_of(family), _image(np.random.default_rng(3).random((90, 120, 3))))
@@ -204,15 +206,18 @@ def test_an_input_the_model_cannot_take_names_the_fix(tmp_path):
         load_user_model(files, spec=InputSpec(1, 64, (0.5,), (0.25,)))
 
 
-@pytest.mark.parametrize("files, architecture, message", [
-    ({}, None, "no files"),
-    ({"w.safetensors": b"not safetensors"}, "timm:seresnet18", "not a readable safetensors"),
-    ({"a.safetensors": b"x", "b.pt": b"y"}, None, "exactly one weights file"),
-    ({"w.safetensors": safetensors_bytes({"x": torch.zeros(1)})}, None, "name the architecture"),
-    ({"w.safetensors": safetensors_bytes({"x": torch.zeros(1)})}, "keras:resnet", "timm:<name>"),
-    ({"w.safetensors": safetensors_bytes({"x": torch.zeros(1)})}, "timm:not-a-model", "no architecture called"),
-    ({"many.zip": _zipped({f"f{i}.txt": b"x" for i in range(70)})}, None, "holds 70 files"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "files, architecture, message",
+    [
+        ({}, None, "no files"),
+        ({"w.safetensors": b"not safetensors"}, "timm:seresnet18", "not a readable safetensors"),
+        ({"a.safetensors": b"x", "b.pt": b"y"}, None, "exactly one weights file"),
+        ({"w.safetensors": safetensors_bytes({"x": torch.zeros(1)})}, None, "name the architecture"),
+        ({"w.safetensors": safetensors_bytes({"x": torch.zeros(1)})}, "keras:resnet", "timm:<name>"),
+        ({"w.safetensors": safetensors_bytes({"x": torch.zeros(1)})}, "timm:not-a-model", "no architecture called"),
+        ({"many.zip": _zipped({f"f{i}.txt": b"x" for i in range(70)})}, None, "holds 70 files"),
+    ],
+)
 def test_every_bad_upload_is_one_message(files, architecture, message):
     with pytest.raises(UserModelError, match=message):
         load_user_model(files, architecture)

@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 STARTUP_TIMEOUT_S = 60
 LANDING_LAST = "Use the sidebar to open the other pages."
 
+
 def _wait_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -48,11 +49,19 @@ def app_url(repo_root: Path, artifacts_dir: Path) -> Iterator[str]:
     with log.open("w") as log_file:
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", "app.py",
-                "--server.port", str(port),
-                "--server.address", "127.0.0.1",
-                "--server.headless", "true",
-                "--browser.gatherUsageStats", "false",
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
             ],
             cwd=repo_root,
             stdout=log_file,
@@ -142,7 +151,9 @@ def test_teach_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
         page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Teach").click()
         page.wait_for_url("**/Teach", timeout=30_000)
         page.get_by_role("heading", name="Teach", exact=True).wait_for(state="visible", timeout=60_000)
-        page.get_by_text("Every number below is recomputed", exact=False).first.wait_for(state="visible", timeout=120_000)
+        page.get_by_text("Every number below is recomputed", exact=False).first.wait_for(
+            state="visible", timeout=120_000
+        )
         _idle(page)
         page.locator(".katex").nth(4).wait_for(state="attached", timeout=60_000)  # st.latex typeset, not raw TeX
         page.screenshot(path=str(artifacts_dir / "browser-teach-model.png"), full_page=True)
@@ -298,10 +309,10 @@ def _smp_zip(tmp_path: Path) -> bytes:
     import io
     import zipfile
 
+    import segmentation_models_pytorch as smp
     import torch
 
     import scse_viz  # noqa: F401
-    import segmentation_models_pytorch as smp
 
     torch.manual_seed(0)
     model = smp.Unet("resnet18", encoder_weights=None, decoder_attention_type="scse", classes=3).eval()
@@ -341,7 +352,8 @@ def test_bring_your_own_model_in_chromium(browser, app_url: str, artifacts_dir: 
         sidebar.get_by_text("Image, NIfTI volume or DICOM", exact=True).wait_for(state="visible", timeout=60_000)
         before = _runs_finished(page)
         sidebar.locator('input[type="file"]').last.set_input_files(
-            files=[{"name": "grace_hopper.jpg", "mimeType": "image/jpeg", "buffer": photo.read_bytes()}])
+            files=[{"name": "grace_hopper.jpg", "mimeType": "image/jpeg", "buffer": photo.read_bytes()}]
+        )
         page.get_by_text("grace_hopper.jpg —", exact=False).first.wait_for(state="visible", timeout=120_000)
         page.get_by_role("heading", name="Area per class (% of the image)").wait_for(state="visible", timeout=120_000)
         _idle(page, after=before)
@@ -374,8 +386,9 @@ def _photo_captions(clean) -> dict[str, str]:
         with torch.no_grad():
             out = zoo.load_model("photo", variant)(prepared.tensor)[0].permute(1, 2, 0).numpy()
         restored = np.clip(out[: clean.shape[0], : clean.shape[1]], 0, 1)
-        captions[variant] = (f"{family.label(variant)} — PSNR {psnr(restored, clean):.2f} dB, "
-                             f"SSIM {ssim(restored, clean):.3f}")  # fmt: skip
+        captions[variant] = (
+            f"{family.label(variant)} — PSNR {psnr(restored, clean):.2f} dB, SSIM {ssim(restored, clean):.3f}"
+        )
     return captions
 
 
@@ -448,9 +461,13 @@ def _dicom_series_zip() -> tuple[bytes, int]:
     for z in np.random.default_rng(0).permutation(data.shape[2]):
         plane = np.ascontiguousarray(scaled[:, :, z].T[::-1])  # rows anterior → posterior, columns left → right
         members[f"IM{int(z):04d}"] = dicom_bytes(
-            plane, ImageOrientationPatient=[-1, 0, 0, 0, -1, 0], ImagePositionPatient=[90.0, 126.0, -72.0 + 2 * z],
-            PixelSpacing=[2.0, 2.0], InstanceNumber=int(z) + 1, SeriesInstanceUID="1.2.826.0.1.3680043.9.7",
-        )  # fmt: skip
+            plane,
+            ImageOrientationPatient=[-1, 0, 0, 0, -1, 0],
+            ImagePositionPatient=[90.0, 126.0, -72.0 + 2 * z],
+            PixelSpacing=[2.0, 2.0],
+            InstanceNumber=int(z) + 1,
+            SeriesInstanceUID="1.2.826.0.1.3680043.9.7",
+        )
     return zip_bytes(members), data.shape[2]
 
 
@@ -465,7 +482,8 @@ def test_dicom_series_and_its_3d_view_in_chromium(browser, app_url: str, artifac
         _choose_upload(page)
         before = _runs_finished(page)
         page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
-            files=[{"name": "series.zip", "mimeType": "application/zip", "buffer": series}])
+            files=[{"name": "series.zip", "mimeType": "application/zip", "buffer": series}]
+        )
         page.get_by_role("heading", name="Area per class (% of the image)").wait_for(state="visible", timeout=120_000)
         _idle(page, after=before)
         page.screenshot(path=str(artifacts_dir / "browser-dicom-series.png"), full_page=True)

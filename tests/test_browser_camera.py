@@ -58,8 +58,11 @@ def camera_browser(tmp_path_factory) -> Iterator:
 
     film = tmp_path_factory.mktemp("camera") / "hopper.y4m"
     _write_y4m(_hopper(), film)
-    fake_camera = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                   f"--use-file-for-fake-video-capture={film}")  # fmt: skip
+    fake_camera = (
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={film}",
+    )
     with sync_playwright() as playwright:
         launched = launch_chromium(playwright, fake_camera)
         try:

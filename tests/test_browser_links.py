@@ -77,8 +77,9 @@ def test_a_presenting_link_opens_folded_and_large_and_steps_through(browser, app
         page.get_by_role("heading", name="One block's gates").wait_for(state="visible", timeout=240_000)
         _idle(page, timeout=240_000)
         page.screenshot(path=str(artifacts_dir / "browser-presenter-gates.png"))
-        page.wait_for_function(f"parseFloat(getComputedStyle(document.documentElement).fontSize) > {normal_px}",
-                               timeout=30_000)
+        page.wait_for_function(
+            f"parseFloat(getComputedStyle(document.documentElement).fontSize) > {normal_px}", timeout=30_000
+        )
         presenting_px = float(page.evaluate("getComputedStyle(document.documentElement).fontSize").rstrip("px"))
         assert presenting_px >= 1.3 * normal_px  # larger type everywhere
         assert not _sidebar_shown(page)  # folded

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-import scse_viz  # noqa: F401  (torchvision shim before smp)
+import scse_viz
 from scse_viz import CaptureResult, Knockout, capture_attention, find_attention_blocks
 from scse_viz.errors import CaptureError
 from scse_viz.models import ResidualClassifier, UNet2D
@@ -237,8 +237,9 @@ def test_segmentation_models_pytorch_unet_is_discovered_and_captured():
     inputs = hand.block_inputs(model, x, [r.name for r in result.shown()])
     for record in result.shown():
         (w1, b1, w2, b2), (v, b) = _seed_weights(modules[record.name])
-        np.testing.assert_allclose(record.channel_gate, hand.channel_gate(inputs[record.name][0], w1, b1, w2, b2),
-                                   atol=1e-6)  # fmt: skip
+        np.testing.assert_allclose(
+            record.channel_gate, hand.channel_gate(inputs[record.name][0], w1, b1, w2, b2), atol=1e-6
+        )
         np.testing.assert_allclose(record.spatial_gate, hand.spatial_gate(inputs[record.name][0], v, b), atol=1e-6)
 
 
@@ -256,8 +257,9 @@ def test_authors_layout_is_captured_with_the_max_join():
     cse, sse = model.block.cSE, model.block.sSE
     expected_w = hand.channel_gate(block_input, cse.fc1.weight, cse.fc1.bias, cse.fc2.weight, cse.fc2.bias)
     np.testing.assert_allclose(record.channel_gate, expected_w, atol=1e-6)
-    np.testing.assert_allclose(record.spatial_gate, hand.spatial_gate(block_input, sse.conv.weight, sse.conv.bias),
-                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        record.spatial_gate, hand.spatial_gate(block_input, sse.conv.weight, sse.conv.bias), atol=1e-6
+    )
     assert record.channel_gate.shape == (2, 8) and record.spatial_gate.shape == (2, 12, 12)
 
 
@@ -281,8 +283,9 @@ def test_monai_channel_se_layer_is_captured():
     with torch.no_grad():
         feature = model[0](x)
     fc = [m for m in layer.fc if isinstance(m, nn.Linear)]
-    np.testing.assert_allclose(record.channel_gate, hand.channel_gate(feature, fc[0].weight, fc[0].bias,
-                                                                      fc[1].weight, fc[1].bias), atol=1e-6)
+    np.testing.assert_allclose(
+        record.channel_gate, hand.channel_gate(feature, fc[0].weight, fc[0].bias, fc[1].weight, fc[1].bias), atol=1e-6
+    )
     assert record.join == "scale"
 
 
@@ -328,7 +331,7 @@ def test_a_reused_block_gets_one_record_per_call_and_an_unused_one_did_not_run()
     assert [r.call for r in calls] == [0, 1] and calls[1].label == "block (call 2)"
     assert not np.array_equal(calls[0].spatial_gate, calls[1].spatial_gate)  # second call saw the first's output
     seen = hand.block_inputs(model, x, ["block"])["block"]
-    (w1, b1, w2, b2), (v, b) = _seed_weights(model.block)
+    (_w1, _b1, _w2, _b2), (v, b) = _seed_weights(model.block)
     for record, block_input in zip(calls, seen):
         np.testing.assert_allclose(record.spatial_gate, hand.spatial_gate(block_input, v, b), atol=1e-6)
     spare = result.record("spare")

@@ -114,8 +114,18 @@ def _torchvision(name: str) -> Callable[[], nn.Module]:
 
 def _monai_seresnet() -> nn.Module:
     nets, blocks = _require("monai.networks.nets", "monai"), _require("monai.networks.blocks", "monai")
-    return nets.SENet(spatial_dims=2, in_channels=3, block=blocks.SEResNetBottleneck, layers=[1, 1, 1, 1], groups=1,
-                      reduction=16, inplanes=16, downsample_kernel_size=1, input_3x3=False, num_classes=5)  # fmt: skip
+    return nets.SENet(
+        spatial_dims=2,
+        in_channels=3,
+        block=blocks.SEResNetBottleneck,
+        layers=[1, 1, 1, 1],
+        groups=1,
+        reduction=16,
+        inplanes=16,
+        downsample_kernel_size=1,
+        input_3x3=False,
+        num_classes=5,
+    )
 
 
 def _cls(module: str, name: str) -> Callable[[], type]:
@@ -123,31 +133,52 @@ def _cls(module: str, name: str) -> Callable[[], type]:
 
 
 CASES = {
-    "timm seresnet18": Case(_timm("seresnet18"), _cls("timm.layers.squeeze_excite", "SEModule"),
-                            _se_convs("fc1", "act", "fc2", "sigmoid")),
-    "timm efficientnet_b0": Case(_timm("efficientnet_b0"), _cls("timm.models._efficientnet_blocks", "SqueezeExcite"),
-                                 _se_convs("conv_reduce", "act1", "conv_expand", "sigmoid")),
+    "timm seresnet18": Case(
+        _timm("seresnet18"), _cls("timm.layers.squeeze_excite", "SEModule"), _se_convs("fc1", "act", "fc2", "sigmoid")
+    ),
+    "timm efficientnet_b0": Case(
+        _timm("efficientnet_b0"),
+        _cls("timm.models._efficientnet_blocks", "SqueezeExcite"),
+        _se_convs("conv_reduce", "act1", "conv_expand", "sigmoid"),
+    ),
     "timm mobilenetv3_small_100": Case(
-        _timm("mobilenetv3_small_100"), _cls("timm.models._efficientnet_blocks", "SqueezeExcite"),
-        _se_convs("conv_reduce", "act1", "conv_expand", "hard sigmoid"), gate="hard sigmoid"),
-    "timm resnet18 + CBAM": Case(_timm("resnet18", block_args={"attn_layer": "cbam"}),
-                                 _cls("timm.layers.cbam", "CbamModule"), _cbam, kind="cbam"),
-    "timm resnet18 + ECA": Case(_timm("resnet18", block_args={"attn_layer": "eca"}),
-                                _cls("timm.layers.eca", "EcaModule"), _eca),
-    "timm ese_vovnet19b_dw": Case(_timm("ese_vovnet19b_dw"), _cls("timm.layers.squeeze_excite", "EffectiveSEModule"),
-                                  _ese, gate="hard sigmoid"),
-    "torchvision efficientnet_b0": Case(_torchvision("efficientnet_b0"), _cls("torchvision.ops.misc",
-                                        "SqueezeExcitation"), _se_convs("fc1", "activation", "fc2", "sigmoid"),
-                                        implementation="torchvision"),
-    "torchvision mobilenet_v3_small": Case(_torchvision("mobilenet_v3_small"), _cls("torchvision.ops.misc",
-                                           "SqueezeExcitation"), _se_convs("fc1", "activation", "fc2", "hard sigmoid"),
-                                           gate="hard sigmoid", implementation="torchvision"),
-    "torchvision regnet_y_400mf": Case(_torchvision("regnet_y_400mf"), _cls("torchvision.ops.misc",
-                                       "SqueezeExcitation"), _se_convs("fc1", "activation", "fc2", "sigmoid"),
-                                       implementation="torchvision"),
-    "monai SEResNet": Case(_monai_seresnet, _cls("monai.networks.blocks", "ChannelSELayer"), _monai,
-                           implementation="monai"),
-}  # fmt: skip
+        _timm("mobilenetv3_small_100"),
+        _cls("timm.models._efficientnet_blocks", "SqueezeExcite"),
+        _se_convs("conv_reduce", "act1", "conv_expand", "hard sigmoid"),
+        gate="hard sigmoid",
+    ),
+    "timm resnet18 + CBAM": Case(
+        _timm("resnet18", block_args={"attn_layer": "cbam"}), _cls("timm.layers.cbam", "CbamModule"), _cbam, kind="cbam"
+    ),
+    "timm resnet18 + ECA": Case(
+        _timm("resnet18", block_args={"attn_layer": "eca"}), _cls("timm.layers.eca", "EcaModule"), _eca
+    ),
+    "timm ese_vovnet19b_dw": Case(
+        _timm("ese_vovnet19b_dw"), _cls("timm.layers.squeeze_excite", "EffectiveSEModule"), _ese, gate="hard sigmoid"
+    ),
+    "torchvision efficientnet_b0": Case(
+        _torchvision("efficientnet_b0"),
+        _cls("torchvision.ops.misc", "SqueezeExcitation"),
+        _se_convs("fc1", "activation", "fc2", "sigmoid"),
+        implementation="torchvision",
+    ),
+    "torchvision mobilenet_v3_small": Case(
+        _torchvision("mobilenet_v3_small"),
+        _cls("torchvision.ops.misc", "SqueezeExcitation"),
+        _se_convs("fc1", "activation", "fc2", "hard sigmoid"),
+        gate="hard sigmoid",
+        implementation="torchvision",
+    ),
+    "torchvision regnet_y_400mf": Case(
+        _torchvision("regnet_y_400mf"),
+        _cls("torchvision.ops.misc", "SqueezeExcitation"),
+        _se_convs("fc1", "activation", "fc2", "sigmoid"),
+        implementation="torchvision",
+    ),
+    "monai SEResNet": Case(
+        _monai_seresnet, _cls("monai.networks.blocks", "ChannelSELayer"), _monai, implementation="monai"
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -204,15 +235,25 @@ def _block_output_during(model: nn.Module, name: str, run: Callable[[], object])
     return seen[0], value
 
 
-@pytest.mark.parametrize("label", ["timm seresnet18", "timm mobilenetv3_small_100", "torchvision regnet_y_400mf",
-                                   "timm resnet18 + ECA", "timm ese_vovnet19b_dw", "monai SEResNet"])  # fmt: skip
+@pytest.mark.parametrize(
+    "label",
+    [
+        "timm seresnet18",
+        "timm mobilenetv3_small_100",
+        "torchvision regnet_y_400mf",
+        "timm resnet18 + ECA",
+        "timm ese_vovnet19b_dw",
+        "monai SEResNet",
+    ],
+)
 def test_knocking_out_a_channel_gate_equals_x_times_the_constant(label, built):
     model = built[label]
     name = find_attention_blocks(model)[1].name
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(101))
     block_input = _block_inputs(model, x, [name])[name]
     out, result = _block_output_during(
-        model, name, lambda: capture_attention(model, x, knockout=Knockout("cse", 0.3, blocks=(name,))))
+        model, name, lambda: capture_attention(model, x, knockout=Knockout("cse", 0.3, blocks=(name,)))
+    )
     torch.testing.assert_close(out, block_input * 0.3, atol=0, rtol=0)  # x·0.3, computed the same way: exact
     record = result.record(name)
     assert record.knocked_out == {"cse": 0.3} and np.all(record.channel_gate == np.float32(0.3))
@@ -229,7 +270,8 @@ def test_knocking_out_either_cbam_gate_equals_the_hand_computation(branch, built
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(102))
     block_input = _block_inputs(model, x, [name])[name].double()
     out, result = _block_output_during(
-        model, name, lambda: capture_attention(model, x, knockout=Knockout(branch, 0.5, blocks=(name,))))
+        model, name, lambda: capture_attention(model, x, knockout=Knockout(branch, 0.5, blocks=(name,)))
+    )
     w, _ = _cbam(block, block_input)
     if branch == "cse":  # channel gate 0.5: the spatial gate is then computed from x·0.5
         expected = block_input * 0.5 * hand.cbam_spatial_gate(block_input * 0.5, *_cbam_spatial(block))[:, None]
@@ -387,8 +429,12 @@ def test_monai_residual_se_layers_are_reported_not_readable():
 def test_timm_se_module_reads_timm_s_own_gate_layers(gate):
     timm_layers = _require("timm.layers", "timm")
     me = importlib.import_module("timm.layers.activations_me")
-    layer = {"Sigmoid": timm_layers.activations.Sigmoid, "HardSigmoid": timm_layers.activations.HardSigmoid,
-             "HardSigmoidMe": me.HardSigmoidMe, "nn.Hardsigmoid": nn.Hardsigmoid}[gate]  # fmt: skip
+    layer = {
+        "Sigmoid": timm_layers.activations.Sigmoid,
+        "HardSigmoid": timm_layers.activations.HardSigmoid,
+        "HardSigmoidMe": me.HardSigmoidMe,
+        "nn.Hardsigmoid": nn.Hardsigmoid,
+    }[gate]
     function = "sigmoid" if gate == "Sigmoid" else "hard sigmoid"
     torch.manual_seed(12)
     se = timm_layers.squeeze_excite.SEModule(16, rd_ratio=0.25, gate_layer=layer)

@@ -49,8 +49,9 @@ def test_brain_scse_card_dice_is_reproduced() -> None:
     assert report["count"] == 80  # the card's "test set (80 slices)"
     assert report["mean_dice"] == pytest.approx(shipped["metric"], abs=BRAIN_DICE_TOLERANCE)
     for name in ("CSF", "GM", "WM"):  # the plain template's per-class numbers
-        assert report["dice"][name] == pytest.approx(shipped["per_class"][f"template {name}"],
-                                                     abs=BRAIN_DICE_TOLERANCE), name  # fmt: skip
+        assert report["dice"][name] == pytest.approx(
+            shipped["per_class"][f"template {name}"], abs=BRAIN_DICE_TOLERANCE
+        ), name
 
 
 def test_brain_scse_card_head_conditions_are_reproduced() -> None:

@@ -67,8 +67,7 @@ def test_every_offered_colormap_is_uniform_and_readable_in_colour_blind_vision(c
 
 
 def test_every_scale_the_app_draws_is_one_that_passes():
-    sequential = {SSE_CMAP, FEATURE_CMAP, SIGMA_CMAP, GATE_CMAP, colormaps.GATE, colormaps.LEVEL,
-                  colormaps.NOISE_LEVEL}  # fmt: skip
+    sequential = {SSE_CMAP, FEATURE_CMAP, SIGMA_CMAP, GATE_CMAP, colormaps.GATE, colormaps.LEVEL, colormaps.NOISE_LEVEL}
     diverging = {GAIN_CMAP, SIGNED_CMAP, NOISE_CMAP, ATTRIBUTION_CMAP, colormaps.DIVERGING}
     assert all(_sequential_readable(c) for c in sequential), sequential
     assert len(diverging) == 1 and _diverging_readable(diverging.pop())

@@ -22,10 +22,10 @@ from scse_viz.attribution import (
     spearman,
     top_k_iou,
 )
+from scse_viz.geometry import upsample_map
 from scse_viz.io import LoadedImage, load_any
 from scse_viz.preprocess import fashion_tensor
 from scse_viz.render.attribution import OVERLAP_COLORS, agreement_chart, attribution_grid_figure, overlap_picture
-from scse_viz.geometry import upsample_map
 from scse_viz.tasks import SegmentationPrediction
 
 
@@ -130,8 +130,17 @@ def test_occlusion_and_smoothgrad_use_the_black_baseline_and_their_settings(fash
     np.testing.assert_allclose(occluded.result.attribution, direct.attribution, rtol=1e-5, atol=1e-7)
     assert occluded.settings == ca.Settings()  # occlusion reads none of the IG settings
     smooth = ca.attribute(fashion_run, fashion_models["scse"], "scse", "integrated_gradients_smoothgrad", 3, settings)
-    direct = integrated_gradients(fashion_models["scse"], x, target, n_steps=8, baseline=black, noise_tunnel=True,
-                                  nt_samples=3, noise_level=0.2, seed=5)  # fmt: skip
+    direct = integrated_gradients(
+        fashion_models["scse"],
+        x,
+        target,
+        n_steps=8,
+        baseline=black,
+        noise_tunnel=True,
+        nt_samples=3,
+        noise_level=0.2,
+        seed=5,
+    )
     np.testing.assert_allclose(smooth.result.attribution, direct.attribution, rtol=1e-5, atol=1e-7)
     # the page ran the library with these settings, no more and no less: as many model evaluations as the direct call
     assert smooth.settings == settings and smooth.result.evaluations == direct.evaluations
@@ -139,7 +148,9 @@ def test_occlusion_and_smoothgrad_use_the_black_baseline_and_their_settings(fash
 
 def test_gradcam_scores_each_block_against_gradcam_on_that_block(fashion_run, fashion_models):
     assert ca.jobs(fashion_run, ["layer_gradcam", "occlusion"], variants=["none", "scse"]) == [
-        ca.Job("scse", "layer_gradcam"), ca.Job("none", "occlusion"), ca.Job("scse", "occlusion")
+        ca.Job("scse", "layer_gradcam"),
+        ca.Job("none", "occlusion"),
+        ca.Job("scse", "occlusion"),
     ]  # the baseline has no attention block to run Grad-CAM on
     method_run = ca.attribute(fashion_run, fashion_models["scse"], "scse", "layer_gradcam", 9)
     assert sorted(method_run.per_block) == [f"stages.{i}.attention" for i in range(6)]
@@ -227,15 +238,21 @@ def test_top_k_overlap_and_limits_by_hand():
 
 
 def test_exports_round_trip_maps_scores_and_metadata(fashion_run, fashion_models):
-    runs = [ca.attribute(fashion_run, fashion_models[v], v, "integrated_gradients", 9, ca.Settings(8))
-            for v in ("none", "scse")] + [ca.attribute(fashion_run, fashion_models["sse"], "sse", "layer_gradcam", 9)]
+    runs = [
+        ca.attribute(fashion_run, fashion_models[v], v, "integrated_gradients", 9, ca.Settings(8))
+        for v in ("none", "scse")
+    ] + [ca.attribute(fashion_run, fashion_models["sse"], "sse", "layer_gradcam", 9)]
     text = ca.to_csv(fashion_run, runs, 10.0, {"block": "stages.1.attention"}).decode()
     meta = json.loads("\n".join(line[2:] for line in text.splitlines() if line.startswith("# ")))
     assert meta["settings"] == {"block": "stages.1.attention"} and meta["input"]["key"] == fashion_run.image.key
     assert [r["method"] for r in meta["attribution"]["runs"]] == ["integrated_gradients"] * 2 + ["layer_gradcam"]
     assert meta["attribution"]["runs"][0]["maps"]["input"]["settings"]["n_steps"] == 8
-    assert meta["attribution"]["runs"][0]["target"] == {"kind": "class", "class_index": 9, "class_name": "Ankle boot",
-                                                    "single_logit": False}
+    assert meta["attribution"]["runs"][0]["target"] == {
+        "kind": "class",
+        "class_index": 9,
+        "class_name": "Ankle boot",
+        "single_logit": False,
+    }
     table = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
     values = np.zeros((28, 28), np.float32)
     for row in table:
@@ -246,16 +263,19 @@ def test_exports_round_trip_maps_scores_and_metadata(fashion_run, fashion_models
     assert spearmans == pytest.approx([r.spearman for r in ca.agreement(fashion_run, runs[2], 10.0)], rel=1e-8)
     with np.load(io.BytesIO(ca.to_npz(fashion_run, runs, 10.0))) as npz:
         np.testing.assert_array_equal(npz["scse/integrated_gradients/attribution"], runs[1].result.attribution)
-        np.testing.assert_array_equal(npz["sse/layer_gradcam/stages.4.attention/attribution"],
-                                      runs[2].per_block["stages.4.attention"].attribution)  # fmt: skip
+        np.testing.assert_array_equal(
+            npz["sse/layer_gradcam/stages.4.attention/attribution"], runs[2].per_block["stages.4.attention"].attribution
+        )
         rows = ca.agreement_rows(fashion_run, runs, 10.0)
         assert npz["agreement"]["iou"].tolist() == [r["iou"] for r in rows]
         assert json.loads(str(npz["metadata"]))["attribution"]["top_k_percent"] == 10.0
 
 
 def test_agreement_chart_and_pictures():
-    rows = [{"model": "sSE", "method": "IG", "block": b, "stride": s, "spearman": r, "iou": i}
-            for b, s, r, i in (("late", 8.0, 0.5, 0.2), ("early", 1.0, -0.1, 0.4))]  # fmt: skip
+    rows = [
+        {"model": "sSE", "method": "IG", "block": b, "stride": s, "spearman": r, "iou": i}
+        for b, s, r, i in (("late", 8.0, 0.5, 0.2), ("early", 1.0, -0.1, 0.4))
+    ]
     spec = agreement_chart(rows, "iou")
     line = spec["layer"][0]["encoding"]
     assert line["x"]["sort"] == ["late", "early"] and line["y"]["scale"]["domain"] == [0, 1]
@@ -267,7 +287,9 @@ def test_agreement_chart_and_pictures():
     assert picture[0, 0].tolist() == [128, 128, 128]  # 0.5 gray untouched where neither is in the top k
     for (i, j), color in zip(((0, 1), (1, 0), (1, 1)), OVERLAP_COLORS):
         assert picture[i, j].tolist() == [int(color[c : c + 2], 16) for c in (1, 3, 5)]
-    cells = [("baseline", np.ones((2, 2)), None, None, "no attention blocks"),
-             ("sSE", -np.ones((2, 2)), image, np.array([[0, 1], [2, 3]]), "")]  # fmt: skip
+    cells = [
+        ("baseline", np.ones((2, 2)), None, None, "no attention blocks"),
+        ("sSE", -np.ones((2, 2)), image, np.array([[0, 1], [2, 3]]), ""),
+    ]
     figure = attribution_grid_figure(image, cells, 1.0)
     assert len(figure.axes) == 6 + 2  # 2 rows × 3 cells and two colorbars

@@ -124,8 +124,12 @@ def test_single_frame_file_is_a_2d_image_named_after_the_upload() -> None:
     assert data[128:132] == b"DICM"
     image = load_any(data, "chest.dcm")
     assert isinstance(image, LoadedImage)
-    assert (image.name, image.mode, image.pixels.dtype, image.pixels.shape) == ("chest.dcm", "dicom", np.float32,
-                                                                              (12, 16))  # fmt: skip
+    assert (image.name, image.mode, image.pixels.dtype, image.pixels.shape) == (
+        "chest.dcm",
+        "dicom",
+        np.float32,
+        (12, 16),
+    )
     assert image.source_size == (12, 16)
     assert 0.0 <= image.pixels.min() and image.pixels.max() <= 1.0
     assert not image.pixels.flags.writeable
@@ -142,8 +146,7 @@ def test_rescale_slope_and_intercept_applied() -> None:
     stored = ramp(start=300)  # 300..491, i.e. -274..203.5 HU after the rescale below
     slope, intercept = 2.5, -1024.0
     center, width = 0.0, 400.0  # a window in rescaled (Hounsfield) units
-    data = dicom_bytes(stored, RescaleSlope=slope, RescaleIntercept=intercept, WindowCenter=center,
-                       WindowWidth=width)  # fmt: skip
+    data = dicom_bytes(stored, RescaleSlope=slope, RescaleIntercept=intercept, WindowCenter=center, WindowWidth=width)
     hounsfield = stored.astype(np.float64) * slope + intercept
     expected = np.clip((hounsfield - (center - width / 2)) / width, 0.0, 1.0)
     assert 0.0 < expected.mean() < 1.0  # the window really cuts through these values
@@ -156,8 +159,9 @@ def test_window_centre_maps_to_one_half() -> None:
     stored[4, 4] = 1110  # 505 = centre + width/16
     stored[6, 6] = 9000  # far above the window
     # Multi-valued window: the first pair is the default.
-    data = dicom_bytes(stored, RescaleSlope=0.5, RescaleIntercept=-50.0, WindowCenter=[500.0, 40.0],
-                       WindowWidth=[80.0, 400.0])  # fmt: skip
+    data = dicom_bytes(
+        stored, RescaleSlope=0.5, RescaleIntercept=-50.0, WindowCenter=[500.0, 40.0], WindowWidth=[80.0, 400.0]
+    )
     pixels = load_any(data, "w.dcm").pixels
     assert pixels[2, 3] == pytest.approx(0.5, abs=1e-6)
     assert pixels[4, 4] == pytest.approx(0.5 + 5 / 80, abs=1e-6)
@@ -229,8 +233,7 @@ def test_2d_size_limits_apply() -> None:
 def test_multi_frame_file_is_a_volume_of_the_right_shape() -> None:
     frames, rows, cols = 5, 10, 12
     stack = np.stack([np.full((rows, cols), 10 * (k + 1), np.uint16) for k in range(frames)])
-    data = dicom_bytes(stack, PixelSpacing=[0.5, 0.8], SpacingBetweenSlices=3.0, RescaleSlope=2.0,
-                       RescaleIntercept=1.0)  # fmt: skip
+    data = dicom_bytes(stack, PixelSpacing=[0.5, 0.8], SpacingBetweenSlices=3.0, RescaleSlope=2.0, RescaleIntercept=1.0)
     volume = load_any(data, "cine.dcm")
     assert isinstance(volume, Volume)
     assert volume.name == "cine.dcm"
@@ -245,8 +248,13 @@ def test_classic_multi_frame_with_one_position_keeps_stored_order() -> None:
     """One top-level position (the first frame's) and a Spacing Between Slices: frames stay in stored order, step
     along the normal, and frame 0 sits at the planted position."""
     stack = np.stack([np.full((8, 10), 30 - 10 * k, np.uint16) for k in range(3)])
-    data = dicom_bytes(stack, ImageOrientationPatient=AXIAL, ImagePositionPatient=[0.0, 0.0, 12.0],
-                       PixelSpacing=[1.0, 1.0], SpacingBetweenSlices=2.0)  # fmt: skip
+    data = dicom_bytes(
+        stack,
+        ImageOrientationPatient=AXIAL,
+        ImagePositionPatient=[0.0, 0.0, 12.0],
+        PixelSpacing=[1.0, 1.0],
+        SpacingBetweenSlices=2.0,
+    )
     volume = load_any(data, "nm.dcm")
     for k in range(3):
         assert np.all(volume.data[:, :, k] == 30 - 10 * k), k
@@ -267,11 +275,17 @@ def test_enhanced_multi_frame_uses_its_functional_groups() -> None:
     heights = [6.0, 0.0, 9.0, 3.0]  # stored order; sorted: 0, 3, 6, 9
     slopes = [1.0, 2.0, 3.0, 4.0]
     stack = np.stack([np.full((8, 10), 10 * (k + 1), np.uint16) for k in range(4)])
-    shared = item(PixelMeasuresSequence=[item(PixelSpacing=[0.6, 0.4], SliceThickness=50.0)],
-                  PlaneOrientationSequence=[item(ImageOrientationPatient=AXIAL)])  # fmt: skip
-    per_frame = [item(PlanePositionSequence=[item(ImagePositionPatient=[0.0, 0.0, z])],
-                      PixelValueTransformationSequence=[item(RescaleSlope=m, RescaleIntercept=-5.0)])
-                 for z, m in zip(heights, slopes, strict=True)]  # fmt: skip
+    shared = item(
+        PixelMeasuresSequence=[item(PixelSpacing=[0.6, 0.4], SliceThickness=50.0)],
+        PlaneOrientationSequence=[item(ImageOrientationPatient=AXIAL)],
+    )
+    per_frame = [
+        item(
+            PlanePositionSequence=[item(ImagePositionPatient=[0.0, 0.0, z])],
+            PixelValueTransformationSequence=[item(RescaleSlope=m, RescaleIntercept=-5.0)],
+        )
+        for z, m in zip(heights, slopes, strict=True)
+    ]
     data = dicom_bytes(stack, SharedFunctionalGroupsSequence=[shared], PerFrameFunctionalGroupsSequence=per_frame)
     volume = load_any(data, "enhanced.dcm")
     assert volume.shape == (10, 8, 4)
@@ -328,8 +342,13 @@ def test_axial_series_in_lps_becomes_ras() -> None:
     for k in range(3):
         pixels = np.zeros((10, 12), np.uint16)
         pixels[0, 0] = 1000
-        members[f"s{k}"] = dicom_bytes(pixels, ImageOrientationPatient=AXIAL, ImagePositionPatient=[0, 0, 3.0 * k],
-                                       PixelSpacing=[1, 1], SeriesInstanceUID="1.2.3")  # fmt: skip
+        members[f"s{k}"] = dicom_bytes(
+            pixels,
+            ImageOrientationPatient=AXIAL,
+            ImagePositionPatient=[0, 0, 3.0 * k],
+            PixelSpacing=[1, 1],
+            SeriesInstanceUID="1.2.3",
+        )
     volume = load_any(zip_bytes(members), "lps.zip")
     marker = np.argwhere(volume.data[:, :, 0] == 1000)
     np.testing.assert_array_equal(marker, [[11, 9]])
@@ -340,8 +359,9 @@ def test_axial_series_in_lps_becomes_ras() -> None:
 def test_monochrome1_series_is_inverted_across_the_whole_volume() -> None:
     """Slices of constant 100 + k: inverted within the volume's range (100..104) they hold 204 - (100 + k), so the
     brightest stored slice is the darkest (flipping each slice within its own range would change nothing)."""
-    members = {f"m{k}": series_slice(100 + k, 2.5 * k, k + 1, PhotometricInterpretation="MONOCHROME1")
-               for k in range(5)}  # fmt: skip
+    members = {
+        f"m{k}": series_slice(100 + k, 2.5 * k, k + 1, PhotometricInterpretation="MONOCHROME1") for k in range(5)
+    }
     volume = load_any(zip_bytes(members), "mono1.zip")
     for k in range(5):
         assert np.all(volume.data[:, :, k] == 204 - (100 + k)), k
@@ -350,8 +370,9 @@ def test_monochrome1_series_is_inverted_across_the_whole_volume() -> None:
 def test_series_falls_back_to_instance_number_without_positions() -> None:
     members = {}
     for n, k in enumerate([2, 0, 1]):
-        members[f"f{n}"] = dicom_bytes(np.full((8, 8), 10 + k, np.uint16), InstanceNumber=k + 1,
-                                       SeriesInstanceUID="9.9", SliceThickness=4.0)  # fmt: skip
+        members[f"f{n}"] = dicom_bytes(
+            np.full((8, 8), 10 + k, np.uint16), InstanceNumber=k + 1, SeriesInstanceUID="9.9", SliceThickness=4.0
+        )
     volume = load_any(zip_bytes(members), "noloc.zip")
     for k in range(3):
         assert np.all(volume.data[:, :, k] == 10 + k)
@@ -401,8 +422,9 @@ def test_zip_without_dicom_keeps_the_old_refusal() -> None:
     with pytest.raises(UnsupportedFormatError) as caught:
         load_any(data, "report.docx")
     message = str(caught.value)
-    assert message.startswith('"report.docx" is not a file the app can read (it looks like a ZIP archive or an Office '
-                              "document).")  # fmt: skip
+    assert message.startswith(
+        '"report.docx" is not a file the app can read (it looks like a ZIP archive or an Office document).'
+    )
     assert "PNG, JPEG, TIFF" in message
 
 

@@ -55,7 +55,8 @@ def test_channel_knockout_effects_equal_a_recomputation_without_capture():
     with torch.no_grad():
         base = score(model(x))
         for c in range(8):
-            def zero_channel(module, args, output, c=c):  # noqa: ANN001, ANN202
+
+            def zero_channel(module, args, output, c=c):
                 output = output.clone()
                 output[:, c] = 0.0
                 return output

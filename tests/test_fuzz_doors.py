@@ -27,15 +27,22 @@ FIGURES = REPO_ROOT / "test-artifacts" / "fuzz.json"
 
 @pytest.mark.parametrize("door", ["images", "volumes", "dicom", "models", "batch"])
 def test_door_refuses_hostile_input_with_typed_errors_in_bounded_memory(door: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "tests.fuzzing", door, "--examples", str(EXAMPLES), "--seed", "7"],
-                          capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.fuzzing", door, "--examples", str(EXAMPLES), "--seed", "7"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO_ROOT,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     FIGURES.parent.mkdir(exist_ok=True)
     recorded = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
     FIGURES.write_text(json.dumps({**recorded, door: figures}, indent=1))
-    print(f"fuzz {door}: {figures['examples']} examples, worst {figures['worst_seconds']:.2f} s, "
-          f"worst extra peak {figures['worst_extra_mb']:.0f} MB")  # fmt: skip
+    print(
+        f"fuzz {door}: {figures['examples']} examples, worst {figures['worst_seconds']:.2f} s, "
+        f"worst extra peak {figures['worst_extra_mb']:.0f} MB"
+    )
     assert figures["examples"] == EXAMPLES
     assert figures["failures"] == []
     assert figures["worst_extra_mb"] <= MAX_EXTRA_MB, figures
@@ -56,14 +63,39 @@ def test_the_fuzzer_finds_an_untyped_failure_when_there_is_one(monkeypatch) -> N
     assert all(f.startswith("IndexError: odd length") for f in figures["failures"])
 
 
-LINK_PARAMETERS = ("family", "variant", "block", "sort", "topk", "cmap", "alpha", "channel", "knockout", "input",
-                   "sample", "slice", "orient", "file", "present", "step", "hide", "tab")  # fmt: skip
-hostile_text = st.one_of(st.text(max_size=40), st.sampled_from(["-1", "1e309", "nan", "999999999999", "%00", "../",
-                                                                "<script>", ",,,", " "]))  # fmt: skip
+LINK_PARAMETERS = (
+    "family",
+    "variant",
+    "block",
+    "sort",
+    "topk",
+    "cmap",
+    "alpha",
+    "channel",
+    "knockout",
+    "input",
+    "sample",
+    "slice",
+    "orient",
+    "file",
+    "present",
+    "step",
+    "hide",
+    "tab",
+)
+hostile_text = st.one_of(
+    st.text(max_size=40), st.sampled_from(["-1", "1e309", "nan", "999999999999", "%00", "../", "<script>", ",,,", " "])
+)
 
 
-@settings(max_examples=6, deadline=None, database=None, phases=[Phase.generate], derandomize=True,
-          suppress_health_check=list(HealthCheck))  # fmt: skip
+@settings(
+    max_examples=6,
+    deadline=None,
+    database=None,
+    phases=[Phase.generate],
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
 @given(st.dictionaries(st.sampled_from(LINK_PARAMETERS), hostile_text, min_size=1, max_size=6))
 def test_hostile_link_parameters_never_break_the_page(params: dict[str, str]) -> None:
     at = page("1_Explore.py")

@@ -17,16 +17,29 @@ from .app_helpers import page, ran
 
 def rows(block: str, means, stds, below=0.0, above=0.0, model="scse", labels=None):
     labels = labels or ["x"] * len(means)
-    return [{"image": f"{i}.png", "label": lab, "model": model, "block": block, "w_mean": m, "w_std": s,
-             "w_share_below_0.05": below, "w_share_above_0.95": above, "q_mean": None}
-            for i, (m, s, lab) in enumerate(zip(means, stds, labels))]  # fmt: skip
+    return [
+        {
+            "image": f"{i}.png",
+            "label": lab,
+            "model": model,
+            "block": block,
+            "w_mean": m,
+            "w_std": s,
+            "w_share_below_0.05": below,
+            "w_share_above_0.95": above,
+            "q_mean": None,
+        }
+        for i, (m, s, lab) in enumerate(zip(means, stds, labels))
+    ]
 
 
 def test_a_constant_gate_is_collapsed_a_saturated_one_saturated_and_a_varying_one_healthy():
     rng = np.random.default_rng(0)
-    table = (rows("stuck", 0.65 + 1e-4 * rng.standard_normal(30), [0.001] * 30)
-             + rows("switch", rng.uniform(0.3, 0.7, 30), [0.45] * 30, below=0.5, above=0.45)
-             + rows("alive", rng.uniform(0.3, 0.8, 30), [0.2] * 30))  # fmt: skip
+    table = (
+        rows("stuck", 0.65 + 1e-4 * rng.standard_normal(30), [0.001] * 30)
+        + rows("switch", rng.uniform(0.3, 0.7, 30), [0.45] * 30, below=0.5, above=0.45)
+        + rows("alive", rng.uniform(0.3, 0.8, 30), [0.2] * 30)
+    )
     verdicts = {e["block"]: e["verdict"] for e in G.block_summary(table)}
     assert verdicts == {"stuck": "collapsed", "switch": "saturated", "alive": "healthy"}
     stuck = next(e for e in G.block_summary(table) if e["block"] == "stuck")
@@ -73,8 +86,10 @@ def test_the_page_computes_the_photo_test_set_and_reads_an_uploaded_table(tmp_pa
 
 
 def test_faithfulness_summary_is_the_mean_per_block_and_absent_without_the_columns():
-    table = [{"model": "sse", "block": "b", "image": f"{i}", "sse_deletion_auc": v, "channel_rho": None}
-             for i, v in enumerate([0.2, 0.4])]  # fmt: skip
+    table = [
+        {"model": "sse", "block": "b", "image": f"{i}", "sse_deletion_auc": v, "channel_rho": None}
+        for i, v in enumerate([0.2, 0.4])
+    ]
     (entry,) = G.faithfulness_summary(table)
     assert entry["sse_deletion_auc"] == pytest.approx(0.3) and entry["channel_rho"] is None and entry["images"] == 2
     assert G.faithfulness_summary(rows("b", [0.5], [0.1])) == []
@@ -83,10 +98,24 @@ def test_faithfulness_summary_is_the_mean_per_block_and_absent_without_the_colum
 def curve_rows(model="sse", block="b"):
     """Two images with planted curves (3 points: 0, 50, 100 % of the pixels) for the sSE and the random order."""
     base = {"model": model, "block": block, "w_mean": None, "q_mean": 0.5, "channel_rho": None}
-    return [{**base, "image": "1.png", "sse_deletion_auc": 0.25, "sse_deletion_curve": [1.0, 0.0, 0.0],
-             "random_deletion_curve": [1.0, 0.5, 0.0], "sse_insertion_curve": [0.0, 0.5, 1.0]},
-            {**base, "image": "2.png", "sse_deletion_auc": 0.5, "sse_deletion_curve": [1.0, 0.5, 0.0],
-             "random_deletion_curve": [1.0, 0.5, 0.0], "sse_insertion_curve": [0.0, 1.0, 1.0]}]  # fmt: skip
+    return [
+        {
+            **base,
+            "image": "1.png",
+            "sse_deletion_auc": 0.25,
+            "sse_deletion_curve": [1.0, 0.0, 0.0],
+            "random_deletion_curve": [1.0, 0.5, 0.0],
+            "sse_insertion_curve": [0.0, 0.5, 1.0],
+        },
+        {
+            **base,
+            "image": "2.png",
+            "sse_deletion_auc": 0.5,
+            "sse_deletion_curve": [1.0, 0.5, 0.0],
+            "random_deletion_curve": [1.0, 0.5, 0.0],
+            "sse_insertion_curve": [0.0, 1.0, 1.0],
+        },
+    ]
 
 
 def test_perturbation_curves_are_the_mean_curve_per_ranking():
@@ -114,6 +143,5 @@ def test_the_page_draws_the_curves_of_an_uploaded_table():
     assert at.selectbox(key="gh-curve-block").value == "b"
     numbers = next(d.value for d in at.dataframe if "share of pixels" in d.value.columns)
     middle = numbers[(numbers["curve"] == "deletion") & (numbers["share of pixels"] == 0.5)]
-    assert dict(zip(middle["ranking"], middle["objective"])) == pytest.approx({"sSE map q": 0.25,
-                                                                               "random order": 0.5})
+    assert dict(zip(middle["ranking"], middle["objective"])) == pytest.approx({"sSE map q": 0.25, "random order": 0.5})
     assert any("Deletion and insertion curves" in m.value for m in at.markdown)

@@ -59,8 +59,13 @@ MEASURE = textwrap.dedent(
 
 
 def measure(kind: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", MEASURE, kind], capture_output=True, text=True, timeout=300,
-                          cwd=str(__import__("pathlib").Path(__file__).parents[1]))  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, kind],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(__import__("pathlib").Path(__file__).parents[1]),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -79,8 +84,8 @@ def test_hostile_model_file_is_refused_cheaply_with_one_message(kind: str) -> No
 
 def test_a_matching_upload_still_loads() -> None:
     """The checks refuse misfits only: a real seresnet18 state_dict loads and gives the model's own outputs."""
-    import torch
     import timm
+    import torch
     from safetensors.torch import save
 
     from scse_viz.bring import read_model
@@ -100,7 +105,7 @@ def test_a_model_larger_than_its_upload_is_refused_before_building(monkeypatch) 
     from safetensors.torch import save
     from torch import nn
 
-    import scse_viz.bring as bring
+    from scse_viz import bring
     from scse_viz.bring import architectures
     from scse_viz.errors import UserModelError
 

@@ -477,9 +477,11 @@ def test_every_bad_upload_ends_in_an_input_error() -> None:
         (ImageTooSmallError, lambda: load_any(encode(Image.new("L", (4, 4)), "PNG"), "tiny.png")),
         (NonFiniteValuesError, lambda: load_any(encode(Image.fromarray(nan_tiff), "TIFF"), "nan.tif")),
         (VolumeIndexRequiredError, lambda: load_any(four_d, "bold.nii")),
-        (SliceIndexError, lambda: volume_slice(load_any(nifti_bytes(np.zeros((4, 4, 4), np.float32)), "v.nii"),
-                                               "axial", 4)),
-    ]  # fmt: skip
+        (
+            SliceIndexError,
+            lambda: volume_slice(load_any(nifti_bytes(np.zeros((4, 4, 4), np.float32)), "v.nii"), "axial", 4),
+        ),
+    ]
     for expected, upload in cases:
         with pytest.raises(InputError) as caught:
             upload()

@@ -16,15 +16,27 @@ from .conftest import REPO_ROOT
 
 # The app's pages and flows, and the commands that look their per-family parts up instead of branching.
 ASKING_FILES = sorted(
-    {*REPO_ROOT.glob("pages/*.py"), REPO_ROOT / "app.py", *REPO_ROOT.glob("scse_viz/ui/*.py"),
-     *REPO_ROOT.glob("scse_viz/views/*.py"), *REPO_ROOT.glob("scse_viz/compare_attribution/*.py"),
-     *REPO_ROOT.glob("scse_viz/teaching/*.py"), *REPO_ROOT.glob("scse_viz/attribution/*.py"),
-     REPO_ROOT / "scse_viz/explore.py", REPO_ROOT / "scse_viz/export.py", REPO_ROOT / "scse_viz/evaluate.py",
-     REPO_ROOT / "scse_viz/batch.py", REPO_ROOT / "scse_viz/volume_run.py", REPO_ROOT / "scse_viz/gate_health.py",
-     REPO_ROOT / "scse_viz/degradation.py",
-     REPO_ROOT / "scse_viz/train/__main__.py", REPO_ROOT / "scse_viz/train/ship.py",
-     REPO_ROOT / "scse_viz/train/card.py", REPO_ROOT / "scse_viz/train/samples/__init__.py"}
-)  # fmt: skip
+    {
+        *REPO_ROOT.glob("pages/*.py"),
+        REPO_ROOT / "app.py",
+        *REPO_ROOT.glob("scse_viz/ui/*.py"),
+        *REPO_ROOT.glob("scse_viz/views/*.py"),
+        *REPO_ROOT.glob("scse_viz/compare_attribution/*.py"),
+        *REPO_ROOT.glob("scse_viz/teaching/*.py"),
+        *REPO_ROOT.glob("scse_viz/attribution/*.py"),
+        REPO_ROOT / "scse_viz/explore.py",
+        REPO_ROOT / "scse_viz/export.py",
+        REPO_ROOT / "scse_viz/evaluate.py",
+        REPO_ROOT / "scse_viz/batch.py",
+        REPO_ROOT / "scse_viz/volume_run.py",
+        REPO_ROOT / "scse_viz/gate_health.py",
+        REPO_ROOT / "scse_viz/degradation.py",
+        REPO_ROOT / "scse_viz/train/__main__.py",
+        REPO_ROOT / "scse_viz/train/ship.py",
+        REPO_ROOT / "scse_viz/train/card.py",
+        REPO_ROOT / "scse_viz/train/samples/__init__.py",
+    }
+)
 
 
 def _names() -> set[str]:
@@ -34,12 +46,18 @@ def _names() -> set[str]:
 
 def _string_constants(tree: ast.AST) -> list[tuple[int, str]]:
     docstrings = {
-        id(node.body[0].value) for node in ast.walk(tree)
-        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and node.body
-        and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
-    }  # fmt: skip
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
 
 
 def test_the_checked_files_exist():
@@ -88,10 +106,12 @@ def test_the_name_check_catches_a_branch():
 
 
 def test_loading_a_shipped_model_imports_no_training_code():
-    code = ("import sys; from scse_viz import zoo; "
-            "[zoo.load_model(f.name, v) for f in zoo.list_families() for v in f.variants]; "
-            "loaded = sorted(m for m in sys.modules if m.startswith('scse_viz.train')); print(loaded); "
-            "assert not loaded, loaded")  # fmt: skip
+    code = (
+        "import sys; from scse_viz import zoo; "
+        "[zoo.load_model(f.name, v) for f in zoo.list_families() for v in f.variants]; "
+        "loaded = sorted(m for m in sys.modules if m.startswith('scse_viz.train')); print(loaded); "
+        "assert not loaded, loaded"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -104,8 +124,11 @@ def test_the_pages_layer_is_the_only_one_importing_streamlit():
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])  # fmt: skip
+            modules = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             if any(m.split(".")[0] == "streamlit" or m.startswith("scse_viz.ui") for m in modules):
                 offenders.append(str(path.relative_to(REPO_ROOT)))
     assert not offenders

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gc
 
 import numpy as np
-import pytest
 import torch
 
 import scse_viz  # noqa: F401
@@ -36,16 +35,17 @@ def test_a_session_keeps_at_most_its_budget(monkeypatch):
     at = ran(page("1_Explore.py"))
     rng = np.random.default_rng(0)
     for k in range(4):
-        source = [r for r in at.sidebar.radio if r.label == "Input"][0]
+        source = next(r for r in at.sidebar.radio if r.label == "Input")
         source.set_value("Upload your own")
         ran(at)
-        upload = [u for u in at.sidebar.file_uploader if u.label == "Image, NIfTI volume or DICOM"][0]
+        upload = next(u for u in at.sidebar.file_uploader if u.label == "Image, NIfTI volume or DICOM")
         upload.set_value((f"scan{k}.png", png_bytes(rng.random((640, 480))), "image/png"))
         ran(at)
         kept = at.session_state[state.SIZES]
         assert sum(size for size, _ in kept.values()) <= 4 * 2**20
-        independent = sum(nbytes(at.session_state[store].get(key)) for store, key in kept
-                          if key in at.session_state[store])  # fmt: skip
+        independent = sum(
+            nbytes(at.session_state[store].get(key)) for store, key in kept if key in at.session_state[store]
+        )
         assert independent <= 4 * 2**20
     shown = [str(e.proto) for e in at.main]
     assert any("scan3.png" in text for text in shown) and not any("scan0.png" in text for text in shown)

@@ -89,8 +89,9 @@ def test_psnr_and_ssim_agree_with_scikit_image():
     clean = data.evaluation_crop(data.test_photo("coffee"), 96)
     noisy = np.clip(clean + 0.08 * rng.standard_normal(clean.shape), 0, 1)
     assert psnr(noisy, clean) == pytest.approx(peak_signal_noise_ratio(clean, noisy, data_range=1.0), abs=1e-9)
-    expected = structural_similarity(noisy, clean, data_range=1.0, channel_axis=-1, gaussian_weights=True,
-                                     sigma=1.5, use_sample_covariance=False)  # fmt: skip
+    expected = structural_similarity(
+        noisy, clean, data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
     assert ssim(noisy, clean) == pytest.approx(expected, abs=1e-9)
     assert psnr(clean, clean) == float("inf") and ssim(clean, clean) == pytest.approx(1.0)
 
@@ -149,8 +150,16 @@ def test_one_step_of_the_recipe_lowers_the_loss_on_its_batch():
 def test_a_tiny_training_run_writes_a_checkpoint_the_zoo_loads(tmp_path):
     from scse_viz.train.photo import PhotoConfig, train_photo
 
-    config = PhotoConfig(variant="sse", seed=1, epochs=1, batch_size=4, dead_leaves=4, photos=4,
-                         photo_dirs=(SKIMAGE_DATA,), progress=False)  # fmt: skip
+    config = PhotoConfig(
+        variant="sse",
+        seed=1,
+        epochs=1,
+        batch_size=4,
+        dead_leaves=4,
+        photos=4,
+        photo_dirs=(SKIMAGE_DATA,),
+        progress=False,
+    )
     result = train_photo(config, tmp_path)
     model = zoo.load_checkpoint(FAMILY.build("sse"), result.weights_path)
     from safetensors.torch import load_file
@@ -168,7 +177,7 @@ def test_the_shipped_variants_load_in_eval_mode_and_denoise(variant):
     model = zoo.load_model("photo", variant)
     assert not model.training
     clean = data.evaluation_crop(data.test_photo("chelsea"), 128)
-    noisy, truth = degrade(clean, NoiseSetting("uniform", 25.0, seed=0))
+    noisy, _truth = degrade(clean, NoiseSetting("uniform", 25.0, seed=0))
     prepared = FAMILY.prepare(noisy)
     with torch.no_grad():
         restored = FAMILY.task.read(model(prepared.tensor), prepared.geometry).image
@@ -245,8 +254,10 @@ def test_each_family_says_which_inputs_suit_it():
     photo = LoadedImage(data.test_photo("chelsea"), "chelsea.png", "RGB", 8, (300, 451))
     garment = LoadedImage(np.zeros((28, 28), np.float32), "g.png", "L", 8, (28, 28))
     volume = Volume(np.zeros((8, 8, 8), np.float32), np.eye(4), "v.nii", (1.0, 1.0, 1.0))
-    suits = {name: {k: zoo.family(name).suits(v) for k, v in
-                    {"photo": photo, "garment": garment, "volume": volume}.items()} for name in zoo.FAMILIES}
+    suits = {
+        name: {k: zoo.family(name).suits(v) for k, v in {"photo": photo, "garment": garment, "volume": volume}.items()}
+        for name in zoo.FAMILIES
+    }
     assert suits["photo"] == {"photo": True, "garment": True, "volume": False}
     assert suits["fashion"] == {"photo": False, "garment": True, "volume": False}
     assert suits["brain"] == {"photo": False, "garment": True, "volume": True}

@@ -27,8 +27,8 @@ from scse_viz.blocks import SCSE, SpatialSE
 from .conftest import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
-PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
-BASH_BLOCKS = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+BASH_BLOCKS = re.findall(r"```bash\n(.*?)```", README, flags=re.DOTALL)
 
 
 def _block_input(model: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
@@ -108,7 +108,9 @@ def check_bring_example(ns: dict) -> None:
     assert len(modules) >= 9 and sorted(r.name for r in gates) == sorted(modules)
     for record in gates:
         assert record.channel_gate.shape == (1, modules[record.name].fc1.in_channels)
-        assert record.channel_gate.dtype == np.float32 and ((record.channel_gate >= 0) & (record.channel_gate <= 1)).all()
+        assert (
+            record.channel_gate.dtype == np.float32 and ((record.channel_gate >= 0) & (record.channel_gate <= 1)).all()
+        )
     with torch.no_grad():
         expected = net(run.prepared.tensor).softmax(dim=1)[0].numpy()
     np.testing.assert_allclose(run.outputs["model"].prediction.probabilities, expected, atol=1e-6)
@@ -148,8 +150,8 @@ def test_each_check_finds_its_readme_example():
 
 
 def test_readme_has_two_set_up_commands_and_ci_runs_the_second():
-    set_up = README[README.index("## Set-up"):README.index("\n## ", README.index("## Set-up") + 1)]
-    commands = [block.strip() for block in re.findall(r"```bash\n(.*?)```", set_up, flags=re.S)]
+    set_up = README[README.index("## Set-up") : README.index("\n## ", README.index("## Set-up") + 1)]
+    commands = [block.strip() for block in re.findall(r"```bash\n(.*?)```", set_up, flags=re.DOTALL)]
     assert len(commands) == 2 and "streamlit run app.py" in commands[0] and "pytest" in commands[1]
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert commands[1] in ci

@@ -42,8 +42,9 @@ def test_mixture_labels_agree_with_the_mni152_maps(head) -> None:
     report = realhead.tissue_report(head)
     assert report["GM"] >= MIN_TISSUE_DICE and report["WM"] >= MIN_TISSUE_DICE, report
     # Planted failure: the same labels 4 mm off along x no longer pass.
-    shifted = realhead.RealHeadVolumes(head.head, np.roll(head.brain, 4, axis=0),
-                                       np.roll(head.probabilities, 4, axis=1), head.tissues, 0)  # fmt: skip
+    shifted = realhead.RealHeadVolumes(
+        head.head, np.roll(head.brain, 4, axis=0), np.roll(head.probabilities, 4, axis=1), head.tissues, 0
+    )
     moved = realhead.tissue_report(shifted)
     assert min(moved["GM"], moved["WM"]) < MIN_TISSUE_DICE, moved
 
@@ -75,7 +76,8 @@ def test_split_holds_out_mirror_twins_and_keeps_face_slices_for_training(head) -
     assert not (train & test) and not (train & mirrored)
     for orientation in ORIENTATIONS:
         held = set(realhead.split_indices(orientation, "test", head)) | set(
-            realhead.split_indices(orientation, "val", head))
+            realhead.split_indices(orientation, "val", head)
+        )
         trained = realhead.split_indices(orientation, "train", head)
         assert min(abs(i - h) for i in trained for h in held) > 2  # the guard
     brain_rows = np.flatnonzero(head.brain.sum(axis=(0, 1)) > 0)
@@ -98,8 +100,9 @@ def test_real_head_labels_stay_on_their_pixels_through_warps_and_crops(head) -> 
     from scse_viz.train.brain import RealHeads
     from scse_viz.train.config import BrainConfig
 
-    config = BrainConfig(real_head_rendered=0.0, crop_probability=1.0, elastic_probability=1.0, noise_std=0.0,
-                         bias_field=0.1)  # fmt: skip
+    config = BrainConfig(
+        real_head_rendered=0.0, crop_probability=1.0, elastic_probability=1.0, noise_std=0.0, bias_field=0.1
+    )
     slices = [realhead.real_head_slice(o, i, head) for o, i in (("sagittal", 70), ("coronal", 120), ("axial", 90))]
     dataset = RealHeads(slices, config)
     wm = (dataset.tissues == synthhead.WM).float()
@@ -145,9 +148,22 @@ def test_tiny_training_run_on_the_real_head_writes_a_checkpoint_the_zoo_loads(tm
     from scse_viz.train.config import BrainConfig
 
     threads = torch.get_num_threads()
-    config = BrainConfig(variant="scse", seed=5, epochs=1, batch_size=4, max_train_items=4, base_channels=8, depth=2,
-                         size=64, real_head_share=1.0, elastic_probability=0.0, device="cpu", progress=False,
-                         val_every=100, init_from=None)  # fmt: skip
+    config = BrainConfig(
+        variant="scse",
+        seed=5,
+        epochs=1,
+        batch_size=4,
+        max_train_items=4,
+        base_channels=8,
+        depth=2,
+        size=64,
+        real_head_share=1.0,
+        elastic_probability=0.0,
+        device="cpu",
+        progress=False,
+        val_every=100,
+        init_from=None,
+    )
     try:
         result = train_brain(config, tmp_path)
     finally:

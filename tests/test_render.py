@@ -16,6 +16,7 @@ from matplotlib.colors import to_rgba
 from PIL import Image
 
 from scse_viz.geometry import upsample_map
+from scse_viz.render import channel as channel_mod
 from scse_viz.render import (
     channel_gate_comparison_figure,
     channel_gate_figure,
@@ -30,7 +31,6 @@ from scse_viz.render import (
     spatial_grid_figure,
     spatial_overlay_figure,
 )
-from scse_viz.render import channel as channel_mod
 from scse_viz.render import outputs as outputs_mod
 
 RENDER_DIR = Path(__file__).resolve().parents[1] / "scse_viz" / "render"
@@ -53,8 +53,12 @@ def overlay_image(fig):
 @pytest.mark.parametrize(
     ("in_size", "out_size"),
     [
-        ((4, 4), (32, 32)), ((7, 5), (30, 41)), ((5, 6), (17, 23)),
-        ((1, 1), (5, 5)), ((3, 9), (3, 9)), ((16, 12), (8, 5)),
+        ((4, 4), (32, 32)),
+        ((7, 5), (30, 41)),
+        ((5, 6), (17, 23)),
+        ((1, 1), (5, 5)),
+        ((3, 9), (3, 9)),
+        ((16, 12), (8, 5)),
     ],
 )
 def test_upsample_matches_torch_bilinear_align_corners_false(in_size, out_size):
@@ -199,8 +203,12 @@ HAND = np.array([0.5, 0.9, 0.1, 0.6, 0.45, 0.95])  # |w - 0.5| = 0, .4, .4, .1, 
 
 @pytest.mark.parametrize(
     ("order", "top_k", "channels"),
-    [("sorted", None, [5, 1, 3, 0, 4, 2]), ("channel", None, [0, 1, 2, 3, 4, 5]),
-     ("sorted", 3, [5, 1, 2]), ("channel", 3, [1, 2, 5])],
+    [
+        ("sorted", None, [5, 1, 3, 0, 4, 2]),
+        ("channel", None, [0, 1, 2, 3, 4, 5]),
+        ("sorted", 3, [5, 1, 2]),
+        ("channel", 3, [1, 2, 5]),
+    ],
 )
 def test_channel_gate_table_order_and_top_k(order, top_k, channels):
     rows = channel_gate_table(HAND, order, top_k)
@@ -223,8 +231,12 @@ def test_channel_gate_bars_follow_the_table_and_label_original_channels(order):
 def test_channel_gate_highlights_strongest_boosts_and_suppressions():
     fig = channel_gate_figure(HAND, order="channel", highlight=2)
     faces = [b.get_facecolor() for b in fig.axes[0].containers[0].patches]
-    expected = {5: channel_mod.BOOST_COLOR, 1: channel_mod.BOOST_COLOR,
-                2: channel_mod.SUPPRESS_COLOR, 4: channel_mod.SUPPRESS_COLOR}
+    expected = {
+        5: channel_mod.BOOST_COLOR,
+        1: channel_mod.BOOST_COLOR,
+        2: channel_mod.SUPPRESS_COLOR,
+        4: channel_mod.SUPPRESS_COLOR,
+    }
     for c, face in enumerate(faces):
         assert face == pytest.approx(to_rgba(expected.get(c, channel_mod.BAR_COLOR)))
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]

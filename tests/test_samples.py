@@ -56,8 +56,11 @@ def test_brain_slices_are_test_slices_shown_as_the_app_shows_them() -> None:
         assert set(np.unique(mask)) == {0, 1, 2, 3}
         # The slab's fullest slice: "plenty of brain".
         slab = slab_of(orientation)[index]
-        counts = {i: np.count_nonzero(brain_slice(orientation, i).labels)
-                  for i in split_indices(orientation, "test") if slab_of(orientation)[i] == slab}  # fmt: skip
+        counts = {
+            i: np.count_nonzero(brain_slice(orientation, i).labels)
+            for i in split_indices(orientation, "test")
+            if slab_of(orientation)[i] == slab
+        }
         assert np.count_nonzero(mask) == max(counts.values())
         loaded = load_any(sample_bytes(sample), sample.path.name)
         assert isinstance(loaded, LoadedImage) and loaded.pixels.shape == truth.pixels.shape
@@ -82,8 +85,12 @@ def test_brain_volume_is_the_template_averaged_over_2mm_blocks_in_world_space() 
     first = to_template[:3, 3] - 0.5  # template index of each block's first voxel, for sample voxel 0
     np.testing.assert_allclose(first, np.round(first), atol=1e-9)
     starts = [int(round(f)) + 2 * np.arange(n) for f, n in zip(first, volume.shape)]
-    block_sum = sum(template.data[np.ix_(starts[0] + a, starts[1] + b, starts[2] + c)].astype(np.float64)
-                    for a in (0, 1) for b in (0, 1) for c in (0, 1))  # fmt: skip
+    block_sum = sum(
+        template.data[np.ix_(starts[0] + a, starts[1] + b, starts[2] + c)].astype(np.float64)
+        for a in (0, 1)
+        for b in (0, 1)
+        for c in (0, 1)
+    )
     assert np.abs(volume.data - block_sum / 8).max() <= 0.5 + 1e-6
     covered = tuple(slice(s[0], s[-1] + 2) for s in starts)
     assert np.count_nonzero(template.data[covered]) == np.count_nonzero(template.data)  # the whole brain is in it

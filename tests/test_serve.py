@@ -48,7 +48,9 @@ def _upload(page, name: str, data: bytes) -> None:
     sidebar.get_by_text("Upload your own", exact=True).click()
     idle(page, after=before)
     before = runs_finished(page)
-    sidebar.locator('input[type="file"]').set_input_files(files=[{"name": name, "mimeType": "image/png", "buffer": data}])
+    sidebar.locator('input[type="file"]').set_input_files(
+        files=[{"name": name, "mimeType": "image/png", "buffer": data}]
+    )
     page.get_by_text(f"{name} —", exact=False).first.wait_for(state="visible", timeout=120_000)
     idle(page, after=before)
 
@@ -83,22 +85,43 @@ def test_the_serve_command_uploads_through_the_balancer_and_stops_cleanly(browse
     port, first = free_port(), free_port()
     logs = artifacts_dir / "serve-command"
     command = subprocess.Popen(
-        [sys.executable, "-m", "scse_viz.serve", "--replicas", "2", "--port", str(port), "--address", "127.0.0.1",
-         "--first-replica-port", str(first), "--logs", str(logs)],
-        cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "scse_viz.serve",
+            "--replicas",
+            "2",
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--first-replica-port",
+            str(first),
+            "--logs",
+            str(logs),
+        ],
+        cwd=repo_root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    )
     try:
         line = command.stdout.readline()  # printed once every replica and the balancer answer their health check
-        assert f"2 replicas behind HAProxy at http://127.0.0.1:{port}" in line, line + (logs / "haproxy.log").read_text()
+        assert f"2 replicas behind HAProxy at http://127.0.0.1:{port}" in line, (
+            line + (logs / "haproxy.log").read_text()
+        )
         page, errors = _explore(browser, f"http://127.0.0.1:{port}")
         _upload(page, "through-haproxy.png", _png(1))
         assert _replica(page) in ("r1", "r2")
         page.screenshot(path=str(artifacts_dir / "serve-upload.png"), full_page=True)
         _no_exception(page, errors)
         page.close()
-        too_big = urllib.request.Request(f"http://127.0.0.1:{port}/_stcore/upload_file/x/y", method="PUT",
-                                         headers={"Content-Length": str(201 * 1024 * 1024)})  # fmt: skip
+        too_big = urllib.request.Request(
+            f"http://127.0.0.1:{port}/_stcore/upload_file/x/y",
+            method="PUT",
+            headers={"Content-Length": str(201 * 1024 * 1024)},
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(too_big, timeout=5)
         assert refused.value.code == 413  # the app's upload limit, enforced at the balancer
@@ -111,10 +134,11 @@ def test_the_serve_command_uploads_through_the_balancer_and_stops_cleanly(browse
 def test_a_replica_dies_during_class(browser, artifacts_dir):
     _needs_haproxy()
     port = free_port()
-    cluster = serve.start(replicas=2, port=port, address="127.0.0.1", first_replica_port=free_port(),
-                          logs=artifacts_dir / "serve-fault")  # fmt: skip
+    cluster = serve.start(
+        replicas=2, port=port, address="127.0.0.1", first_replica_port=free_port(), logs=artifacts_dir / "serve-fault"
+    )
     try:
-        alice, alice_errors = _explore(browser, cluster.url)
+        alice, _alice_errors = _explore(browser, cluster.url)
         _upload(alice, "alice.png", _png(2))
         bob, bob_errors = None, None
         for _ in range(6):  # leastconn sends the next person to the other replica; try a few people to be sure

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torchvision import tv_tensors
 
 import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
 from scse_viz.data import synthhead as sh
@@ -14,8 +15,6 @@ from scse_viz.data.brain import BRAIN_CLASSES, brain_slice, labels_from_probabil
 from scse_viz.evaluate import measure_heads
 from scse_viz.train.brain import SyntheticHeads, model_inputs
 from scse_viz.train.config import BrainConfig
-
-from torchvision import tv_tensors  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +60,16 @@ def test_deformations_move_labels_and_intensities_together(slices):
     torch.manual_seed(3)
     for index in range(len(slices)):
         canvas = dataset.canvases[index]
-        tissues = sh.add_head(labels_from_probabilities(canvas), slices[index].orientation,
-                              np.random.default_rng(index), dataset.mm_per_px[index])  # fmt: skip
+        tissues = sh.add_head(
+            labels_from_probabilities(canvas),
+            slices[index].orientation,
+            np.random.default_rng(index),
+            dataset.mm_per_px[index],
+        )
         one_hot = np.eye(len(sh.TISSUES), dtype=np.float32)[tissues].transpose(2, 0, 1)
-        warped, mask = dataset.geometric(tv_tensors.Image(torch.from_numpy(one_hot)),
-                                         tv_tensors.Mask(torch.from_numpy(tissues)))  # fmt: skip
+        warped, mask = dataset.geometric(
+            tv_tensors.Image(torch.from_numpy(one_hot)), tv_tensors.Mask(torch.from_numpy(tissues))
+        )
         warped, mask = warped.numpy(), mask.numpy()
         assert set(np.unique(mask)) <= set(np.unique(tissues))
         assert not np.array_equal(mask, tissues)  # it did move
@@ -73,7 +77,9 @@ def test_deformations_move_labels_and_intensities_together(slices):
         same = np.ones(mask.shape, dtype=bool)
         for dr in (-1, 0, 1):
             for dc in (-1, 0, 1):
-                same[1:-1, 1:-1] &= mask[1:-1, 1:-1] == mask[1 + dr : mask.shape[0] - 1 + dr, 1 + dc : mask.shape[1] - 1 + dc]
+                same[1:-1, 1:-1] &= (
+                    mask[1:-1, 1:-1] == mask[1 + dr : mask.shape[0] - 1 + dr, 1 + dc : mask.shape[1] - 1 + dc]
+                )
         same[[0, -1], :] = same[:, [0, -1]] = False
         interior = same & (warped.sum(axis=0) > 0.99)  # inside the picture (not the affine's empty fill)
         assert interior.mean() > 0.5

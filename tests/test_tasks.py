@@ -43,9 +43,17 @@ def _unet(variant: str) -> torch.nn.Module:
 
 def _brought_segmenter(variants: tuple[str, ...], baseline: str | None) -> Family:
     """A segmentation family as a person might bring one: its own names, classes, and maybe no baseline."""
-    return Family(name="my-unet", title="My U-Net", task=SegmentationTask(CLASSES), prepare=_prepare_square,
-                  build=_unet, trained_on="nothing (untrained)", variants=variants, baseline=baseline,
-                  variant_labels={v: v.upper() for v in variants})  # fmt: skip
+    return Family(
+        name="my-unet",
+        title="My U-Net",
+        task=SegmentationTask(CLASSES),
+        prepare=_prepare_square,
+        build=_unet,
+        trained_on="nothing (untrained)",
+        variants=variants,
+        baseline=baseline,
+        variant_labels={v: v.upper() for v in variants},
+    )
 
 
 def test_segmentation_reads_softmax_on_the_source_pixels_and_argmax():
@@ -74,10 +82,14 @@ def test_classification_scores_the_true_class_and_reports_a_knockout():
     assert effect["largest_change"] == pytest.approx(largest)
 
 
-@pytest.mark.parametrize("task, shape", [
-    (SegmentationTask(CLASSES), (1, 3)), (ClassificationTask(CLASSES), (1, 3, 4, 4)),
-    (SegmentationTask(CLASSES), (1, 5, 4, 4)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "task, shape",
+    [
+        (SegmentationTask(CLASSES), (1, 3)),
+        (ClassificationTask(CLASSES), (1, 3, 4, 4)),
+        (SegmentationTask(CLASSES), (1, 5, 4, 4)),
+    ],
+)
 def test_an_output_of_the_wrong_form_is_one_typed_error(task, shape):
     with pytest.raises(OutputError, match="returned shape"):
         task.read(torch.zeros(shape), ModelGrid((4, 4)))
@@ -134,7 +146,10 @@ def test_a_pair_compares_the_attention_model_with_its_baseline():
     share = float(np.mean(run.outputs["scse"].prediction.mask != run.outputs["plain"].prediction.mask))
     assert caption == f"SCSE ≠ PLAIN: {100 * share:.2f} % of pixels"
     assert ca.jobs(run, ["layer_gradcam", "occlusion"]) == [
-        ca.Job("scse", "layer_gradcam"), ca.Job("plain", "occlusion"), ca.Job("scse", "occlusion")]
+        ca.Job("scse", "layer_gradcam"),
+        ca.Job("plain", "occlusion"),
+        ca.Job("scse", "occlusion"),
+    ]
 
 
 def test_a_classifier_view_shows_top_classes_and_knockout_metrics():
@@ -145,8 +160,16 @@ def test_a_classifier_view_shows_top_classes_and_knockout_metrics():
         pixels = np.asarray(image, np.float32)[:16, :16]
         return Prepared(pixels, torch.from_numpy(pixels)[None, None].clone(), ModelGrid(pixels.shape))
 
-    family = Family(name="toy", title="Toy", task=ClassificationTask(CLASSES), prepare=prepare,
-                    build=lambda v: model, trained_on="nothing", variants=("only",), baseline=None)  # fmt: skip
+    family = Family(
+        name="toy",
+        title="Toy",
+        task=ClassificationTask(CLASSES),
+        prepare=prepare,
+        build=lambda v: model,
+        trained_on="nothing",
+        variants=("only",),
+        baseline=None,
+    )
     run = explore.run_family(family, {"only": model}, _image(np.random.default_rng(0).random((16, 16))))
     with torch.no_grad():
         p = torch.softmax(model(run.prepared.tensor), dim=1)[0].numpy()

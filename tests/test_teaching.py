@@ -46,15 +46,26 @@ def reference(block: nn.Module, x: np.ndarray) -> dict[str, np.ndarray]:
         h = np.where(pre > 0, pre, 0.0)
         z = np.array([sum(w2[j, k] * h[k] for k in range(w1.shape[0])) + b2[j] for j in range(c)])
         w = sigmoid(z)
-        out |= {"squeeze": s, "hidden_pre": pre, "hidden": h, "excitation_logits": z, "w": w,
-                "cse_out": x * w[:, None, None], "_pre_scale": np.abs(w1) @ np.abs(s) + np.abs(b1),
-                "_z_scale": np.abs(w2) @ h + np.abs(b2)}  # fmt: skip
+        out |= {
+            "squeeze": s,
+            "hidden_pre": pre,
+            "hidden": h,
+            "excitation_logits": z,
+            "w": w,
+            "cse_out": x * w[:, None, None],
+            "_pre_scale": np.abs(w1) @ np.abs(s) + np.abs(b1),
+            "_z_scale": np.abs(w2) @ h + np.abs(b2),
+        }
     if "sSE.0.weight" in sd:
         v, b = sd["sSE.0.weight"][0, :, 0, 0], sd["sSE.0.bias"][0]
         logits = np.einsum("c,chw->hw", v, x) + b
         q = sigmoid(logits)
-        out |= {"sse_logits": logits, "q": q, "sse_out": x * q[None],
-                "_logit_scale": np.einsum("c,chw->hw", np.abs(v), np.abs(x)) + abs(b)}  # fmt: skip
+        out |= {
+            "sse_logits": logits,
+            "q": q,
+            "sse_out": x * q[None],
+            "_logit_scale": np.einsum("c,chw->hw", np.abs(v), np.abs(x)) + abs(b),
+        }
     if "w" in out and "q" in out:
         out["scse_out"] = out["cse_out"] + out["sse_out"]
         out["gain"] = out["w"][:, None, None] + out["q"][None]
@@ -65,10 +76,18 @@ def assert_steps_equal_reference(block: nn.Module, wt: T.WalkThrough) -> None:
     ref = reference(block, wt.x)
     x_scale = max(1.0, float(np.abs(wt.x).max()))
     scales = {  # the magnitude of the terms each value is summed from (gates and gains lie in (0, 2): scale 1)
-        "squeeze": x_scale, "hidden_pre": ref.get("_pre_scale"), "hidden": ref.get("_pre_scale"),
-        "excitation_logits": ref.get("_z_scale"), "w": 1.0, "cse_out": x_scale,
-        "sse_logits": ref.get("_logit_scale"), "q": 1.0, "sse_out": x_scale, "scse_out": x_scale, "gain": 1.0,
-    }  # fmt: skip
+        "squeeze": x_scale,
+        "hidden_pre": ref.get("_pre_scale"),
+        "hidden": ref.get("_pre_scale"),
+        "excitation_logits": ref.get("_z_scale"),
+        "w": 1.0,
+        "cse_out": x_scale,
+        "sse_logits": ref.get("_logit_scale"),
+        "q": 1.0,
+        "sse_out": x_scale,
+        "scse_out": x_scale,
+        "gain": 1.0,
+    }
     for step, scale in scales.items():
         actual = getattr(wt, step)
         if step not in ref:
@@ -143,8 +162,9 @@ def test_walk_through_refuses_wrong_shapes_and_foreign_blocks():
 
 
 def test_pick_channels_takes_the_highest_and_lowest_gates_with_ties_to_the_lower_index():
-    wt = T.WalkThrough(kind="cse", x=np.zeros((6, 2, 2), np.float32),
-                       w=np.array([0.5, 0.9, 0.1, 0.9, 0.1, 0.5], np.float32))  # fmt: skip
+    wt = T.WalkThrough(
+        kind="cse", x=np.zeros((6, 2, 2), np.float32), w=np.array([0.5, 0.9, 0.1, 0.9, 0.1, 0.5], np.float32)
+    )
     assert T.pick_channels(wt, 4) == [1, 2, 3, 4]
     assert T.pick_channels(wt, 3) == [1, 2, 3]  # ⌈3/2⌉ = 2 highest (1 and 3), 1 lowest (2 before 4)
     x = np.zeros((5, 2, 2), np.float32)
@@ -195,8 +215,9 @@ def _independent_block_input(family: str, model: nn.Module, x: torch.Tensor) -> 
         return "encoders.0.attention", model.encoders[0].conv(x)
 
 
-@pytest.mark.parametrize("family,variant", [("fashion", "cse"), ("fashion", "scse"), ("brain", "sse"),
-                                            ("brain", "scse")])  # fmt: skip
+@pytest.mark.parametrize(
+    "family,variant", [("fashion", "cse"), ("fashion", "scse"), ("brain", "sse"), ("brain", "scse")]
+)
 def test_walk_through_equals_capture_inside_the_real_models(family, variant, request):
     model = zoo.load_model(family, variant)
     x = fashion_input() if family == "fashion" else request.getfixturevalue("brain_input")
@@ -256,7 +277,7 @@ def test_sessions_sharing_one_model_each_get_their_own_block_input():
                     failures.append((k, "another session's feature map was recorded"))
                 if not np.array_equal(mw.walk.x, expected[k][0].numpy()):
                     failures.append((k, "walked through another session's feature map"))
-        except Exception as error:  # a thread's exception would otherwise only be a warning
+        except Exception as error:  # noqa: BLE001 - a thread's exception would otherwise only be a warning
             failures.append((k, repr(error)))
 
     threads = [threading.Thread(target=session, args=(k,)) for k in range(4)]
@@ -316,8 +337,9 @@ def _count_scse(block: SCSE, x: np.ndarray, kind: str, n: Counter) -> np.ndarray
         s = [sum(n.mul(float(x[j, i, k]), 1.0 / (h * w)) for i in range(h) for k in range(w)) for j in range(c)]
         w1, b1, w2, b2 = sd["cSE.1.weight"], sd["cSE.1.bias"], sd["cSE.3.weight"], sd["cSE.3.bias"]
         hid = [max(0.0, sum(n.mul(w1[u, j, 0, 0], s[j]) for j in range(c)) + b1[u]) for u in range(len(b1))]
-        gate_w = sigmoid(np.array([sum(n.mul(w2[j, u, 0, 0], hid[u]) for u in range(len(b1))) + b2[j]
-                                   for j in range(c)]))  # fmt: skip
+        gate_w = sigmoid(
+            np.array([sum(n.mul(w2[j, u, 0, 0], hid[u]) for u in range(len(b1))) + b2[j] for j in range(c)])
+        )
     out = np.zeros_like(x, dtype=np.float64)
     for j in range(c):
         for i in range(h):
@@ -351,8 +373,10 @@ def test_multiply_adds_equal_a_count_of_the_multiplications_done(kind):
 def test_host_multiply_adds_equal_torchs_flop_counter():
     c, h, w = 3, 4, 5
     rows = {r[T.COST_MODULE]: r for r in T.cost_table(c, h, w, 2)}
-    for row, host, extra in ((T.ROW_CONV, nn.Conv2d(c, c, 3, padding=1), 0),
-                             (T.ROW_UNET, conv_block(c, c).eval(), 2 * c * h * w)):  # + two BatchNorms x·γ' + β'
+    for row, host, extra in (
+        (T.ROW_CONV, nn.Conv2d(c, c, 3, padding=1), 0),
+        (T.ROW_UNET, conv_block(c, c).eval(), 2 * c * h * w),
+    ):  # + two BatchNorms x·γ' + β'
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             host(torch.zeros(1, c, h, w))
         assert rows[row][T.COST_MACS] == counter.get_total_flops() // 2 + extra  # a FLOP count is 2 per MAC
@@ -403,8 +427,9 @@ def test_concatenation_with_identity_halves_is_the_sum_and_the_sum_is_the_models
     joins = T.join_alternatives(wt.x, wt.w, wt.q, identity)
     np.testing.assert_allclose(joins[T.JOIN_CONCAT], joins[T.JOIN_SUM], rtol=1e-6, atol=1e-6)
     with torch.no_grad():  # the join the page calls ours is what our scSE block itself returns
-        np.testing.assert_allclose(joins[T.OUR_JOIN], block(torch.from_numpy(wt.x)[None])[0].numpy(), rtol=1e-6,
-                                   atol=1e-6)  # fmt: skip
+        np.testing.assert_allclose(
+            joins[T.OUR_JOIN], block(torch.from_numpy(wt.x)[None])[0].numpy(), rtol=1e-6, atol=1e-6
+        )
     default = T.default_concat_conv(5).weight[:, :, 0, 0]
     assert not torch.allclose(default, torch.cat([torch.eye(5), torch.eye(5)], 1))  # it does mix channels
     with pytest.raises(ValueError, match="10 → 5"):
@@ -552,8 +577,11 @@ def test_depths_are_the_first_middle_and_last_blocks_of_the_network():
     blocks = [info.name for info in find_attention_blocks(zoo.load_model("fashion", "cse"))]
     assert blocks == [f"stages.{i}.attention" for i in range(6)]
     # six blocks: the first, the lower of the two in the middle (stages.2 of 0..5), the last
-    assert {d: s.block for d, s in stats.items()} == {"early": "stages.0.attention", "middle": "stages.2.attention",
-                                                      "late": "stages.5.attention"}  # fmt: skip
+    assert {d: s.block for d, s in stats.items()} == {
+        "early": "stages.0.attention",
+        "middle": "stages.2.attention",
+        "late": "stages.5.attention",
+    }
     assert len(names) == 10 and names[0] == "T-shirt/top"
     assert T.class_excitation_variants(EXCITATION) == ["cse", "scse"]
     with pytest.raises(ValueError, match="sse"):

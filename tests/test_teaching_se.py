@@ -48,9 +48,10 @@ def test_every_se_block_is_walked_through_as_the_model_computes_it(build, name, 
     feature = hand.block_inputs(model, x, [block_name])[block_name][0]
     block = model.get_submodule(block_name)
     convs = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)]
-    first, second = (convs if convs[0].in_channels == convs[1].out_channels else convs[::-1])
-    expected = hand.se_gate(feature, first.weight, first.bias, second.weight, second.bias,
-                            activation=activation.lower(), gate=gate)  # fmt: skip
+    first, second = convs if convs[0].in_channels == convs[1].out_channels else convs[::-1]
+    expected = hand.se_gate(
+        feature, first.weight, first.bias, second.weight, second.bias, activation=activation.lower(), gate=gate
+    )
     np.testing.assert_allclose(wt.w, expected[0].numpy(), atol=1e-6)
     np.testing.assert_allclose(wt.squeeze, feature[0].double().mean(dim=(1, 2)).numpy(), atol=1e-6)
     with torch.no_grad():

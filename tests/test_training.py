@@ -63,9 +63,24 @@ def check_record(result, config) -> nn.Module:
 
 def test_tiny_brain_run_lowers_the_loss_and_records_its_weights(tmp_path) -> None:
     # A small U-Net trained at 64 px (evaluation still runs at 160); no elastic warping, which costs most per step.
-    config = BrainConfig(variant="scse", seed=3, epochs=8, batch_size=4, max_train_items=8, base_channels=8, depth=2,
-                         size=64, lr=0.01, warmup_fraction=0.3, elastic_probability=0.0, device="cpu",
-                         progress=False, val_every=100, init_from=None, real_head_share=0.0)  # fmt: skip
+    config = BrainConfig(
+        variant="scse",
+        seed=3,
+        epochs=8,
+        batch_size=4,
+        max_train_items=8,
+        base_channels=8,
+        depth=2,
+        size=64,
+        lr=0.01,
+        warmup_fraction=0.3,
+        elastic_probability=0.0,
+        device="cpu",
+        progress=False,
+        val_every=100,
+        init_from=None,
+        real_head_share=0.0,
+    )
     # (the real head's own tiny run: tests/test_realhead.py) The same eight slices the run takes (every k-th training slice), without augmentation.
     slices = load_brain_slices("train")
     chosen = slices[:: len(slices) // 8][:8]
@@ -106,8 +121,18 @@ def test_tiny_fashion_run_lowers_the_loss_and_records_its_weights(tmp_path) -> N
         write_idx(data / f"{prefix}-labels-idx1-ubyte.gz", labels)
     # NCHW: oneDNN 3.x's AVX2 kernel for the backward weights of a strided 1x1 convolution with 4 input channels
     # in NHWC segfaults (one thread) or spins forever (two) on this AMD EPYC; the shipped widths never hit it.
-    config = FashionConfig(variant="scse", seed=1, epochs=4, batch_size=8, widths=(4, 8), blocks_per_stage=1,
-                           device="cpu", progress=False, eval_batch_size=64, channels_last=False)  # fmt: skip
+    config = FashionConfig(
+        variant="scse",
+        seed=1,
+        epochs=4,
+        batch_size=8,
+        widths=(4, 8),
+        blocks_per_stage=1,
+        device="cpu",
+        progress=False,
+        eval_batch_size=64,
+        channels_last=False,
+    )
     train_images, train_labels = sets["train"]
     # A tiny set keeps a fifth for validation: the run trains on the first 32 images, the ones used here.
     inputs = fashion_tensor(preprocess_fashion_images(train_images[:32]))

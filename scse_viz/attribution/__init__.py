@@ -30,9 +30,9 @@ from scse_viz.attribution.targets import AttributionTarget, Objective, build_obj
 __all__ = [
     "METHODS",
     "METHOD_LABELS",
-    "AttributionMethod",
     "AgreementRow",
     "AttributionError",
+    "AttributionMethod",
     "AttributionResult",
     "AttributionTarget",
     "Objective",

@@ -118,8 +118,11 @@ def agreement_table(
         attention = spatial_map_at(record, values.shape, image)
         rows.append(
             AgreementRow(
-                record.label, record.stride, spearman(attention, evidence), top_k_iou(attention, evidence, percent),
+                record.label,
+                record.stride,
+                spearman(attention, evidence),
+                top_k_iou(attention, evidence, percent),
                 percent,
             )
-        )  # fmt: skip
+        )
     return rows

@@ -43,9 +43,17 @@ class AttributionMethod(ABC):
         return Settings()
 
     @abstractmethod
-    def explain(self, model: nn.Module, x: torch.Tensor, target: AttributionTarget, *, baseline: torch.Tensor,
-                settings: Settings, block: str | None = None,
-                progress: ProgressCallback | None = None) -> AttributionResult:  # fmt: skip
+    def explain(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        target: AttributionTarget,
+        *,
+        baseline: torch.Tensor,
+        settings: Settings,
+        block: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> AttributionResult:
         """The map for ``target`` (``baseline``: the reference input; ``block``: for per-block methods)."""
 
 
@@ -69,9 +77,17 @@ class SmoothGradMethod(AttributionMethod):
 
     def explain(self, model, x, target, *, baseline, settings, block=None, progress=None) -> AttributionResult:
         return integrated_gradients(
-            model, x, target, n_steps=settings.n_steps, baseline=baseline, noise_tunnel=True,
-            nt_samples=settings.nt_samples, noise_level=settings.noise_level, seed=settings.seed, progress=progress,
-        )  # fmt: skip
+            model,
+            x,
+            target,
+            n_steps=settings.n_steps,
+            baseline=baseline,
+            noise_tunnel=True,
+            nt_samples=settings.nt_samples,
+            noise_level=settings.noise_level,
+            seed=settings.seed,
+            progress=progress,
+        )
 
 
 class OcclusionMethod(AttributionMethod):

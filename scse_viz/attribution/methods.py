@@ -27,10 +27,10 @@ from scse_viz.attribution.private import (
     private_model,
 )
 from scse_viz.attribution.records import METHOD_LABELS, AttributionError, AttributionResult
-from scse_viz.progress import ProgressCallback
 from scse_viz.attribution.targets import AttributionTarget, build_objective
 from scse_viz.capture import find_attention_blocks
 from scse_viz.geometry import upsample_map
+from scse_viz.progress import ProgressCallback
 
 Auto = Literal["auto"]
 IG_PIXELS_PER_CHUNK = 2**18  # path points per IG forward/backward chunk: 4 at 256×256, 10 at 160×160, all at 28×28
@@ -88,8 +88,12 @@ def integrated_gradients(
     net, x = private_model(model), checked_input(x)
     objective = build_objective(net, x, target)
     base = baseline_tensor(x, baseline)
-    batch = None if internal_batch_size is None else _auto_batch(
-        "internal_batch_size", internal_batch_size, IG_PIXELS_PER_CHUNK, x.shape[-2] * x.shape[-1], n_steps
+    batch = (
+        None
+        if internal_batch_size is None
+        else _auto_batch(
+            "internal_batch_size", internal_batch_size, IG_PIXELS_PER_CHUNK, x.shape[-2] * x.shape[-1], n_steps
+        )
     )
     method = "integrated_gradients_smoothgrad" if noise_tunnel else "integrated_gradients"
     samples = nt_samples if noise_tunnel else 1
@@ -101,14 +105,26 @@ def integrated_gradients(
         if noise_tunnel:
             nt_batch = nt_samples_batch_size or min(nt_samples, batch or nt_samples)
             stdev = noise_level * float(x.max() - x.min()) or noise_level
-            settings |= {"nt_type": "smoothgrad", "nt_samples": nt_samples, "nt_samples_batch_size": nt_batch,
-                         "stdev": stdev, "seed": seed}  # fmt: skip
+            settings |= {
+                "nt_type": "smoothgrad",
+                "nt_samples": nt_samples,
+                "nt_samples_batch_size": nt_batch,
+                "stdev": stdev,
+                "seed": seed,
+            }
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 attribution, delta = NoiseTunnel(ig).attribute(
-                    x, nt_type="smoothgrad", nt_samples=nt_samples, nt_samples_batch_size=nt_batch, stdevs=stdev,
-                    baselines=base, n_steps=n_steps, internal_batch_size=batch, return_convergence_delta=True,
-                )  # fmt: skip
+                    x,
+                    nt_type="smoothgrad",
+                    nt_samples=nt_samples,
+                    nt_samples_batch_size=nt_batch,
+                    stdevs=stdev,
+                    baselines=base,
+                    n_steps=n_steps,
+                    internal_batch_size=batch,
+                    return_convergence_delta=True,
+                )
         else:
             attribution, delta = ig.attribute(
                 x, baselines=base, n_steps=n_steps, internal_batch_size=batch, return_convergence_delta=True
@@ -262,7 +278,12 @@ def occlusion(
         method="occlusion",
         target=objective.description,
         attribution=_channel_sum(attribution),
-        settings={"window": windows, "stride": strides, "windows": count, "perturbations_per_eval": per_eval,
-                  "baseline": "tensor" if isinstance(baseline, torch.Tensor) else float(baseline)},  # fmt: skip
+        settings={
+            "window": windows,
+            "stride": strides,
+            "windows": count,
+            "perturbations_per_eval": per_eval,
+            "baseline": "tensor" if isinstance(baseline, torch.Tensor) else float(baseline),
+        },
         evaluations=counter.done,
     )

@@ -63,7 +63,9 @@ def baseline_tensor(x: torch.Tensor, baseline: float | torch.Tensor) -> torch.Te
     """The reference input (the "absence" of signal) as a tensor shaped like ``x``."""
     if isinstance(baseline, torch.Tensor):
         if baseline.shape != x.shape:
-            raise AttributionError(f"the baseline must have the input's shape {tuple(x.shape)}, got {tuple(baseline.shape)}")
+            raise AttributionError(
+                f"the baseline must have the input's shape {tuple(x.shape)}, got {tuple(baseline.shape)}"
+            )
         return baseline.detach().to(x.dtype).clone()
     return torch.full_like(x, float(baseline))
 

@@ -53,8 +53,12 @@ class AttributionTarget:
     def describe(self) -> dict[str, Any]:
         """The target as plain JSON-ready values: kind, class, name, and (for an error-reduction target) the
         content hash of its region and clean picture instead of the arrays themselves."""
-        plain = {"kind": self.kind, "class_index": self.class_index, "class_name": self.class_name,
-                 "single_logit": self.single_logit}  # fmt: skip
+        plain = {
+            "kind": self.kind,
+            "class_index": self.class_index,
+            "class_name": self.class_name,
+            "single_logit": self.single_logit,
+        }
         return {**plain, "content": self.content} if self.content else plain
 
     @property
@@ -86,12 +90,15 @@ def build_objective(model: nn.Module, x: torch.Tensor, target: AttributionTarget
     if output.dim() != expected:
         shape = "×".join(str(s) for s in output.shape)
         wanted = "N×K class scores" if expected == 2 else "N×K×H×W per-pixel class scores"
-        raise AttributionError(f"a {target.kind!r} target needs a model that returns {wanted}; this one returns {shape}")
+        raise AttributionError(
+            f"a {target.kind!r} target needs a model that returns {wanted}; this one returns {shape}"
+        )
     k, classes = target.class_index, output.shape[1]
     if target.single_logit:
         if classes != 1 or k != 1:
-            raise AttributionError("a one-logit model explains its foreground (class 1) only: its background has no "
-                                   "logit of its own")  # fmt: skip
+            raise AttributionError(
+                "a one-logit model explains its foreground (class 1) only: its background has no logit of its own"
+            )
         k, predicted = 0, output[0, 0] > 0
     elif not 0 <= k < classes:
         raise AttributionError(f"class {k} does not exist: this model has classes 0 to {classes - 1}")
@@ -117,15 +124,19 @@ def build_objective(model: nn.Module, x: torch.Tensor, target: AttributionTarget
 def _error_reduction(model: nn.Module, x: torch.Tensor, output: Any, target: AttributionTarget) -> Objective:
     if not isinstance(output, torch.Tensor) or output.shape != x.shape:
         shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-        raise AttributionError(f"an error-reduction target needs a model whose output is an image of its input's "
-                               f"shape {tuple(x.shape)}; this one returns {shape}")  # fmt: skip
+        raise AttributionError(
+            f"an error-reduction target needs a model whose output is an image of its input's "
+            f"shape {tuple(x.shape)}; this one returns {shape}"
+        )
     region = torch.as_tensor(np.asarray(target.region, dtype=bool)) if target.region is not None else None
     if region is None or region.shape != x.shape[-2:]:
         raise AttributionError("an error-reduction target needs a region on the model's grid")
     pixels = int(region.sum())
     if pixels == 0:
-        raise AttributionError(f"the region {target.class_name or target.class_index} holds no pixel of this "
-                               "picture; choose another region (the whole picture always has some)")  # fmt: skip
+        raise AttributionError(
+            f"the region {target.class_name or target.class_index} holds no pixel of this "
+            "picture; choose another region (the whole picture always has some)"
+        )
     weights = region.to(x.dtype)
     clean = None if target.clean is None else torch.as_tensor(target.clean, dtype=x.dtype)
 
@@ -135,11 +146,15 @@ def _error_reduction(model: nn.Module, x: torch.Tensor, output: Any, target: Att
             return ((z - restored) ** 2 * weights).sum(dim=(1, 2, 3))
         return (((z - clean) ** 2 - (restored - clean) ** 2) * weights).sum(dim=(1, 2, 3))
 
-    what = ("squared error removed, Σ (noisy − clean)² − Σ (output − clean)²" if clean is not None
-            else "energy of the removed noise, Σ (input − output)² (no clean picture)")  # fmt: skip
+    what = (
+        "squared error removed, Σ (noisy − clean)² − Σ (output − clean)²"
+        if clean is not None
+        else "energy of the removed noise, Σ (input − output)² (no clean picture)"
+    )
     value = float(_value(output, x, clean, weights))
-    return Objective(reduction, f"{what} over the {pixels} pixels of {target.class_name or 'the region'}", value,
-                     region.numpy())
+    return Objective(
+        reduction, f"{what} over the {pixels} pixels of {target.class_name or 'the region'}", value, region.numpy()
+    )
 
 
 def _value(output: torch.Tensor, x: torch.Tensor, clean: torch.Tensor | None, weights: torch.Tensor) -> torch.Tensor:

@@ -87,15 +87,18 @@ def read_model(files: Mapping[str, bytes] | Sequence[str | Path], architecture: 
         def build() -> Built:
             return from_name(architecture, tensors)
     else:
-        raise UserModelError("name the architecture (timm:<name>, torchvision:<name> or scse_viz:<family>) or "
-                             "upload the config.json that save_pretrained wrote next to the weights")  # fmt: skip
+        raise UserModelError(
+            "name the architecture (timm:<name>, torchvision:<name> or scse_viz:<family>) or "
+            "upload the config.json that save_pretrained wrote next to the weights"
+        )
     planned = _plan(build, tensors, weights[0], sized_by_upload=bool(architecture))
     if planned is not None:
         _check_fits(planned, tensors, weights[0])
     built = _guarded(build, "building")
     _guarded(lambda: _load_strictly(built, tensors, weights[0]), "loading the weights into")
-    return UserModel(built.model.eval(), built.architecture, built.spec, built.family, _digest(raw, architecture),
-                     tuple(sorted(raw)))  # fmt: skip
+    return UserModel(
+        built.model.eval(), built.architecture, built.spec, built.family, _digest(raw, architecture), tuple(sorted(raw))
+    )
 
 
 # Extra room a model may need beyond the tensors uploaded for it (non-persistent buffers such as attention index
@@ -112,7 +115,7 @@ def _guarded(step: Any, what: str) -> Any:
         raise
     except MemoryError as error:
         raise UserModelError(f"{what} the model needs more memory than this server has") from error
-    except Exception as error:  # noqa: BLE001  (a brought model may fail anywhere: one message, never a trace)
+    except Exception as error:
         first = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
         raise UserModelError(f"{what} the model failed ({type(error).__name__}: {first})") from error
 
@@ -130,14 +133,15 @@ def _plan(build: Any, tensors: dict[str, torch.Tensor], source: str, sized_by_up
             return build()
     except UserModelError:
         raise
-    except Exception as error:  # noqa: BLE001  (one message, never a trace)
+    except Exception as error:
         first = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
         if not sized_by_upload:
             raise UserModelError(f"building the model failed ({type(error).__name__}: {first})") from error
         empty = sorted(k for k, v in tensors.items() if v.numel() == 0)
         if empty:
-            raise UserModelError(f"{source} holds empty tensors ({', '.join(empty[:4])}); no trained model has "
-                                 "them") from error  # fmt: skip
+            raise UserModelError(
+                f"{source} holds empty tensors ({', '.join(empty[:4])}); no trained model has them"
+            ) from error
         return None
 
 
@@ -149,26 +153,31 @@ def _check_fits(planned: Built, tensors: dict[str, torch.Tensor], source: str) -
     try:
         check_fits(planned.model.state_dict(), tensors, source, type(planned.model).__name__)
     except CheckpointError as error:
-        raise UserModelError(f"{error} Is the architecture ({planned.architecture}) the one these weights were "
-                             "trained with?") from error  # fmt: skip
+        raise UserModelError(
+            f"{error} Is the architecture ({planned.architecture}) the one these weights were trained with?"
+        ) from error
     uploaded = sum(t.numel() for t in tensors.values())
     needed = sum(t.numel() for t in planned.model.parameters()) + sum(t.numel() for t in planned.model.buffers())
     if needed > uploaded * (1 + EXTRA_SHARE) + EXTRA_ELEMENTS:
-        raise UserModelError(f"{planned.architecture} would hold {needed:,} numbers, far more than the {uploaded:,} "
-                             f"in {source}; refused before building it")  # fmt: skip
+        raise UserModelError(
+            f"{planned.architecture} would hold {needed:,} numbers, far more than the {uploaded:,} "
+            f"in {source}; refused before building it"
+        )
 
 
 def _load_strictly(built: Built, tensors: dict[str, torch.Tensor], source: str) -> None:
     from scse_viz.zoo import load_state
 
     expected = built.model.state_dict()
-    tensors = {k: v.to(expected[k].dtype) if k in expected and v.dtype != expected[k].dtype else v
-               for k, v in tensors.items()}  # fmt: skip
+    tensors = {
+        k: v.to(expected[k].dtype) if k in expected and v.dtype != expected[k].dtype else v for k, v in tensors.items()
+    }
     try:
         load_state(built.model, tensors, source)
     except CheckpointError as error:
-        raise UserModelError(f"{error} Is the architecture ({built.architecture}) the one these weights were trained "
-                             "with?") from error  # fmt: skip
+        raise UserModelError(
+            f"{error} Is the architecture ({built.architecture}) the one these weights were trained with?"
+        ) from error
 
 
 def parse_class_names(text: str | Sequence[str] | None, count: int, segmentation: bool) -> tuple[str, ...]:
@@ -196,14 +205,18 @@ def _probe(user: UserModel, prepare: Any) -> torch.Tensor:
     try:
         with torch.no_grad():
             output = user.model(x)
-    except Exception as error:  # noqa: BLE001  (whatever a brought model raises: one message, never a trace)
+    except Exception as error:
         first = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-        raise UserModelError(f"the model cannot run on a {tuple(x.shape)} input ({first}); check the input "
-                             "channels and size under 'Set the input myself'") from error  # fmt: skip
+        raise UserModelError(
+            f"the model cannot run on a {tuple(x.shape)} input ({first}); check the input "
+            "channels and size under 'Set the input myself'"
+        ) from error
     if not isinstance(output, torch.Tensor) or output.dim() not in (2, 4):
         shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-        raise UserModelError(f"the model returns {shape}; scSE Lens reads N×K class scores (classification) or "
-                             "N×K×H×W per-pixel scores (segmentation)")  # fmt: skip
+        raise UserModelError(
+            f"the model returns {shape}; scSE Lens reads N×K class scores (classification) or "
+            "N×K×H×W per-pixel scores (segmentation)"
+        )
     return output
 
 
@@ -217,7 +230,7 @@ def _task(output: torch.Tensor, class_names: str | Sequence[str] | None) -> Task
     return SegmentationTask(parse_class_names(class_names, count, segmentation=True))
 
 
-def spec_prepare(spec: InputSpec):  # noqa: ANN201 (a Family.prepare)
+def spec_prepare(spec: InputSpec):
     """The preparation ``spec`` describes: channels, centred on a black square, resized, normalised; the square's
     geometry maps outputs and sSE maps back onto the picture."""
     mean = np.asarray(spec.mean, np.float32)[:, None, None]
@@ -271,8 +284,11 @@ def load_user_model(
         if other is not user:
             _probe(other, prepare)
     digest = hashlib.sha256("".join(m.digest for m in models.values()).encode()).hexdigest()
-    described = (f"the {shipped.title} family's own preprocessing" if own_preparation  # type: ignore[union-attr]
-                 else chosen.describe())  # type: ignore[union-attr]
+    described = (
+        f"the {shipped.title} family's own preprocessing"
+        if own_preparation  # type: ignore[union-attr]
+        else chosen.describe()
+    )  # type: ignore[union-attr]
     loaded = {variant: m.model for variant, m in models.items()}
     return Family(
         name=f"yours-{digest[:12]}",
@@ -287,9 +303,11 @@ def load_user_model(
         loader=loaded.__getitem__,
         provenance={
             "kind": "uploaded model",
-            "models": {v: {"architecture": m.architecture, "files": list(m.files), "sha256": m.digest}
-                       for v, m in models.items()},
+            "models": {
+                v: {"architecture": m.architecture, "files": list(m.files), "sha256": m.digest}
+                for v, m in models.items()
+            },
             "preprocessing": described,
             "task": task.name,
         },
-    )  # fmt: skip
+    )

@@ -44,8 +44,9 @@ class InputSpec:
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
-            raise UserModelError(f"the model takes {self.channels} input channels; scSE Lens feeds gray (1) or colour "
-                                 "(3) pictures")  # fmt: skip
+            raise UserModelError(
+                f"the model takes {self.channels} input channels; scSE Lens feeds gray (1) or colour (3) pictures"
+            )
         if self.size < 8 or self.size > 2048:
             raise UserModelError(f"an input size of {self.size} pixels is outside 8 to 2048")
         if len(self.mean) != self.channels or len(self.std) != self.channels:
@@ -55,9 +56,11 @@ class InputSpec:
 
     def describe(self) -> str:
         kind = "colour (RGB; gray pictures are repeated on 3 channels)" if self.channels == 3 else "gray (luma)"
-        numbers = lambda values: ", ".join(f"{v:g}" for v in values)  # noqa: E731
-        return (f"{kind}; centred on a black square, resized to {self.size}×{self.size}; then "
-                f"(pixel − [{numbers(self.mean)}]) / [{numbers(self.std)}]")  # fmt: skip
+        numbers = lambda values: ", ".join(f"{v:g}" for v in values)
+        return (
+            f"{kind}; centred on a black square, resized to {self.size}×{self.size}; then "
+            f"(pixel − [{numbers(self.mean)}]) / [{numbers(self.std)}]"
+        )
 
 
 @dataclass
@@ -80,21 +83,25 @@ def from_smp_config(config: dict[str, Any]) -> Built:
 
     arch = config.get("_model_class")
     if not isinstance(arch, str):
-        raise UserModelError("config.json has no _model_class: it was not written by segmentation_models_pytorch's "
-                             "save_pretrained")  # fmt: skip
+        raise UserModelError(
+            "config.json has no _model_class: it was not written by segmentation_models_pytorch's save_pretrained"
+        )
     kwargs = {k: v for k, v in config.items() if not k.startswith("_")}
     kwargs["encoder_weights"] = None
     _check_channels(kwargs.get("in_channels", 3))
     if kwargs.get("aux_params"):
-        raise UserModelError("this model has an auxiliary classification head (aux_params) and returns two outputs; "
-                             "save it without aux_params to view its segmentation")  # fmt: skip
+        raise UserModelError(
+            "this model has an auxiliary classification head (aux_params) and returns two outputs; "
+            "save it without aux_params to view its segmentation"
+        )
     try:
         model = smp.create_model(arch, **kwargs)
     except (KeyError, TypeError, ValueError) as error:
         raise UserModelError(f"segmentation_models_pytorch cannot build {arch} from config.json ({error})") from error
     attention = kwargs.get("decoder_attention_type")
-    label = f"smp {arch} ({kwargs.get('encoder_name', '?')} encoder" + (f", {attention} decoder attention)"
-                                                                        if attention else ")")  # fmt: skip
+    label = f"smp {arch} ({kwargs.get('encoder_name', '?')} encoder" + (
+        f", {attention} decoder attention)" if attention else ")"
+    )
     return Built(model, label, _spec(int(kwargs.get("in_channels", 3)), 256))
 
 
@@ -102,8 +109,9 @@ def _check_channels(channels: Any) -> None:
     """Refuse input channels the app cannot feed before building anything: smp widens a first convolution to other
     channel counts with plain CPU tensors (not on the meta device), 1.2 GB and 2 s for a config asking 99,999."""
     if not isinstance(channels, int) or isinstance(channels, bool) or channels not in (1, 3):
-        raise UserModelError(f"the model takes {channels!r} input channels; scSE Lens feeds gray (1) or colour (3) "
-                             "pictures")  # fmt: skip
+        raise UserModelError(
+            f"the model takes {channels!r} input channels; scSE Lens feeds gray (1) or colour (3) pictures"
+        )
 
 
 def _shape(tensors: dict[str, torch.Tensor], key: str) -> tuple[int, ...] | None:
@@ -125,12 +133,19 @@ def from_timm(name: str, tensors: dict[str, torch.Tensor]) -> Built:
     classes = _shape(tensors, f"{head}.weight")
     stem = _shape(tensors, f"{first}.weight")
     _check_channels(stem[1] if stem and len(stem) > 1 else 3)
-    model = timm.create_model(name, pretrained=False, num_classes=classes[0] if classes else cfg.get("num_classes"),
-                              in_chans=stem[1] if stem else 3)  # fmt: skip
+    model = timm.create_model(
+        name,
+        pretrained=False,
+        num_classes=classes[0] if classes else cfg.get("num_classes"),
+        in_chans=stem[1] if stem else 3,
+    )
     channels = stem[1] if stem else 3
     size = int(cfg.get("input_size", (3, 224, 224))[-1])
-    return Built(model, f"timm {name}", _spec(channels, size, cfg.get("mean") if channels == 3 else None,
-                                              cfg.get("std") if channels == 3 else None))  # fmt: skip
+    return Built(
+        model,
+        f"timm {name}",
+        _spec(channels, size, cfg.get("mean") if channels == 3 else None, cfg.get("std") if channels == 3 else None),
+    )
 
 
 def from_torchvision(name: str, tensors: dict[str, torch.Tensor]) -> Built:
@@ -173,8 +188,10 @@ def from_name(architecture: str, tensors: dict[str, torch.Tensor]) -> Built:
     """``timm:<name>``, ``torchvision:<name>`` or ``scse_viz:<family>``."""
     prefix, _, name = architecture.strip().partition(":")
     if prefix not in PREFIXES or not name:
-        raise UserModelError(f"name the architecture as one of {', '.join(p + ':<name>' for p in PREFIXES)} "
-                             f"(e.g. timm:seresnet18, torchvision:mobilenet_v3_small, scse_viz:brain); got "
-                             f"{architecture!r}")  # fmt: skip
+        raise UserModelError(
+            f"name the architecture as one of {', '.join(p + ':<name>' for p in PREFIXES)} "
+            f"(e.g. timm:seresnet18, torchvision:mobilenet_v3_small, scse_viz:brain); got "
+            f"{architecture!r}"
+        )
     builders = {"timm": from_timm, "torchvision": from_torchvision, "scse_viz": from_ours}
     return builders[prefix](name, tensors)

@@ -27,8 +27,10 @@ MAX_FILE_BYTES = 200 * 1024 * 1024  # per uploaded file (the uploader says so to
 MAX_ZIP_MEMBERS = 64
 MAX_ZIP_UNPACKED = 400 * 1024 * 1024
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
-HOW_TO_SAVE = ("Save the weights alone instead: `safetensors.torch.save_file(model.state_dict(), "
-               "'model.safetensors')` or `torch.save(model.state_dict(), 'model.pt')`.")  # fmt: skip
+HOW_TO_SAVE = (
+    "Save the weights alone instead: `safetensors.torch.save_file(model.state_dict(), "
+    "'model.safetensors')` or `torch.save(model.state_dict(), 'model.pt')`."
+)
 
 
 def unpack(files: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -36,8 +38,9 @@ def unpack(files: Mapping[str, bytes]) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for name, data in files.items():
         if len(data) > MAX_FILE_BYTES:
-            raise UserModelError(f"{name} is {len(data) / 2**20:.0f} MB; files of up to {MAX_FILE_BYTES >> 20} MB "
-                                 "are accepted.")  # fmt: skip
+            raise UserModelError(
+                f"{name} is {len(data) / 2**20:.0f} MB; files of up to {MAX_FILE_BYTES >> 20} MB are accepted."
+            )
         if not data:
             raise UserModelError(f"{name} is empty.")
         if name.lower().endswith(".zip") and zipfile.is_zipfile(io.BytesIO(data)) and not _is_torch_archive(data):
@@ -51,8 +54,9 @@ def _zip_members(name: str, data: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename]
         if len(members) > MAX_ZIP_MEMBERS:
-            raise UserModelError(f"{name} holds {len(members)} files; a model folder needs only its config and "
-                                 "weights.")  # fmt: skip
+            raise UserModelError(
+                f"{name} holds {len(members)} files; a model folder needs only its config and weights."
+            )
         if sum(m.file_size for m in members) > MAX_ZIP_UNPACKED:
             raise UserModelError(f"{name} unpacks to more than {MAX_ZIP_UNPACKED >> 20} MB.")
         found: dict[str, bytes] = {}
@@ -67,7 +71,7 @@ def _zip_members(name: str, data: bytes) -> dict[str, bytes]:
 def _is_torch_archive(data: bytes) -> bool:
     """torch.save writes a zip too (``<name>/data.pkl``); such a file is weights, not a folder."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return any(n.endswith("data.pkl") or n.endswith("constants.pkl") for n in archive.namelist())
+        return any(n.endswith(("data.pkl", "constants.pkl")) for n in archive.namelist())
 
 
 def read_json(name: str, data: bytes) -> Any:
@@ -101,8 +105,10 @@ def _torch_state_dict(name: str, data: bytes) -> dict[str, torch.Tensor]:
     try:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        raise UserModelError(f"{name} is not a plain state_dict: it would need to run code to load (a pickled "
-                             f"model or object; torch says: {str(error).splitlines()[0]}). {HOW_TO_SAVE}") from error
+        raise UserModelError(
+            f"{name} is not a plain state_dict: it would need to run code to load (a pickled "
+            f"model or object; torch says: {str(error).splitlines()[0]}). {HOW_TO_SAVE}"
+        ) from error
     except (RuntimeError, EOFError, ValueError, OSError) as error:
         raise UserModelError(f"{name} is not a readable PyTorch file ({str(error).splitlines()[0]}).") from error
     if isinstance(loaded, Mapping) and "state_dict" in loaded and isinstance(loaded["state_dict"], Mapping):

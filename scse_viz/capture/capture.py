@@ -155,9 +155,11 @@ def _read_call(session: _Session, plan: BlockPlan, frame: _Frame, x: Any, output
     info = plan.info
     record = BlockRecord(info=info, call=len(session.records[info.name]), ran=True)
     record.knocked_out = {
-        b: v for b in ("cse", "sse") if (v := session.knockout_value(info.name, b)) is not None
+        b: v
+        for b in ("cse", "sse")
+        if (v := session.knockout_value(info.name, b)) is not None
         and ((b == "cse" and plan.channel) or (b == "sse" and plan.spatial))
-    }  # fmt: skip
+    }
     if not info.readable:
         record.readable, record.reason = False, info.reason
         return record
@@ -191,8 +193,10 @@ def _read_call(session: _Session, plan: BlockPlan, frame: _Frame, x: Any, output
             if _adds_input_back(x, output, gate_w, gate_q, info.kind):
                 why += " (it adds its input back: its output is the gated map plus x)"
             elif recomputed:
-                why += (" (it has no gate layer; its gate, computed inside forward(), is not sigmoid of its last "
-                        "projection)")
+                why += (
+                    " (it has no gate layer; its gate, computed inside forward(), is not sigmoid of its last "
+                    "projection)"
+                )
             return _unreadable(record, why)
         if not recomputed:
             session.verified[key] = join
@@ -206,8 +210,10 @@ def _read_call(session: _Session, plan: BlockPlan, frame: _Frame, x: Any, output
     return record
 
 
-_NOT_RUN = ("its {branch} gate layer did not run in the block's call (a gate computed by a functional call inside "
-            "forward() cannot be read)")  # fmt: skip
+_NOT_RUN = (
+    "its {branch} gate layer did not run in the block's call (a gate computed by a functional call inside "
+    "forward() cannot be read)"
+)
 
 
 def _unreadable(record: BlockRecord, reason: str) -> BlockRecord:
@@ -345,8 +351,13 @@ def capture_attention(
 
 
 def _did_not_run(plan: BlockPlan) -> BlockRecord:
-    return BlockRecord(info=plan.info, call=0, ran=False, readable=plan.info.readable,
-                       reason=plan.info.reason or "did not run in this forward pass")  # fmt: skip
+    return BlockRecord(
+        info=plan.info,
+        call=0,
+        ran=False,
+        readable=plan.info.readable,
+        reason=plan.info.reason or "did not run in this forward pass",
+    )
 
 
 def _detach(output: Any) -> Any:

@@ -35,9 +35,23 @@ from torch import nn
 from scse_viz.capture.records import BlockInfo
 
 _NEUTRAL_LEAVES = (
-    nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool1d, nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout,
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.GELU, nn.SiLU, nn.ELU, nn.Hardswish, nn.Mish, nn.Tanh,
-)  # fmt: skip
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveAvgPool1d,
+    nn.Flatten,
+    nn.Unflatten,
+    nn.Identity,
+    nn.Dropout,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.GELU,
+    nn.SiLU,
+    nn.ELU,
+    nn.Hardswish,
+    nn.Mish,
+    nn.Tanh,
+)
 _PASS_THROUGH = (nn.Identity, nn.Dropout, nn.Flatten, nn.Unflatten)  # change no value of the gate
 _SIGMOID, _HARD_SIGMOID = "sigmoid", "hard sigmoid"
 _RECOMPUTED = "sigmoid (computed inside forward(), recomputed and checked on every call)"
@@ -101,13 +115,16 @@ def _is_channel_conv1d(layer: nn.Module) -> bool:
 def _is_pooled_spatial_conv(layer: nn.Module) -> bool:
     """CBAM's spatial conv: k×k (k > 1) from one or two channel-pooled maps to one map."""
     return (
-        isinstance(layer, nn.Conv2d) and layer.groups == 1 and layer.out_channels == 1
-        and layer.in_channels in (1, 2) and layer.kernel_size != (1, 1)
-    )  # fmt: skip
+        isinstance(layer, nn.Conv2d)
+        and layer.groups == 1
+        and layer.out_channels == 1
+        and layer.in_channels in (1, 2)
+        and layer.kernel_size != (1, 1)
+    )
 
 
 def gate_function(layer: nn.Module, cache: dict[int, str | None] | None = None) -> str | None:
-    """"sigmoid" or "hard sigmoid" if ``layer`` is a parameter-free leaf that computes it, else None.
+    """ "sigmoid" or "hard sigmoid" if ``layer`` is a parameter-free leaf that computes it, else None.
 
     Decided by what the layer computes: its ``forward`` (called directly, so no hook runs) on a fixed probe must
     equal the function to 1e-6. Layers with weights or buffers (BatchNorm without affine) are never run.
@@ -181,8 +198,10 @@ def analyse_branch(module: nn.Module, cache: dict[int, str | None] | None = None
         if len(convs) == 2 and convs[0].out_channels != convs[1].in_channels:
             return None
         taps = "; ".join(f"{c.in_channels}→{c.out_channels}, {c.weight.shape[-1]} taps" for c in convs)
-        layout = (f"channel: 1-D conv across the pooled channels ({taps}) → {shown}; C is not fixed by the weights "
-                  f"and is read from the input at run time")  # fmt: skip
+        layout = (
+            f"channel: 1-D conv across the pooled channels ({taps}) → {shown}; C is not fixed by the weights "
+            f"and is read from the input at run time"
+        )
         return GateBranch("channel", None, None, gate or convs[-1], gate is None, shown, layout)
 
     if spatial_convs:  # CBAM's spatial attention: its pooled maps are made inside forward, so a gate layer is needed
@@ -198,8 +217,10 @@ def analyse_branch(module: nn.Module, cache: dict[int, str | None] | None = None
     reason = ""
     if gate is None and (activation := _activation_after(module, last)) is not None:
         shown = f"{type(activation).__name__} (not a gate)"
-        reason = (f"its excitation ends in {type(activation).__name__}, not a sigmoid or hard sigmoid: what it "
-                  f"multiplies by is not a gate in [0, 1]")  # fmt: skip
+        reason = (
+            f"its excitation ends in {type(activation).__name__}, not a sigmoid or hard sigmoid: what it "
+            f"multiplies by is not a gate in [0, 1]"
+        )
     gate_module = gate or last
     if len(projections) == 2:
         (_, (c_in, hidden)), (last, (h_in, c_out)) = projections
@@ -272,8 +293,17 @@ def plan_block(name: str, module: nn.Module, cache: dict[int, str | None] | None
         channels = next((b.channels for b in (channel, spatial) if b is not None and b.channels is not None), None)
         hidden = channel.hidden if channel else None
         layout = "; ".join(b.layout for b in (channel, spatial) if b is not None)
-        info = BlockInfo(name, kind, implementation, channels, hidden, readable=not reason, reason=reason,
-                         gate_function=_functions(channel, spatial), layout=layout)  # fmt: skip
+        info = BlockInfo(
+            name,
+            kind,
+            implementation,
+            channels,
+            hidden,
+            readable=not reason,
+            reason=reason,
+            gate_function=_functions(channel, spatial),
+            layout=layout,
+        )
         return BlockPlan(info, module, channel, spatial)
 
     multi_map = "its spatial branch makes one map per channel, not one N×H×W map"

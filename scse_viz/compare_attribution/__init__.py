@@ -39,8 +39,28 @@ from scse_viz.compare_attribution.runs import (
 )
 
 __all__ = [
-    "CSV_COLUMNS", "Job", "MethodRun", "Panel", "Settings", "agreement", "agreement_rows", "attention_blocks",
-    "attribute", "black_baseline", "default_target", "export_metadata", "jobs", "missing_from", "panel",
-    "predicted_classes", "run_jobs", "settings_for", "sse_blocks", "symmetric_limit", "target_for", "to_csv",
-    "to_npz", "top_k_overlap",
-]  # fmt: skip
+    "CSV_COLUMNS",
+    "Job",
+    "MethodRun",
+    "Panel",
+    "Settings",
+    "agreement",
+    "agreement_rows",
+    "attention_blocks",
+    "attribute",
+    "black_baseline",
+    "default_target",
+    "export_metadata",
+    "jobs",
+    "missing_from",
+    "panel",
+    "predicted_classes",
+    "run_jobs",
+    "settings_for",
+    "sse_blocks",
+    "symmetric_limit",
+    "target_for",
+    "to_csv",
+    "to_npz",
+    "top_k_overlap",
+]

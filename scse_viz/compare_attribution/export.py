@@ -15,25 +15,32 @@ from scse_viz.compare_attribution.panels import agreement_rows
 from scse_viz.compare_attribution.runs import MethodRun
 from scse_viz.export import csv_with_metadata, metadata
 
-
 CSV_COLUMNS = ("model", "method", "block", "kind", "row", "col", "value")
 
 
 def _result_metadata(method_run: MethodRun) -> dict[str, Any]:
-    entry: dict[str, Any] = {"model": method_run.variant, "method": method_run.method,
-                             "target": method_run.target.describe(), "error": method_run.error}  # fmt: skip
+    entry: dict[str, Any] = {
+        "model": method_run.variant,
+        "method": method_run.method,
+        "target": method_run.target.describe(),
+        "error": method_run.error,
+    }
     maps = {}
     for block, result in method_run.results():
         maps[block or "input"] = {
-            "target": result.target, "settings": result.settings, "evaluations": result.evaluations,
-            "convergence_delta": result.convergence_delta, "output_difference": result.output_difference,
-        }  # fmt: skip
+            "target": result.target,
+            "settings": result.settings,
+            "evaluations": result.evaluations,
+            "convergence_delta": result.convergence_delta,
+            "output_difference": result.output_difference,
+        }
     entry["maps"] = maps
     return entry
 
 
-def export_metadata(run: explore.FamilyRun, method_runs: Sequence[MethodRun], percent: float,
-                    settings: Mapping[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def export_metadata(
+    run: explore.FamilyRun, method_runs: Sequence[MethodRun], percent: float, settings: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The explorer's metadata (input, weights and hashes) plus every attribution's target and resolved settings."""
     info = metadata(run, settings)
     info["attribution"] = {
@@ -54,10 +61,12 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def to_csv(run: explore.FamilyRun, method_runs: Sequence[MethodRun], percent: float,
-           settings: Mapping[str, Any] | None = None) -> bytes:  # fmt: skip
+def to_csv(
+    run: explore.FamilyRun, method_runs: Sequence[MethodRun], percent: float, settings: Mapping[str, Any] | None = None
+) -> bytes:
     """Long-format CSV: the agreement scores (kind "spearman" / "iou") and every attribution value (kind
     "attribution", with its pixel), metadata as ``#`` lines on top; 9 significant digits round-trip float32."""
+
     def rows():
         for row in agreement_rows(run, method_runs, percent):
             for kind in ("spearman", "iou"):
@@ -71,8 +80,9 @@ def to_csv(run: explore.FamilyRun, method_runs: Sequence[MethodRun], percent: fl
     return csv_with_metadata(export_metadata(run, method_runs, percent, settings), CSV_COLUMNS, rows())
 
 
-def to_npz(run: explore.FamilyRun, method_runs: Sequence[MethodRun], percent: float,
-           settings: Mapping[str, Any] | None = None) -> bytes:  # fmt: skip
+def to_npz(
+    run: explore.FamilyRun, method_runs: Sequence[MethodRun], percent: float, settings: Mapping[str, Any] | None = None
+) -> bytes:
     """Compressed NPZ: ``<variant>/<method>[/<block>]/attribution`` maps (float32, model-input grid), the sSE maps
     they were scored against, ``agreement`` rows (structured array) and ``metadata`` (JSON string)."""
     arrays: dict[str, np.ndarray] = {

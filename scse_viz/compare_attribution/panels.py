@@ -17,8 +17,6 @@ from scse_viz.attribution import METHOD_LABELS, AgreementRow, agreement_table, s
 from scse_viz.compare_attribution.runs import MethodRun
 
 
-
-
 def agreement(run: explore.FamilyRun, method_run: MethodRun, percent: float = 10.0) -> list[AgreementRow]:
     """Every sSE block of the variant against the run's map (Grad-CAM: against Grad-CAM on that block), as
     :func:`agreement_table` scores them at the model input's resolution."""
@@ -38,18 +36,18 @@ def agreement_rows(run: explore.FamilyRun, method_runs: Sequence[MethodRun], per
     rows = []
     for method_run in method_runs:
         for row in agreement(run, method_run, percent):
-            rows.append({
-                "model": run.outputs[method_run.variant].label,
-                "method": METHOD_LABELS[method_run.method],
-                "block": row.block,
-                "stride": None if row.stride is None else float(row.stride[0]),
-                "spearman": row.spearman,
-                "iou": row.iou,
-                "top_k_percent": row.percent,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "model": run.outputs[method_run.variant].label,
+                    "method": METHOD_LABELS[method_run.method],
+                    "block": row.block,
+                    "stride": None if row.stride is None else float(row.stride[0]),
+                    "spearman": row.spearman,
+                    "iou": row.iou,
+                    "top_k_percent": row.percent,
+                }
+            )
     return rows
-
-
 
 
 def sse_blocks(run: explore.FamilyRun) -> list[str]:

@@ -65,8 +65,6 @@ class MethodRun:
         return [] if self.result is None else [(None, self.result)]
 
 
-
-
 def predicted_classes(run: explore.FamilyRun, variant: str) -> list[int]:
     """Classes ``variant``'s output lets an attribution explain (the task decides: a segmentation's classes
     predicted somewhere, every class of a classifier)."""
@@ -95,8 +93,6 @@ def black_baseline(run: explore.FamilyRun) -> torch.Tensor:
     return run.family.prepare(np.zeros_like(run.prepared.pixels)).tensor
 
 
-
-
 def attention_blocks(run: explore.FamilyRun, variant: str) -> list[str]:
     """Module names of ``variant``'s attention blocks that ran once (Grad-CAM needs exactly one call)."""
     names = [r.name for r in run.outputs[variant].shown()]
@@ -120,13 +116,15 @@ def attribute(
         if chosen.per_block:
             blocks = attention_blocks(run, variant)
             if not blocks:
-                raise AttributionError(f"the {run.outputs[variant].label} model has no attention blocks for "
-                                       f"{chosen.label}")  # fmt: skip
+                raise AttributionError(
+                    f"the {run.outputs[variant].label} model has no attention blocks for {chosen.label}"
+                )
             per_block = {}
             for i, block in enumerate(blocks):
                 part = None if progress is None else part_of(progress, i, len(blocks))
-                per_block[block] = chosen.explain(model, x, target, baseline=black, settings=settings, block=block,
-                                                  progress=part)  # fmt: skip
+                per_block[block] = chosen.explain(
+                    model, x, target, baseline=black, settings=settings, block=block, progress=part
+                )
             return MethodRun(variant, method, target, settings, per_block=per_block)
         result = chosen.explain(model, x, target, baseline=black, settings=settings, progress=progress)
     except AttributionError as error:

@@ -18,8 +18,17 @@ from scse_viz.data.idx import read_idx
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 VALIDATION_SIZE = 5_000
 SPLITS = ("train", "val", "train-full", "test")
 _FILES = {

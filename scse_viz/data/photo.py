@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,11 @@ import numpy as np
 from scse_viz.geometry import resize_image
 
 WALLPAPER_PACKAGES: tuple[str, ...] = ("plasma-workspace-wallpapers", "mate-backgrounds", "gnome-backgrounds")
-WALLPAPER_DIRS: tuple[str, ...] = ("/usr/share/wallpapers", "/usr/share/backgrounds/mate", "/usr/share/backgrounds/gnome")
+WALLPAPER_DIRS: tuple[str, ...] = (
+    "/usr/share/wallpapers",
+    "/usr/share/backgrounds/mate",
+    "/usr/share/backgrounds/gnome",
+)
 TEST_PHOTOS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 NOISE_PATTERNS: tuple[str, ...] = ("uniform", "half", "blob", "band", "smooth")
 MAX_SIGMA = 50.0 / 255.0  # the largest noise level the models were trained on (0–1 scale)
@@ -91,8 +95,13 @@ def add_noise(clean: np.ndarray, sigmas: np.ndarray, rng: np.random.Generator) -
 def wallpaper_files(dirs: Sequence[str | Path] = WALLPAPER_DIRS) -> list[Path]:
     """The raster wallpapers (JPEG, PNG) under ``dirs``, sorted, without KDE's screenshot previews, and of KDE's
     wallpapers (one picture in many sizes, ``<name>/contents/images/<W>x<H>.jpg``) only the largest size."""
-    files = [p for d in dirs if Path(d).is_dir() for p in Path(d).rglob("*")
-             if p.suffix.lower() in (".jpg", ".jpeg", ".png") and "screenshot" not in p.name.lower()]  # fmt: skip
+    files = [
+        p
+        for d in dirs
+        if Path(d).is_dir()
+        for p in Path(d).rglob("*")
+        if p.suffix.lower() in (".jpg", ".jpeg", ".png") and "screenshot" not in p.name.lower()
+    ]
     largest: dict[Path, Path] = {}
     for p in files:
         if p.parent.name.startswith("images") and p.parent.parent.name == "contents":
@@ -114,8 +123,9 @@ def read_rgb(path: str | Path, max_side: int | None = None) -> np.ndarray:
         image = image.convert("RGB")
         if max_side is not None and max(image.size) > max_side:
             scale = max_side / max(image.size)
-            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                                 Image.Resampling.LANCZOS)  # fmt: skip
+            image = image.resize(
+                (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.LANCZOS
+            )
         return np.asarray(image, dtype=np.float32) / 255.0
 
 
@@ -136,8 +146,9 @@ def evaluation_crop(image: np.ndarray, side: int) -> np.ndarray:
     return np.ascontiguousarray(image[top : top + side, left : left + side])
 
 
-def photo_crops(files: Sequence[Path], count: int, side: int, rng: np.random.Generator,
-                shrink: tuple[float, float] = (2.0, 6.0)) -> np.ndarray:  # fmt: skip
+def photo_crops(
+    files: Sequence[Path], count: int, side: int, rng: np.random.Generator, shrink: tuple[float, float] = (2.0, 6.0)
+) -> np.ndarray:
     """``count`` random side×side crops of the photographs, each photo shrunk by a random factor first.
 
     The photos are read once at a working size (longest side 1024) and then shrunk again per crop, so every crop
@@ -156,7 +167,7 @@ def photo_crops(files: Sequence[Path], count: int, side: int, rng: np.random.Gen
     return crops
 
 
-@lru_cache(maxsize=None)
+@cache
 def _working_photo(path: str) -> np.ndarray:
     return read_rgb(path, max_side=1024)
 
@@ -177,8 +188,9 @@ class DeadLeaves:
     max_blur: float = 1.0  # Gaussian blur σ drawn from [0, max_blur], at twice the final resolution
 
 
-def dead_leaves(settings: DeadLeaves, palette: np.ndarray, textures: np.ndarray,
-                rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+def dead_leaves(
+    settings: DeadLeaves, palette: np.ndarray, textures: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """One dead-leaves image, side×side×3 in [0, 1].
 
     Shapes are drawn front to back (each covers only what no earlier shape covered) until the image is covered or

@@ -44,8 +44,22 @@ import numpy as np
 from scipy import ndimage
 
 from scse_viz.data.brain import GUARD, MIN_BRAIN_PIXELS, SLABS, SPLITS, TEST_SLABS, VAL_SLABS, template_volumes
-from scse_viz.data.synthhead import AIR, CSF, EYE, FAT, FIRST_HEAD, GM, MARROW, MUSCLE, RIM, SKIN, SKULL, SOFT, WM
-from scse_viz.data.synthhead import training_labels
+from scse_viz.data.synthhead import (
+    AIR,
+    CSF,
+    EYE,
+    FAT,
+    FIRST_HEAD,
+    GM,
+    MARROW,
+    MUSCLE,
+    RIM,
+    SKIN,
+    SKULL,
+    SOFT,
+    WM,
+    training_labels,
+)
 from scse_viz.io import ORIENTATIONS, Volume, image_from_slice, load_volume, volume_slice
 
 PACKAGE = "mricron-data"
@@ -138,8 +152,9 @@ def give_back_border_gm(labels: np.ndarray, intensities: np.ndarray, means: np.n
     return fixed
 
 
-def head_tissues(head: np.ndarray, brain: np.ndarray, labels: np.ndarray, means: np.ndarray,
-                 affine: np.ndarray) -> np.ndarray:  # fmt: skip
+def head_tissues(
+    head: np.ndarray, brain: np.ndarray, labels: np.ndarray, means: np.ndarray, affine: np.ndarray
+) -> np.ndarray:
     """Tissue map (synthhead.TISSUES) of the whole scan: the brain's labels inside, head tissue found by intensity
     outside (module docstring)."""
     threshold = 0.5 * means[0]  # half the CSF mean: above the air's noise, below every tissue but bone
@@ -212,8 +227,15 @@ def template_on_grid(target: Volume) -> tuple[np.ndarray, np.ndarray, np.ndarray
     matrix, offset = to_template[:3, :3], to_template[:3, 3]
 
     def resample(data: np.ndarray, order: int) -> np.ndarray:
-        return ndimage.affine_transform(np.asarray(data, np.float32), matrix, offset, output_shape=target.data.shape,
-                                        order=order, mode="constant", cval=0.0)  # fmt: skip
+        return ndimage.affine_transform(
+            np.asarray(data, np.float32),
+            matrix,
+            offset,
+            output_shape=target.data.shape,
+            order=order,
+            mode="constant",
+            cval=0.0,
+        )
 
     return resample(t1.data, 0) > 0, resample(gm.data, 1) / 255.0, resample(wm.data, 1) / 255.0
 
@@ -309,8 +331,9 @@ def real_head_slice(orientation: str, index: int, volumes: RealHeadVolumes | Non
     head = volumes.head
     tissue_volume = Volume(volumes.tissues.astype(np.float32), head.affine, "tissues", head.zooms)
     tissues = np.rint(volume_slice(tissue_volume, orientation, index)).astype(np.uint8)
-    probabilities = np.stack([volume_slice(Volume(p, head.affine, "p", head.zooms), orientation, index)
-                              for p in volumes.probabilities])  # fmt: skip
+    probabilities = np.stack(
+        [volume_slice(Volume(p, head.affine, "p", head.zooms), orientation, index) for p in volumes.probabilities]
+    )
     image = image_from_slice(volume_slice(head, orientation, index), f"colin27-{orientation}-{index}").pixels
     return RealHeadSlice(orientation, index, np.asarray(image, np.float32), probabilities.astype(np.float32), tissues)
 

@@ -26,8 +26,20 @@ from scse_viz.data.brain import labels_from_probabilities, load_brain_slices
 from scse_viz.geometry import resize_image
 from scse_viz.io import ORIENTATIONS
 
-TISSUES: tuple[str, ...] = ("air", "CSF", "GM", "WM", "CSF rim", "skull", "marrow", "muscle", "fat", "skin", "eye",
-                            "soft tissue")  # fmt: skip
+TISSUES: tuple[str, ...] = (
+    "air",
+    "CSF",
+    "GM",
+    "WM",
+    "CSF rim",
+    "skull",
+    "marrow",
+    "muscle",
+    "fat",
+    "skin",
+    "eye",
+    "soft tissue",
+)
 AIR, CSF, GM, WM, RIM, SKULL, MARROW, MUSCLE, FAT, SKIN, EYE, SOFT = range(len(TISSUES))
 BRAIN = (CSF, GM, WM)
 # From SKULL on, tissues are head outside the brain: background for the models. The CSF rim between brain and skull
@@ -137,11 +149,17 @@ def add_head(labels: np.ndarray, orientation: str, rng: np.random.Generator, mm_
         r, c = np.ogrid[: shape[0], : shape[1]]
         extra |= (r >= top + height * rng.uniform(0.55, 0.8)) & (np.abs(c - centre) <= half)
     if orientation == "sagittal" and rng.random() < 0.8:  # a rough face: in front of and below the brain
-        extra |= _ellipse(shape, (top + height * rng.uniform(0.6, 0.85), right - width * rng.uniform(0.05, 0.2)),
-                          (height * rng.uniform(0.25, 0.4), width * rng.uniform(0.2, 0.35)))  # fmt: skip
+        extra |= _ellipse(
+            shape,
+            (top + height * rng.uniform(0.6, 0.85), right - width * rng.uniform(0.05, 0.2)),
+            (height * rng.uniform(0.25, 0.4), width * rng.uniform(0.2, 0.35)),
+        )
     if orientation == "axial" and rng.random() < 0.4:  # face or nose in front (rows run anterior -> posterior)
-        extra |= _ellipse(shape, (top + height * rng.uniform(-0.05, 0.1), left + width * rng.uniform(0.4, 0.6)),
-                          (height * rng.uniform(0.1, 0.25), width * rng.uniform(0.15, 0.35)))  # fmt: skip
+        extra |= _ellipse(
+            shape,
+            (top + height * rng.uniform(-0.05, 0.1), left + width * rng.uniform(0.4, 0.6)),
+            (height * rng.uniform(0.1, 0.25), width * rng.uniform(0.15, 0.35)),
+        )
     soft = (head | extra) & (tissues == AIR)
     muscle_part = smooth_field(shape, rng, cells=6) > rng.uniform(-0.5, 0.8)
     tissues[soft & muscle_part] = MUSCLE
@@ -181,8 +199,14 @@ def draw_intensities(rng: np.random.Generator, contrast: str = "random") -> tupl
     return means, stds
 
 
-def render(tissues: np.ndarray, probabilities: np.ndarray, means: np.ndarray, stds: np.ndarray,
-           rng: np.random.Generator, corrupt: bool = True) -> np.ndarray:  # fmt: skip
+def render(
+    tissues: np.ndarray,
+    probabilities: np.ndarray,
+    means: np.ndarray,
+    stds: np.ndarray,
+    rng: np.random.Generator,
+    corrupt: bool = True,
+) -> np.ndarray:
     """Intensities for a tissue map: each tissue its mean plus a fine texture; inside the brain the partial-volume
     mixture of the CSF/GM/WM means by the template's probabilities. With ``corrupt``: partial-volume blur, a smooth
     multiplicative bias field, sometimes a lower acquisition resolution, and Gaussian noise."""
@@ -205,8 +229,9 @@ def render(tissues: np.ndarray, probabilities: np.ndarray, means: np.ndarray, st
     return image + rng.normal(0.0, rng.uniform(0.0, 0.04), tissues.shape).astype(np.float32)
 
 
-def synth_head(probabilities: np.ndarray, orientation: str, rng: np.random.Generator, mm_per_px: float,
-               contrast: str = "random") -> SynthHead:  # fmt: skip
+def synth_head(
+    probabilities: np.ndarray, orientation: str, rng: np.random.Generator, mm_per_px: float, contrast: str = "random"
+) -> SynthHead:
     """Draw a head around a slice's 4×H×W class probabilities (already on the canvas it is drawn on) and render it."""
     tissues = add_head(labels_from_probabilities(probabilities), orientation, rng, mm_per_px)
     means, stds = draw_intensities(rng, contrast)

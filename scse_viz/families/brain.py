@@ -6,11 +6,11 @@ import numpy as np
 
 from scse_viz.color import is_colour
 from scse_viz.data.brain import BRAIN_CLASSES
+from scse_viz.family import Family
 from scse_viz.io import Volume
 from scse_viz.models.architectures import UNetArchitecture
 from scse_viz.preprocess import Prepared, brain_preprocess, brain_tensor
 from scse_viz.tasks import SegmentationTask
-from scse_viz.family import Family
 
 ARCHITECTURE = UNetArchitecture(in_channels=1, num_classes=len(BRAIN_CLASSES), base_channels=16, depth=4, reduction=8)
 
@@ -23,7 +23,7 @@ def prepare(image: np.ndarray) -> Prepared:
 
 def suits(loaded: object) -> bool:
     """Volumes and gray slices; a colour photo is no MRI."""
-    return isinstance(loaded, Volume) or not is_colour(getattr(loaded, "pixels"))
+    return isinstance(loaded, Volume) or not is_colour(loaded.pixels)
 
 
 FAMILY = Family(

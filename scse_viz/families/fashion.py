@@ -6,16 +6,17 @@ import numpy as np
 
 from scse_viz.color import is_colour
 from scse_viz.data.fashion import CLASS_NAMES
-from scse_viz.io import Volume
+from scse_viz.family import Family
 from scse_viz.geometry import ModelGrid
+from scse_viz.io import Volume
 from scse_viz.models.architectures import ClassifierArchitecture
 from scse_viz.preprocess import Prepared, fashion_preprocess, fashion_tensor
 from scse_viz.tasks import ClassificationTask
-from scse_viz.family import Family
 
 # reduction 8 keeps C/r >= 2 even in the 16-channel stage (r = 16 would leave a 1-unit bottleneck there)
-ARCHITECTURE = ClassifierArchitecture(in_channels=1, num_classes=len(CLASS_NAMES), widths=(16, 32, 64),
-                                      blocks_per_stage=2, reduction=8)  # fmt: skip
+ARCHITECTURE = ClassifierArchitecture(
+    in_channels=1, num_classes=len(CLASS_NAMES), widths=(16, 32, 64), blocks_per_stage=2, reduction=8
+)
 
 
 def prepare(image: np.ndarray) -> Prepared:
@@ -29,7 +30,7 @@ def suits(loaded: object) -> bool:
     denoises), although the preprocessing does turn a photo of one garment into a 28×28 garment."""
     if isinstance(loaded, Volume):
         return False
-    pixels = getattr(loaded, "pixels")
+    pixels = loaded.pixels
     return max(pixels.shape[:2]) <= 64 or not is_colour(pixels)
 
 

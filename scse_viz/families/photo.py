@@ -12,8 +12,8 @@ import torch
 
 from scse_viz.degradation import AddedNoise
 from scse_viz.family import Family
-from scse_viz.io import Volume
 from scse_viz.geometry import PaddedGeometry
+from scse_viz.io import Volume
 from scse_viz.models.architectures import DenoiserArchitecture
 from scse_viz.preprocess import Prepared
 from scse_viz.tasks import RestorationTask

@@ -22,6 +22,7 @@ from scse_viz.io.sniff import _DECODE_ERRORS, _IMAGE_TYPES, _empty, _looks_like,
 DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MIN_SIDE = 8
 
+
 # ITU-R 601-2 luma, the weights Pillow uses for mode "L".
 @dataclass(frozen=True, eq=False)
 class LoadedImage:
@@ -231,7 +232,6 @@ def _pixels_of(img: Image.Image, name: str, fmt: str, bits_hint: tuple[int, bool
     if mode == "LA":
         color = color[..., 0]
     return np.ascontiguousarray(color, dtype=np.float32), 8
-
 
 
 def _unreadable(name: str, label: str, error: BaseException) -> UnreadableFileError:

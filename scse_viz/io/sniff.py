@@ -111,7 +111,7 @@ def _looks_like(data: bytes) -> str:
         return " (it looks like a DICOM file)"
     if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"avif", b"heim", b"heis"):
         return " (it looks like a HEIC/AVIF photo: export it as JPEG or PNG)"
-    if data.startswith(b"\x00\x00\x00\x0cjP  ") or data.startswith(b"\xff\x4f\xff\x51"):
+    if data.startswith((b"\x00\x00\x00\x0cjP  ", b"\xffO\xffQ")):
         return " (it looks like a JPEG 2000 image: export it as PNG or TIFF)"
     if data.startswith(b"8BPS"):
         return " (it looks like a Photoshop document: export it as PNG or TIFF)"

@@ -28,9 +28,13 @@ class UNetArchitecture:
 
     def build(self, attention: AttentionKind | str) -> nn.Module:
         return UNet2D(
-            in_channels=self.in_channels, num_classes=self.num_classes, base_channels=self.base_channels,
-            depth=self.depth, attention=attention, reduction=self.reduction,  # type: ignore[arg-type]
-        )  # fmt: skip
+            in_channels=self.in_channels,
+            num_classes=self.num_classes,
+            base_channels=self.base_channels,
+            depth=self.depth,
+            attention=attention,
+            reduction=self.reduction,  # type: ignore[arg-type]
+        )
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,13 @@ class ClassifierArchitecture:
 
     def build(self, attention: AttentionKind | str) -> nn.Module:
         return ResidualClassifier(
-            in_channels=self.in_channels, num_classes=self.num_classes, widths=tuple(self.widths),
-            blocks_per_stage=self.blocks_per_stage, reduction=self.reduction,
+            in_channels=self.in_channels,
+            num_classes=self.num_classes,
+            widths=tuple(self.widths),
+            blocks_per_stage=self.blocks_per_stage,
+            reduction=self.reduction,
             attention=attention,  # type: ignore[arg-type]
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -60,5 +67,6 @@ class DenoiserArchitecture:
     reduction: int = 8
 
     def build(self, attention: AttentionKind | str) -> nn.Module:
-        return ResidualDenoiser(base_channels=self.base_channels, depth=self.depth,
-                                attention=attention, reduction=self.reduction)  # type: ignore[arg-type]  # fmt: skip
+        return ResidualDenoiser(
+            base_channels=self.base_channels, depth=self.depth, attention=attention, reduction=self.reduction
+        )  # type: ignore[arg-type]

@@ -18,11 +18,22 @@ from scse_viz.models.unet import UNet2D
 class ResidualDenoiser(nn.Module):
     """``output = x − unet(x)``; x and output are RGB on the 0–1 scale, height and width multiples of 2^depth."""
 
-    def __init__(self, base_channels: int = 32, depth: int = 3, attention: AttentionKind = "scse",
-                 reduction: int = DEFAULT_REDUCTION) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base_channels: int = 32,
+        depth: int = 3,
+        attention: AttentionKind = "scse",
+        reduction: int = DEFAULT_REDUCTION,
+    ) -> None:
         super().__init__()
-        self.unet = UNet2D(in_channels=3, num_classes=3, base_channels=base_channels, depth=depth,
-                           attention=attention, reduction=reduction)  # fmt: skip
+        self.unet = UNet2D(
+            in_channels=3,
+            num_classes=3,
+            base_channels=base_channels,
+            depth=depth,
+            attention=attention,
+            reduction=reduction,
+        )
 
     @property
     def size_multiple(self) -> int:

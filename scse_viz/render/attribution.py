@@ -56,20 +56,31 @@ def agreement_chart(rows: Sequence[dict[str, Any]], measure: str = "spearman", t
     if measure not in MEASURES:
         raise ValueError(f"measure must be one of {sorted(MEASURES)}, got {measure!r}")
     blocks = list(dict.fromkeys(r["block"] for r in rows))
-    values = [{"block": r["block"], "series": f"{r['model']} · {r['method']}", "value": r[measure],
-               "stride": r["stride"]} for r in rows]  # fmt: skip
+    values = [
+        {"block": r["block"], "series": f"{r['model']} · {r['method']}", "value": r[measure], "stride": r["stride"]}
+        for r in rows
+    ]
     domain = [-1, 1] if measure == "spearman" else [0, 1]
     line = {
         "mark": {"type": "line", "point": True},
         "encoding": {
-            "x": {"field": "block", "type": "ordinal", "sort": blocks, "title": "attention block (input → output)",
-                  "axis": {"labelAngle": -30, "labelLimit": 220}},
+            "x": {
+                "field": "block",
+                "type": "ordinal",
+                "sort": blocks,
+                "title": "attention block (input → output)",
+                "axis": {"labelAngle": -30, "labelLimit": 220},
+            },
             "y": {"field": "value", "type": "quantitative", "title": AXIS_TITLES[measure], "scale": {"domain": domain}},
             "color": {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "bottom"}},
-            "tooltip": [{"field": "series", "title": "model · method"}, {"field": "block"},
-                        {"field": "stride", "title": "stride"}, {"field": "value", "format": ".4f"}],
+            "tooltip": [
+                {"field": "series", "title": "model · method"},
+                {"field": "block"},
+                {"field": "stride", "title": "stride"},
+                {"field": "value", "format": ".4f"},
+            ],
         },
-    }  # fmt: skip
+    }
     zero = {"mark": {"type": "rule", "strokeDash": [4, 3], "color": "#808080"}, "encoding": {"y": {"datum": 0}}}
     return {"data": {"values": values}, "title": title, "layer": [line, zero], "height": 260}
 
@@ -115,8 +126,13 @@ def attribution_grid_figure(
                 shown = np.ma.masked_equal(np.asarray(values, dtype=np.int64), 0)
                 _overlay(ax, shown, cmap=ListedColormap(OVERLAP_COLORS), alpha=0.7, vmin=0.5, vmax=3.5)
     if signed is not None:
-        fig.colorbar(signed, ax=axes[:, 0].tolist(), label=f"attribution (±{limit:.3g}: red raises, blue lowers)",
-                     shrink=0.8, location="bottom")  # fmt: skip
+        fig.colorbar(
+            signed,
+            ax=axes[:, 0].tolist(),
+            label=f"attribution (±{limit:.3g}: red raises, blue lowers)",
+            shrink=0.8,
+            location="bottom",
+        )
     if attention is not None:
         fig.colorbar(attention, ax=axes[:, 1].tolist(), label=SSE_LABEL, shrink=0.8, location="bottom")
     handles = [Patch(color=c, label=n) for c, n in zip(OVERLAP_COLORS, OVERLAP_NAMES)]

@@ -119,8 +119,10 @@ def channel_gate_figure(
     ax.set_xlabel("channel (sorted by w, descending)" if order == "sorted" else "channel")
     handles = [ax.lines[0]]
     if highlight > 0:
-        handles += [Patch(color=BOOST_COLOR, label="highest w (strongest boost)"),
-                    Patch(color=SUPPRESS_COLOR, label="lowest w (strongest suppression)")]
+        handles += [
+            Patch(color=BOOST_COLOR, label="highest w (strongest boost)"),
+            Patch(color=SUPPRESS_COLOR, label="lowest w (strongest suppression)"),
+        ]
     ax.legend(handles=handles, loc="upper right", fontsize=8)
     lines = [title] if title else []
     if top_k is not None and top_k < g.size:

@@ -22,8 +22,11 @@ from scse_viz.render.channel import (
     channel_gate_table,
 )
 
-ROLE_NAMES = {"boost": "highest w (strongest boost)", "suppression": "lowest w (strongest suppression)",
-              "": "other channels"}  # fmt: skip
+ROLE_NAMES = {
+    "boost": "highest w (strongest boost)",
+    "suppression": "lowest w (strongest suppression)",
+    "": "other channels",
+}
 GATE_AXIS = {"title": "gate w_c (0–1)", "scale": {"domain": [0, 1]}}
 
 
@@ -47,26 +50,38 @@ def _reference_rule(value: float = REFERENCE) -> dict[str, Any]:
     }
 
 
-def channel_gate_chart(gate: np.ndarray, order: Order = "sorted", top_k: int | None = None, highlight: int = 3,
-                       title: str = "") -> dict[str, Any]:  # fmt: skip
+def channel_gate_chart(
+    gate: np.ndarray, order: Order = "sorted", top_k: int | None = None, highlight: int = 3, title: str = ""
+) -> dict[str, Any]:
     """Bars of one image's cSE gate, hover shows channel and w, dashed reference at 0.5, boosts/suppressions coloured."""
     rows = channel_gate_table(gate, order, top_k, highlight)
-    values = [{"channel": r["channel"], "w": r["value"], "rank": r["rank"], "role": ROLE_NAMES[r["role"]]}
-              for r in rows]  # fmt: skip
+    values = [
+        {"channel": r["channel"], "w": r["value"], "rank": r["rank"], "role": ROLE_NAMES[r["role"]]} for r in rows
+    ]
     sort = {"field": "rank", "order": "ascending"}
     bars = {
         "mark": {"type": "bar"},
         "encoding": {
-            "x": {"field": "channel", "type": "ordinal", "sort": sort,
-                  "title": "channel (sorted by w)" if order == "sorted" else "channel"},
+            "x": {
+                "field": "channel",
+                "type": "ordinal",
+                "sort": sort,
+                "title": "channel (sorted by w)" if order == "sorted" else "channel",
+            },
             "y": {"field": "w", "type": "quantitative", **GATE_AXIS},
-            "color": {"field": "role", "type": "nominal", "title": None, "legend": {"orient": "bottom"},
-                      "scale": {"domain": list(ROLE_NAMES.values()),
-                                "range": [BOOST_COLOR, SUPPRESS_COLOR, BAR_COLOR]}},
-            "tooltip": [{"field": "channel", "type": "ordinal"},
-                        {"field": "w", "type": "quantitative", "format": ".4f"}],
+            "color": {
+                "field": "role",
+                "type": "nominal",
+                "title": None,
+                "legend": {"orient": "bottom"},
+                "scale": {"domain": list(ROLE_NAMES.values()), "range": [BOOST_COLOR, SUPPRESS_COLOR, BAR_COLOR]},
+            },
+            "tooltip": [
+                {"field": "channel", "type": "ordinal"},
+                {"field": "w", "type": "quantitative", "format": ".4f"},
+            ],
         },
-    }  # fmt: skip
+    }
     return {"data": {"values": values}, "title": title, "layer": [bars, _reference_rule()], "height": 260}
 
 
@@ -75,27 +90,33 @@ def gate_comparison_chart(gate_a: np.ndarray, gate_b: np.ndarray, labels: tuple[
     a, b = np.asarray(gate_a, dtype=float), np.asarray(gate_b, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"both gates must be 1-D with the same channels, got {a.shape} and {b.shape}")
-    values = [{"channel": c, "input": label, "w": float(g[c])}
-              for label, g in zip(labels, (a, b)) for c in range(a.size)]  # fmt: skip
+    values = [
+        {"channel": c, "input": label, "w": float(g[c])} for label, g in zip(labels, (a, b)) for c in range(a.size)
+    ]
     bars = {
         "mark": "bar",
         "encoding": {
             "x": {"field": "channel", "type": "ordinal"},
             "xOffset": {"field": "input"},
             "y": {"field": "w", "type": "quantitative", **GATE_AXIS},
-            "color": {"field": "input", "type": "nominal", "scale": {"range": list(COMPARE_COLORS)},
-                      "legend": {"orient": "bottom", "title": None}},
+            "color": {
+                "field": "input",
+                "type": "nominal",
+                "scale": {"range": list(COMPARE_COLORS)},
+                "legend": {"orient": "bottom", "title": None},
+            },
             "tooltip": [{"field": "channel"}, {"field": "input"}, {"field": "w", "format": ".4f"}],
         },
-    }  # fmt: skip
+    }
     return {"data": {"values": values}, "layer": [bars, _reference_rule()], "height": 220}
 
 
 def gate_difference_chart(difference: np.ndarray, labels: tuple[str, str]) -> dict[str, Any]:
     """w(B) − w(A) per channel, red up / blue down, hover shows the value."""
     d = np.asarray(difference, dtype=float)
-    values = [{"channel": c, "difference": float(v), "sign": "B higher" if v >= 0 else "A higher"}
-              for c, v in enumerate(d)]  # fmt: skip
+    values = [
+        {"channel": c, "difference": float(v), "sign": "B higher" if v >= 0 else "A higher"} for c, v in enumerate(d)
+    ]
     title = f"w({labels[1]}) − w({labels[0]})"
     return {
         "data": {"values": values},
@@ -104,11 +125,15 @@ def gate_difference_chart(difference: np.ndarray, labels: tuple[str, str]) -> di
         "encoding": {
             "x": {"field": "channel", "type": "ordinal"},
             "y": {"field": "difference", "type": "quantitative", "title": title},
-            "color": {"field": "sign", "type": "nominal", "legend": None,
-                      "scale": {"domain": ["B higher", "A higher"], "range": [BOOST_COLOR, SUPPRESS_COLOR]}},
+            "color": {
+                "field": "sign",
+                "type": "nominal",
+                "legend": None,
+                "scale": {"domain": ["B higher", "A higher"], "range": [BOOST_COLOR, SUPPRESS_COLOR]},
+            },
             "tooltip": [{"field": "channel"}, {"field": "difference", "format": "+.4f"}],
         },
-    }  # fmt: skip
+    }
 
 
 def probability_chart(top: Sequence[tuple[str, float]], title: str = "") -> dict[str, Any]:
@@ -140,13 +165,12 @@ def gate_distribution_chart(values: Sequence[dict[str, Any]], title: str) -> dic
             "height": 220,
             "mark": {"type": "boxplot", "extent": "min-max", "color": BAR_COLOR},
             "encoding": {
-                "x": {"field": "block", "type": "nominal", "sort": blocks, "title": None,
-                      "axis": {"labelAngle": -60}},
+                "x": {"field": "block", "type": "nominal", "sort": blocks, "title": None, "axis": {"labelAngle": -60}},
                 "y": {"field": "value", "type": "quantitative", "scale": {"domain": [0, 1]}, "title": "mean gate"},
             },
         },
         "height": 220,
-    }  # fmt: skip
+    }
 
 
 def class_profile_chart(profiles: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
@@ -161,16 +185,19 @@ def class_profile_chart(profiles: Sequence[dict[str, Any]], title: str) -> dict[
             "height": 220,
             "mark": {"type": "line", "point": True},
             "encoding": {
-                "x": {"field": "block", "type": "nominal", "sort": blocks, "title": None,
-                      "axis": {"labelAngle": -60}},
+                "x": {"field": "block", "type": "nominal", "sort": blocks, "title": None, "axis": {"labelAngle": -60}},
                 "y": {"field": "mean", "type": "quantitative", "title": "mean gate", "scale": {"zero": False}},
                 "color": {"field": "label", "type": "nominal", "title": "class"},
-                "tooltip": [{"field": "label"}, {"field": "block"}, {"field": "mean", "format": ".4f"},
-                            {"field": "images"}],
+                "tooltip": [
+                    {"field": "label"},
+                    {"field": "block"},
+                    {"field": "mean", "format": ".4f"},
+                    {"field": "images"},
+                ],
             },
         },
         "height": 220,
-    }  # fmt: skip
+    }
 
 
 def perturbation_chart(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -184,14 +211,26 @@ def perturbation_chart(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "height": 220,
             "mark": {"type": "line", "point": True},
             "encoding": {
-                "x": {"field": "share of pixels", "type": "quantitative", "axis": {"format": "%"},
-                      "title": "share of pixels removed (deletion) or put in (insertion)"},
-                "y": {"field": "objective", "type": "quantitative",
-                      "title": "objective (0 = black input, 1 = the input)"},
+                "x": {
+                    "field": "share of pixels",
+                    "type": "quantitative",
+                    "axis": {"format": "%"},
+                    "title": "share of pixels removed (deletion) or put in (insertion)",
+                },
+                "y": {
+                    "field": "objective",
+                    "type": "quantitative",
+                    "title": "objective (0 = black input, 1 = the input)",
+                },
                 "color": {"field": "ranking", "type": "nominal", "title": "pixels ranked by"},
-                "tooltip": [{"field": "curve"}, {"field": "ranking"}, {"field": "share of pixels", "format": ".0%"},
-                            {"field": "objective", "format": ".4f"}, {"field": "images"}],
+                "tooltip": [
+                    {"field": "curve"},
+                    {"field": "ranking"},
+                    {"field": "share of pixels", "format": ".0%"},
+                    {"field": "objective", "format": ".4f"},
+                    {"field": "images"},
+                ],
             },
         },
         "height": 220,
-    }  # fmt: skip
+    }

@@ -12,7 +12,13 @@ in the data and order colours differently for different viewers.
 
 from __future__ import annotations
 
-SEQUENTIAL = ("magma", "viridis", "inferno", "plasma", "cividis")  # offered for maps from 0 to 1 (the first is the default)
+SEQUENTIAL = (
+    "magma",
+    "viridis",
+    "inferno",
+    "plasma",
+    "cividis",
+)  # offered for maps from 0 to 1 (the first is the default)
 DIVERGING = "RdBu_r"  # signed values, white at 0, red above and blue below
 GATE = SEQUENTIAL[0]  # sSE maps q and other gates on 0..1
 LEVEL = "viridis"  # unsigned levels that are not gates (feature values, a gate beside the noise map it is compared to)

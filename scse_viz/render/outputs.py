@@ -6,7 +6,8 @@ through, and every legend lists only the classes that actually occur.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
@@ -77,8 +78,12 @@ def mask_overlay_figure(
     h, w = show_image(ax, image)
     m = _check_mask(mask, (h, w), len(class_names))
     _draw_mask(ax, m, rgba, alpha)
-    ax.legend(handles=_legend_handles(np.unique(m), class_names, rgba), loc="upper left",
-              bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.legend(
+        handles=_legend_handles(np.unique(m), class_names, rgba),
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+    )
     ax.set_title(title or "predicted mask")
     return fig
 

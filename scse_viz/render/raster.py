@@ -39,8 +39,9 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
     return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def overlay(image: np.ndarray, values: np.ndarray, cmap: str, alpha: float, vmin: float = 0.0,
-            vmax: float = 1.0) -> np.ndarray:  # fmt: skip
+def overlay(
+    image: np.ndarray, values: np.ndarray, cmap: str, alpha: float, vmin: float = 0.0, vmax: float = 1.0
+) -> np.ndarray:
     """``values`` (on the image's pixels) coloured and blended over the image with opacity ``alpha`` -> uint8."""
     base = to_rgb(image)
     if np.shape(values) != base.shape[:2]:
@@ -48,8 +49,9 @@ def overlay(image: np.ndarray, values: np.ndarray, cmap: str, alpha: float, vmin
     return _to_uint8((1.0 - alpha) * base + alpha * colorize(values, cmap, vmin, vmax))
 
 
-def mask_overlay(image: np.ndarray, mask: np.ndarray, n_classes: int, alpha: float = 0.5,
-                 colors: Sequence[Any] | None = None) -> np.ndarray:  # fmt: skip
+def mask_overlay(
+    image: np.ndarray, mask: np.ndarray, n_classes: int, alpha: float = 0.5, colors: Sequence[Any] | None = None
+) -> np.ndarray:
     """Class colours over the image (class 0 transparent), the palette of ``mask_overlay_figure`` -> uint8."""
     base = to_rgb(image)
     m = np.asarray(mask)

@@ -51,13 +51,14 @@ def restoration_figure(pictures: Sequence[tuple[str, np.ndarray]], ncols: int = 
         ax.imshow(np.clip(image, 0.0, 1.0), interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
-    for ax in axes[len(pictures):]:
+    for ax in axes[len(pictures) :]:
         ax.set_visible(False)
     return fig
 
 
-def sigma_and_gates_figure(sigma: np.ndarray, max_sigma: float, maps: Sequence[tuple[str, np.ndarray]],
-                           ncols: int = 4) -> Figure:  # fmt: skip
+def sigma_and_gates_figure(
+    sigma: np.ndarray, max_sigma: float, maps: Sequence[tuple[str, np.ndarray]], ncols: int = 4
+) -> Figure:
     """The true σ map and each block's sSE map q (title with its correlation), each with its own colour bar."""
     cells = [("true σ (0–1 scale)", sigma, SIGMA_CMAP, 0.0, max_sigma)]
     cells += [(title, q, colormaps.LEVEL, 0.0, 1.0) for title, q in maps]
@@ -70,6 +71,6 @@ def sigma_and_gates_figure(sigma: np.ndarray, max_sigma: float, maps: Sequence[t
         fig.colorbar(image, ax=ax, shrink=0.8)
         ax.set_title(title, fontsize=8)
         ax.set_axis_off()
-    for ax in axes[len(cells):]:
+    for ax in axes[len(cells) :]:
         ax.set_visible(False)
     return fig

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from scse_viz.geometry import upsample_map
 from scse_viz.render import colormaps
 from scse_viz.render.export import new_figure
-from scse_viz.geometry import upsample_map
 from scse_viz.render.geometry import check_image, pixel_extent, show_image
 
 Stride = tuple[float, float] | None
@@ -140,7 +140,7 @@ def spatial_grid_figure(
         h, w = show_image(ax, img)
         mappable = _overlay(ax, upsample_map(q, (h, w), extra), cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0)
         ax.set_title(f"{name}\n{q.shape[0]}×{q.shape[1]}{_stride_text(extra)}", fontsize=9)
-    for ax in axes[len(maps):]:
+    for ax in axes[len(maps) :]:
         ax.set_visible(False)
     if mappable is not None:
         fig.colorbar(mappable, ax=used, label=SSE_LABEL, shrink=0.8)

@@ -17,8 +17,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from scse_viz.color import luma
-from scse_viz.render.channel import BOOST_COLOR, REFERENCE, REFERENCE_COLOR, SUPPRESS_COLOR
 from scse_viz.render import colormaps
+from scse_viz.render.channel import BOOST_COLOR, REFERENCE, REFERENCE_COLOR, SUPPRESS_COLOR
 from scse_viz.render.export import new_figure
 from scse_viz.render.geometry import pixel_extent
 from scse_viz.render.spatial import GAIN_CMAP, SSE_CMAP, SSE_LABEL
@@ -104,8 +104,9 @@ def vector_figure(
 
 def _draw(ax: Any, m: np.ndarray, cmap: str, vmin: float, vmax: float) -> Any:
     h, w = m.shape
-    im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest", origin="upper",
-                   extent=pixel_extent(h, w))  # fmt: skip
+    im = ax.imshow(
+        m, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest", origin="upper", extent=pixel_extent(h, w)
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     return im
@@ -211,8 +212,14 @@ def gain_figure(gain: Any, channels: Sequence[int], title: str = "") -> Figure:
     if g.ndim != 3 or not channels or not all(0 <= c < g.shape[0] for c in channels):
         raise ValueError(f"need a C×H×W gain containing channels {channels}, got shape {g.shape}")
     rows = [("w_c + q_ij", [(f"channel {c}", g[c]) for c in channels])]
-    return heatmap_grid_figure(rows, label=GAIN_MAP_LABEL, cmap=GAIN_CMAP, vmin=GAIN_RANGE[0], vmax=GAIN_RANGE[1],
-                               title=title or "effective gain: red = boosted (> 1), blue = damped (< 1)")  # fmt: skip
+    return heatmap_grid_figure(
+        rows,
+        label=GAIN_MAP_LABEL,
+        cmap=GAIN_CMAP,
+        vmin=GAIN_RANGE[0],
+        vmax=GAIN_RANGE[1],
+        title=title or "effective gain: red = boosted (> 1), blue = damped (< 1)",
+    )
 
 
 def join_comparison_figure(joins: dict[str, np.ndarray], channel: int, ours: str | None = None) -> Figure:
@@ -225,8 +232,11 @@ def join_comparison_figure(joins: dict[str, np.ndarray], channel: int, ours: str
         if a.ndim != 3 or not 0 <= channel < a.shape[0]:
             raise ValueError(f"{name!r}: need a C×H×W map containing channel {channel}, got shape {a.shape}")
         cells.append((f"{name}\n(our models)" if name == ours else f"{name}\n(alternative)", a[channel]))
-    return heatmap_grid_figure([(f"channel {channel}", cells)], label="joined output",
-                               title=f"channel {channel} after each join, one colour scale")  # fmt: skip
+    return heatmap_grid_figure(
+        [(f"channel {channel}", cells)],
+        label="joined output",
+        title=f"channel {channel} after each join, one colour scale",
+    )
 
 
 def class_excitation_figure(

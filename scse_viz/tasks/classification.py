@@ -48,8 +48,12 @@ class ClassificationTask(Task):
         """Whether the top class is the true one, and the probability the model gives the true class."""
         label = int(truth)
         top = int(np.argmax(prediction.probabilities))
-        return {"truth": self.class_names[label], "predicted": self.class_names[top], "correct": top == label,
-                "probability_of_truth": float(prediction.probabilities[label])}  # fmt: skip
+        return {
+            "truth": self.class_names[label],
+            "predicted": self.class_names[top],
+            "correct": top == label,
+            "probability_of_truth": float(prediction.probabilities[label]),
+        }
 
     def knockout_effect(self, intact: Prediction, knocked: Prediction) -> dict[str, Any]:
         """The top class before and after, and the largest change of any class's probability."""

@@ -45,8 +45,11 @@ def restoration_scores(image: np.ndarray, clean: np.ndarray) -> dict[str, float]
     return {"psnr": psnr(image, clean), "ssim": ssim(image, clean) if fits else float("nan")}
 
 
-REGIONS = ("the whole picture", "where the noise is strong (σ ≥ half its largest)",
-           "where the noise is weak (σ < half its largest)")  # fmt: skip
+REGIONS = (
+    "the whole picture",
+    "where the noise is strong (σ ≥ half its largest)",
+    "where the noise is weak (σ < half its largest)",
+)
 
 
 def region_mask(index: int, truth: RestorationTruth | None, size: tuple[int, int]) -> np.ndarray:
@@ -67,8 +70,10 @@ class RestorationTask(Task):
     view = "scse_viz.views.restoration"
     output_rank = 4
     target_label = "Target region"
-    target_explanation = ("Explained: the squared error the model removes inside the region, Σ (noisy − clean)² − "
-                          "Σ (output − clean)², against the clean picture.")  # fmt: skip
+    target_explanation = (
+        "Explained: the squared error the model removes inside the region, Σ (noisy − clean)² − "
+        "Σ (output − clean)², against the clean picture."
+    )
 
     def __init__(self, channels: int = 3) -> None:
         super().__init__(REGIONS)

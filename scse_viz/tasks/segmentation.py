@@ -25,8 +25,10 @@ class SegmentationPrediction(Prediction):
 def class_areas(mask: np.ndarray, class_names: Sequence[str]) -> list[dict]:
     """Pixels and share of the image per class (every class, also absent ones)."""
     counts = np.bincount(mask.ravel(), minlength=len(class_names))
-    return [{"class": name, "pixels": int(c), "percent": 100.0 * float(c) / mask.size}
-            for name, c in zip(class_names, counts)]  # fmt: skip
+    return [
+        {"class": name, "pixels": int(c), "percent": 100.0 * float(c) / mask.size}
+        for name, c in zip(class_names, counts)
+    ]
 
 
 def disagreement(mask: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
@@ -85,7 +87,7 @@ class SegmentationTask(Task):
     def target_kind(self) -> str:
         return "class_region"
 
-    def attribution_target(self, class_index: int):  # noqa: ANN201 (AttributionTarget, imported late)
+    def attribution_target(self, class_index: int):
         """A class region; on a one-logit model the foreground's region is where its logit is positive."""
         return replace(super().attribution_target(class_index), single_logit=self.single_logit)
 

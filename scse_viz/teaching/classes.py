@@ -74,10 +74,15 @@ def class_excitation_variants(path: str | Path) -> list[str]:
 def class_excitation_panels(chosen: dict[str, ClassExcitation]) -> list[tuple[str, np.ndarray]]:
     """(title, K×C class means) per depth, for :func:`scse_viz.render.class_excitation_figure`."""
     return [
-        (f"{depth}: {stat.block} ({stat.mean.shape[1]} channels), spread across classes "
-         f"{class_specificity(stat):.4f}", stat.mean)
+        (
+            (
+                f"{depth}: {stat.block} ({stat.mean.shape[1]} channels), spread across classes "
+                f"{class_specificity(stat):.4f}"
+            ),
+            stat.mean,
+        )
         for depth, stat in chosen.items()
-    ]  # fmt: skip
+    ]
 
 
 COL_DEPTH, COL_BLOCK, COL_CHANNELS, COL_SPREAD = "depth", "block", "channels", "spread across classes"
@@ -86,7 +91,11 @@ COL_DEPTH, COL_BLOCK, COL_CHANNELS, COL_SPREAD = "depth", "block", "channels", "
 def depth_table(chosen: dict[str, ClassExcitation]) -> list[dict]:
     """One row per depth of :func:`class_excitation`: block, channel count and :func:`class_specificity`."""
     return [
-        {COL_DEPTH: depth, COL_BLOCK: stat.block, COL_CHANNELS: int(stat.mean.shape[1]),
-         COL_SPREAD: class_specificity(stat)}
+        {
+            COL_DEPTH: depth,
+            COL_BLOCK: stat.block,
+            COL_CHANNELS: int(stat.mean.shape[1]),
+            COL_SPREAD: class_specificity(stat),
+        }
         for depth, stat in chosen.items()
-    ]  # fmt: skip
+    ]

@@ -51,8 +51,9 @@ def cost_table(channels: int, height: int, width: int, reduction: int) -> list[d
     bias; the U-Net unit of our U-Net), each attention row with its overhead in % of both hosts (None on the host
     rows). Keys: the ``COST_*`` constants.
     """
-    c, hh, ww, r = (_positive_int(n, v) for n, v in
-                    (("channels", channels), ("height", height), ("width", width), ("r", reduction)))  # fmt: skip
+    c, hh, ww, r = (
+        _positive_int(n, v) for n, v in (("channels", channels), ("height", height), ("width", width), ("r", reduction))
+    )
     h, chw = hidden_channels(c, r), c * hh * ww
     skipped = {
         ROW_CSE: f"{h} ReLU(s), {c} sigmoids, {h + c} bias adds",
@@ -67,16 +68,31 @@ def cost_table(channels: int, height: int, width: int, reduction: int) -> list[d
     unet = (ROW_UNET, 2 * 9 * c * c + 2 * 2 * c, 2 * 9 * c * c * hh * ww + 2 * chw, f"{2 * chw} ReLUs")
     table = []
     for name, params, macs, not_counted in rows:
-        table.append({
-            COST_MODULE: name, COST_PARAMS: params, COST_MACS: macs,
-            COST_PARAMS_VS_CONV: 100.0 * params / conv[1], COST_PARAMS_VS_UNET: 100.0 * params / unet[1],
-            COST_MACS_VS_CONV: 100.0 * macs / conv[2], COST_MACS_VS_UNET: 100.0 * macs / unet[2],
-            COST_NOT_COUNTED: not_counted,
-        })  # fmt: skip
+        table.append(
+            {
+                COST_MODULE: name,
+                COST_PARAMS: params,
+                COST_MACS: macs,
+                COST_PARAMS_VS_CONV: 100.0 * params / conv[1],
+                COST_PARAMS_VS_UNET: 100.0 * params / unet[1],
+                COST_MACS_VS_CONV: 100.0 * macs / conv[2],
+                COST_MACS_VS_UNET: 100.0 * macs / unet[2],
+                COST_NOT_COUNTED: not_counted,
+            }
+        )
     for name, params, macs, not_counted in (conv, unet):
-        table.append({COST_MODULE: name, COST_PARAMS: params, COST_MACS: macs, COST_PARAMS_VS_CONV: None,
-                      COST_PARAMS_VS_UNET: None, COST_MACS_VS_CONV: None, COST_MACS_VS_UNET: None,
-                      COST_NOT_COUNTED: not_counted})  # fmt: skip
+        table.append(
+            {
+                COST_MODULE: name,
+                COST_PARAMS: params,
+                COST_MACS: macs,
+                COST_PARAMS_VS_CONV: None,
+                COST_PARAMS_VS_UNET: None,
+                COST_MACS_VS_CONV: None,
+                COST_MACS_VS_UNET: None,
+                COST_NOT_COUNTED: not_counted,
+            }
+        )
     return table
 
 

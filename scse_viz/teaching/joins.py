@@ -87,9 +87,14 @@ def join_table(joins: dict[str, np.ndarray], channel: int, ours: str = OUR_JOIN)
     rows = []
     for name, joined in joins.items():
         m = np.asarray(joined, dtype=np.float64)[channel]
-        rows.append({
-            COL_JOIN: name, COL_JOIN_ROLE: ROLE_OURS if name == ours else ROLE_ALTERNATIVE,
-            COL_JOIN_MIN: float(m.min()), COL_JOIN_MEAN: float(m.mean()), COL_JOIN_MAX: float(m.max()),
-            COL_JOIN_FROM_OURS: float(np.abs(m - reference[channel]).max()),
-        })  # fmt: skip
+        rows.append(
+            {
+                COL_JOIN: name,
+                COL_JOIN_ROLE: ROLE_OURS if name == ours else ROLE_ALTERNATIVE,
+                COL_JOIN_MIN: float(m.min()),
+                COL_JOIN_MEAN: float(m.mean()),
+                COL_JOIN_MAX: float(m.max()),
+                COL_JOIN_FROM_OURS: float(np.abs(m - reference[channel]).max()),
+            }
+        )
     return rows

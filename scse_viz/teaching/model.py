@@ -47,18 +47,17 @@ def _input_hook(collector: _Collector, name: str):
 def teaching_blocks(model: nn.Module) -> list[BlockInfo]:
     """The attention blocks of ``model`` (network order) that :func:`walk_through_model` can recompute."""
     return [
-        info for info in find_attention_blocks(model)
+        info
+        for info in find_attention_blocks(model)
         if info.readable and can_walk_through(model.get_submodule(info.name))
-    ]  # fmt: skip
+    ]
 
 
 def _check_names(model: nn.Module, blocks: Sequence[str]) -> None:
     available = [info.name for info in teaching_blocks(model)]
     unknown = [name for name in blocks if name not in available]
     if unknown:
-        raise UnsupportedBlockError(
-            f"no block {unknown[0]!r} to walk through in this model; choose one of {available}"
-        )
+        raise UnsupportedBlockError(f"no block {unknown[0]!r} to walk through in this model; choose one of {available}")
 
 
 def capture_with_inputs(
@@ -144,4 +143,3 @@ def walk_through_blocks(
 def walk_through_model(model: nn.Module, x: torch.Tensor, block: str) -> ModelWalkThrough:
     """:func:`walk_through_blocks` for one block."""
     return walk_through_blocks(model, x, [block])[block]
-

@@ -46,7 +46,7 @@ def channel_formulas(wt: WalkThrough) -> tuple[str, str]:
     sigmoid, as in :data:`STEP_FORMULAS`; MobileNetV3's SE: hard sigmoid; EfficientNet's: SiLU)."""
     if (wt.activation, wt.gate) == ("ReLU", "sigmoid"):
         return STEP_FORMULAS["hidden"], STEP_FORMULAS["excitation"]
-    hidden = (rf"h = \mathrm{{{wt.activation}}}(W_1 s + b_1), \quad W_1 \in \mathbb{{R}}^{{C' \times C}}")
+    hidden = rf"h = \mathrm{{{wt.activation}}}(W_1 s + b_1), \quad W_1 \in \mathbb{{R}}^{{C' \times C}}"
     gate = GATE_LATEX.get(wt.gate, rf"\sigma = \text{{{wt.gate}}}")
     return hidden, rf"w = \sigma(W_2 h + b_2), \quad W_2 \in \mathbb{{R}}^{{C \times C'}}, \quad {gate}"
 
@@ -101,9 +101,13 @@ class WalkThrough:
 def is_pointwise_conv(layer: nn.Module) -> bool:
     """A plain 1×1 conv (stride 1, no padding, dilation or groups): a matrix applied at every pixel."""
     return (
-        isinstance(layer, nn.Conv2d) and layer.kernel_size == (1, 1) and layer.stride == (1, 1)
-        and layer.padding == (0, 0) and layer.dilation == (1, 1) and layer.groups == 1
-    )  # fmt: skip
+        isinstance(layer, nn.Conv2d)
+        and layer.kernel_size == (1, 1)
+        and layer.stride == (1, 1)
+        and layer.padding == (0, 0)
+        and layer.dilation == (1, 1)
+        and layer.groups == 1
+    )
 
 
 def conv_matrix(conv: nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,11 +124,16 @@ def _channel_branch(block: nn.Module) -> tuple[nn.Conv2d, nn.Conv2d] | None:
         return None
     layers = list(branch.children()) if isinstance(branch, nn.Sequential) else []
     ok = (
-        len(layers) == 5 and isinstance(layers[0], nn.AdaptiveAvgPool2d) and layers[0].output_size in (1, (1, 1))
-        and is_pointwise_conv(layers[1]) and type(layers[2]) is nn.ReLU and is_pointwise_conv(layers[3])
+        len(layers) == 5
+        and isinstance(layers[0], nn.AdaptiveAvgPool2d)
+        and layers[0].output_size in (1, (1, 1))
+        and is_pointwise_conv(layers[1])
+        and type(layers[2]) is nn.ReLU
+        and is_pointwise_conv(layers[3])
         and isinstance(layers[4], nn.Sigmoid)
-        and layers[3].in_channels == layers[1].out_channels and layers[3].out_channels == layers[1].in_channels
-    )  # fmt: skip
+        and layers[3].in_channels == layers[1].out_channels
+        and layers[3].out_channels == layers[1].in_channels
+    )
     if not ok:
         raise UnsupportedBlockError(
             "this block's cSE branch is not GAP → 1×1 conv → ReLU → 1×1 conv → sigmoid; it cannot be walked through"
@@ -137,8 +146,12 @@ def _spatial_branch(block: nn.Module) -> nn.Conv2d | None:
     if branch is None:
         return None
     layers = list(branch.children()) if isinstance(branch, nn.Sequential) else []
-    if not (len(layers) == 2 and is_pointwise_conv(layers[0]) and layers[0].out_channels == 1
-            and isinstance(layers[1], nn.Sigmoid)):  # fmt: skip
+    if not (
+        len(layers) == 2
+        and is_pointwise_conv(layers[0])
+        and layers[0].out_channels == 1
+        and isinstance(layers[1], nn.Sigmoid)
+    ):
         raise UnsupportedBlockError(
             "this block's sSE branch is not one 1×1 conv C→1 → sigmoid; it cannot be walked through"
         )
@@ -154,8 +167,11 @@ def _se_layers(block: nn.Module) -> tuple[nn.Conv2d, nn.Module, nn.Conv2d, nn.Mo
     from scse_viz.capture.discovery import gate_function
 
     leaves = [m for m in block.modules() if not any(True for _ in m.children())]
-    leaves = [m for m in leaves if not isinstance(m, nn.Identity)
-              and not (isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1)))]  # fmt: skip
+    leaves = [
+        m
+        for m in leaves
+        if not isinstance(m, nn.Identity) and not (isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1)))
+    ]
     convs = [m for m in leaves if is_pointwise_conv(m)]
     gates = [m for m in leaves if m not in convs and gate_function(m) is not None]
     others = [m for m in leaves if m not in convs and m not in gates]
@@ -165,8 +181,11 @@ def _se_layers(block: nn.Module) -> tuple[nn.Conv2d, nn.Module, nn.Conv2d, nn.Mo
     if first.in_channels != second.out_channels:  # registered the other way round
         first, second = second, first
     activation = others[0]
-    if not (second.in_channels == first.out_channels and second.out_channels == first.in_channels
-            and not any(True for _ in activation.parameters())):  # fmt: skip
+    if not (
+        second.in_channels == first.out_channels
+        and second.out_channels == first.in_channels
+        and not any(True for _ in activation.parameters())
+    ):
         return None
     return first, activation, second, gates[0]
 
@@ -303,18 +322,24 @@ def excitation_table(wt: WalkThrough) -> list[dict]:
     if wt.w is None:
         return []
     return [
-        {COL_CHANNEL: c, COL_SQUEEZE: float(wt.squeeze[c]), COL_LOGIT: float(wt.excitation_logits[c]),
-         COL_GATE: float(wt.w[c])}
+        {
+            COL_CHANNEL: c,
+            COL_SQUEEZE: float(wt.squeeze[c]),
+            COL_LOGIT: float(wt.excitation_logits[c]),
+            COL_GATE: float(wt.w[c]),
+        }
         for c in range(wt.channels)
-    ]  # fmt: skip
+    ]
 
 
 def hidden_table(wt: WalkThrough) -> list[dict]:
     """One row per bottleneck unit: W1·s + b1 before and after the ReLU (empty without a cSE branch)."""
     if wt.hidden is None:
         return []
-    return [{COL_UNIT: k, COL_HIDDEN_PRE: float(p), COL_HIDDEN: float(h)}
-            for k, (p, h) in enumerate(zip(wt.hidden_pre, wt.hidden))]  # fmt: skip
+    return [
+        {COL_UNIT: k, COL_HIDDEN_PRE: float(p), COL_HIDDEN: float(h)}
+        for k, (p, h) in enumerate(zip(wt.hidden_pre, wt.hidden))
+    ]
 
 
 def weight_tables(wt: WalkThrough) -> dict[str, list[dict]]:

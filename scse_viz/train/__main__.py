@@ -74,12 +74,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     variants = spec.variants if args.variant == "all" else (args.variant,)
     for seed in args.seed:
         for variant in variants:
-            config = config_class(**values, variant=variant, seed=seed, max_train_items=args.max_train_items,
-                                  device=args.device, num_workers=args.workers, progress=not args.quiet)  # fmt: skip
+            config = config_class(
+                **values,
+                variant=variant,
+                seed=seed,
+                max_train_items=args.max_train_items,
+                device=args.device,
+                num_workers=args.workers,
+                progress=not args.quiet,
+            )
             result = parts.train(config, out, args.data_root)
             score = f"{parts.metric_name} {result.record[parts.record_metric]:.4f}"
-            print(f"{config.run_name}: {score}, {result.record['train_time_s'] / 60:.1f} min on "
-                  f"{result.record['device']} -> {result.weights_path}")  # fmt: skip
+            print(
+                f"{config.run_name}: {score}, {result.record['train_time_s'] / 60:.1f} min on "
+                f"{result.record['device']} -> {result.weights_path}"
+            )
     return 0
 
 

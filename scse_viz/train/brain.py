@@ -20,23 +20,30 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
 from tqdm import tqdm
 
 import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
 from scse_viz.data import realhead, synthhead
 from scse_viz.data.brain import BRAIN_CLASSES, BrainSlice, labels_from_probabilities, load_brain_slices
 from scse_viz.evaluate import measure_brain, measure_heads
+from scse_viz.family import ASSETS
 from scse_viz.geometry import SquareGeometry, resize_image, resize_nearest
 from scse_viz.preprocess import brain_preprocess, normalise_intensity
-from scse_viz.train.common import TrainResult, make_optimizer, one_cycle, resolve_device, seed_everything
-from scse_viz.train.common import sha256_of, shuffled_loader, write_run
-from scse_viz.family import ASSETS
-from scse_viz.zoo import load_checkpoint
+from scse_viz.train.common import (
+    TrainResult,
+    make_optimizer,
+    one_cycle,
+    resolve_device,
+    seed_everything,
+    sha256_of,
+    shuffled_loader,
+    write_run,
+)
 from scse_viz.train.config import BrainConfig
 from scse_viz.train.parts import FamilyTraining
-
-from torchvision import tv_tensors  # noqa: E402  (after the shim above)
-from torchvision.transforms import v2  # noqa: E402
+from scse_viz.zoo import load_checkpoint
 
 
 def model_inputs(slices: list[BrainSlice], size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,8 +67,10 @@ def geometric_augmentation(config: BrainConfig, scale: tuple[float, float] | Non
                 translate=(config.affine_translate, config.affine_translate),
                 scale=config.affine_scale if scale is None else scale,
             ),
-            v2.RandomApply([v2.ElasticTransform(alpha=config.elastic_alpha, sigma=config.elastic_sigma)],
-                           p=config.elastic_probability),  # fmt: skip
+            v2.RandomApply(
+                [v2.ElasticTransform(alpha=config.elastic_alpha, sigma=config.elastic_sigma)],
+                p=config.elastic_probability,
+            ),
         ]
     )
 
@@ -106,8 +115,9 @@ class SyntheticHeads(Dataset):
     RNG, so a run stays reproducible from its seed.
     """
 
-    def __init__(self, slices: list[BrainSlice], images: torch.Tensor, labels: torch.Tensor,
-                 config: BrainConfig) -> None:  # fmt: skip
+    def __init__(
+        self, slices: list[BrainSlice], images: torch.Tensor, labels: torch.Tensor, config: BrainConfig
+    ) -> None:
         self.template = AugmentedSlices(images, labels, config)
         self.config = config
         self.orientations = [item.orientation for item in slices]
@@ -126,21 +136,26 @@ class SyntheticHeads(Dataset):
             return self.template[index]
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
         probabilities = np.ascontiguousarray(self.canvases[index])
-        tissues = synthhead.add_head(labels_from_probabilities(probabilities), self.orientations[index], rng,
-                                     self.mm_per_px[index])  # fmt: skip
-        warped, warped_tissues = self.geometric(tv_tensors.Image(torch.from_numpy(probabilities)),
-                                                tv_tensors.Mask(torch.from_numpy(tissues)))  # fmt: skip
+        tissues = synthhead.add_head(
+            labels_from_probabilities(probabilities), self.orientations[index], rng, self.mm_per_px[index]
+        )
+        warped, warped_tissues = self.geometric(
+            tv_tensors.Image(torch.from_numpy(probabilities)), tv_tensors.Mask(torch.from_numpy(tissues))
+        )
         tissues = warped_tissues.as_subclass(torch.Tensor).numpy().astype(np.uint8)
         contrast = synthhead.CONTRASTS[int(torch.multinomial(torch.tensor(self.config.contrast_weights), 1))]
         means, stds = synthhead.draw_intensities(rng, contrast)
         image = synthhead.render(tissues, warped.as_subclass(torch.Tensor).numpy(), means, stds, rng)
         image = normalise_intensity(image) ** float(np.exp(rng.normal(0.0, 0.25)))
-        return (torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
-                torch.from_numpy(synthhead.training_labels(tissues).astype(np.int64)))  # fmt: skip
+        return (
+            torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
+            torch.from_numpy(synthhead.training_labels(tissues).astype(np.int64)),
+        )
 
 
-def crop_like_an_upload(image: np.ndarray, tissues: np.ndarray, size: int, keep: float,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def crop_like_an_upload(
+    image: np.ndarray, tissues: np.ndarray, size: int, keep: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """A random window keeping at least ``keep`` of each side, then the app's pad-to-square and resize (nearest for
     the tissues): a head cut off at a random place, as uploads are."""
     h, w = tissues.shape
@@ -200,8 +215,10 @@ class RealHeads(Dataset):
         if float(torch.rand(())) < self.config.crop_probability:
             image, tissues = crop_like_an_upload(image, tissues, self.config.size, self.config.crop_min, rng)
         image = normalise_intensity(image) ** float(np.exp(rng.normal(0.0, 0.25)))
-        return (torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
-                torch.from_numpy(synthhead.training_labels(tissues).astype(np.int64)))  # fmt: skip
+        return (
+            torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
+            torch.from_numpy(synthhead.training_labels(tissues).astype(np.int64)),
+        )
 
 
 class MixedSources(Dataset):
@@ -235,8 +252,10 @@ class RandomCrops(Dataset):
         image, labels = self.dataset[index]
         h, w = labels.shape
         top, left = int(torch.randint(0, h - self.side + 1, ())), int(torch.randint(0, w - self.side + 1, ()))
-        return (image[:, top : top + self.side, left : left + self.side],
-                labels[top : top + self.side, left : left + self.side])  # fmt: skip
+        return (
+            image[:, top : top + self.side, left : left + self.side],
+            labels[top : top + self.side, left : left + self.side],
+        )
 
 
 def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -290,8 +309,12 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
         model.train()
         epoch_start = time.perf_counter()
         loss_sum, seen = 0.0, 0
-        bar = tqdm(loader, desc=f"{config.run_name} epoch {epoch + 1}/{config.epochs}", disable=not config.progress,
-                   leave=False)  # fmt: skip
+        bar = tqdm(
+            loader,
+            desc=f"{config.run_name} epoch {epoch + 1}/{config.epochs}",
+            disable=not config.progress,
+            leave=False,
+        )
         for batch, target in bar:
             batch, target = batch.to(device, non_blocking=True), target.to(device, non_blocking=True)
             logits = model(batch)
@@ -305,32 +328,43 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
             loss_sum += loss_value * len(target)
             seen += len(target)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
-        entry: dict[str, Any] = {"epoch": epoch + 1, "train_loss": loss_sum / seen,
-                                 "seconds": time.perf_counter() - epoch_start}  # fmt: skip
+        entry: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / seen,
+            "seconds": time.perf_counter() - epoch_start,
+        }
         if (epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs:
             entry["val_dice"] = measure_brain(model, val_slices, device, config.eval_batch_size)["mean_dice"]
         history.append(entry)
         if config.progress:
             val = f"  val Dice {entry['val_dice']:.4f}" if "val_dice" in entry else ""
-            tqdm.write(f"{config.run_name} epoch {epoch + 1}: loss {entry['train_loss']:.4f}{val} "
-                       f"({entry['seconds']:.0f} s)")  # fmt: skip
+            tqdm.write(
+                f"{config.run_name} epoch {epoch + 1}: loss {entry['train_loss']:.4f}{val} ({entry['seconds']:.0f} s)"
+            )
     train_time = time.perf_counter() - started
 
     report = measure_test(model, device)
-    return write_run(model, config, out_dir, device, {
-        "test_dice": report["dice"],
-        "test_mean_dice": report["mean_dice"],
-        "per_condition": report["per_class"],
-        "initial_weights": None if initial is None else {"file": config.init_from.format(variant=config.variant),
-                                                         "sha256": sha256_of(initial)},
-        "test_count": report["count"],
-        "class_names": list(BRAIN_CLASSES),
-        "val_mean_dice": history[-1]["val_dice"],
-        "train_items": len(dataset),
-        "train_time_s": train_time,
-        "history": history,
-        "step_losses": [round(v, 5) for v in step_losses],
-    })  # fmt: skip
+    return write_run(
+        model,
+        config,
+        out_dir,
+        device,
+        {
+            "test_dice": report["dice"],
+            "test_mean_dice": report["mean_dice"],
+            "per_condition": report["per_class"],
+            "initial_weights": None
+            if initial is None
+            else {"file": config.init_from.format(variant=config.variant), "sha256": sha256_of(initial)},
+            "test_count": report["count"],
+            "class_names": list(BRAIN_CLASSES),
+            "val_mean_dice": history[-1]["val_dice"],
+            "train_items": len(dataset),
+            "train_time_s": train_time,
+            "history": history,
+            "step_losses": [round(v, 5) for v in step_losses],
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ the family's parts
@@ -346,8 +380,10 @@ def measure_test(model: nn.Module, device: torch.device | None = None, data_root
     head's (Colin 27) held-out slabs with its own intensities; for the heads also the share of non-brain head pixels
     labelled as a tissue (on the real head: those at least 3 mm from the brain)."""
     report = measure_brain(model, load_brain_slices("test"), device)
-    per_class = {"template mean Dice": report["mean_dice"],
-                 **{f"template {name}": report["dice"][name] for name in BRAIN_CLASSES[1:]}}  # fmt: skip
+    per_class = {
+        "template mean Dice": report["mean_dice"],
+        **{f"template {name}": report["dice"][name] for name in BRAIN_CLASSES[1:]},
+    }
     for label, contrast in HEAD_CONDITIONS:
         heads = measure_heads(model, synthhead.test_heads(contrast), device)
         per_class[f"{label} mean Dice"] = heads["mean_dice"]
@@ -374,7 +410,6 @@ def test_images(data_root: Path | None = None) -> Iterator[tuple[str, np.ndarray
     """The test slabs' slices, as the app shows them (tissue labels are per pixel: no label per image)."""
     for item in load_brain_slices("test"):
         yield f"{item.orientation}-{item.index:03d}", item.pixels, None
-
 
 
 # ------------------------------------------------------------------------------------------------ the card's pictures
@@ -424,10 +459,20 @@ def write_card_pictures(family: Any, data_root: Path | None = None) -> list[Path
     from scse_viz.render.raster import mask_overlay
 
     heads = {contrast: synthhead.test_heads(contrast) for _, contrast in HEAD_CONDITIONS}
-    rows = real_head_picture_slices() + real_scan_slices() + [(f"{label} (test slice {k})", normalise_intensity(heads[contrast][k].image))
-                                 for (label, contrast), k in zip(HEAD_CONDITIONS, (10, 50))]  # fmt: skip
-    columns = [("template-trained scSE (start)", zoo.load_checkpoint(family.build("scse"),
-                                                                      ASSETS / "models/brain/template/scse.safetensors"))]
+    rows = (
+        real_head_picture_slices()
+        + real_scan_slices()
+        + [
+            (f"{label} (test slice {k})", normalise_intensity(heads[contrast][k].image))
+            for (label, contrast), k in zip(HEAD_CONDITIONS, (10, 50))
+        ]
+    )
+    columns = [
+        (
+            "template-trained scSE (start)",
+            zoo.load_checkpoint(family.build("scse"), ASSETS / "models/brain/template/scse.safetensors"),
+        )
+    ]
     columns += [(family.label(v), zoo.load_model(family.name, v)) for v in family.variants]
     rgba = class_colors(len(BRAIN_CLASSES))
     fig = new_figure((2.4 * (len(columns) + 1), 2.5 * len(rows)))
@@ -441,8 +486,12 @@ def write_card_pictures(family: Any, data_root: Path | None = None) -> list[Path
             axes[r, c].set_title(title, fontsize=7)
     from matplotlib.patches import Patch
 
-    fig.legend(handles=[Patch(color=rgba[k], label=BRAIN_CLASSES[k]) for k in range(1, len(BRAIN_CLASSES))],
-               loc="outside lower center", ncols=3, fontsize=8)  # fmt: skip
+    fig.legend(
+        handles=[Patch(color=rgba[k], label=BRAIN_CLASSES[k]) for k in range(1, len(BRAIN_CLASSES))],
+        loc="outside lower center",
+        ncols=3,
+        fontsize=8,
+    )
     path = family.folder / REAL_SCAN_PICTURE
     path.write_bytes(figure_bytes(fig, "png", dpi=110))
     return [path]
@@ -463,4 +512,3 @@ PARTS = FamilyTraining(
     extra_assets=write_card_pictures,
     test_images=test_images,
 )
-

@@ -46,12 +46,20 @@ def comparison_lines(variants: dict[str, Any], baseline: str | None) -> list[str
         difference = entry["metric"]["mean"] - base["mean"]
         spread = max(entry["metric"]["std"], base["std"])
         if min(len(entry["seeds"]), len(variants[baseline]["seeds"])) < 2:  # no spread known: nothing to claim
-            lines.append(f"- {entry['label']} vs baseline: {difference:+.4f} (one seed each: the spread between "
-                         "seeds is unknown, so no difference is claimed).")  # fmt: skip
+            lines.append(
+                f"- {entry['label']} vs baseline: {difference:+.4f} (one seed each: the spread between "
+                "seeds is unknown, so no difference is claimed)."
+            )
             continue
-        verdict = "within the spread between seeds" if abs(difference) <= 2 * spread else (
-            "better than the baseline by more than twice the spread between seeds" if difference > 0
-            else "worse than the baseline by more than twice the spread between seeds")  # fmt: skip
+        verdict = (
+            "within the spread between seeds"
+            if abs(difference) <= 2 * spread
+            else (
+                "better than the baseline by more than twice the spread between seeds"
+                if difference > 0
+                else "worse than the baseline by more than twice the spread between seeds"
+            )
+        )
         lines.append(f"- {entry['label']} vs baseline: {difference:+.4f} ({verdict}).")
     return lines
 
@@ -68,8 +76,11 @@ def _results_table(card: dict[str, Any], classes: list[str]) -> list[str]:
             cells = [_fmt(entry["metric"]), *(_fmt(entry["per_class"].get(c)) for c in classes)]
             lines.append(f"| {entry['label']} | " + " | ".join(cells) + " |")
         return lines
-    lines = ["| measure | " + " | ".join(e["label"] for e in variants) + " |", "|---|" + "---|" * len(variants),
-             f"| {headline} (headline) | " + " | ".join(_fmt(e["metric"], 3) for e in variants) + " |"]
+    lines = [
+        "| measure | " + " | ".join(e["label"] for e in variants) + " |",
+        "|---|" + "---|" * len(variants),
+        f"| {headline} (headline) | " + " | ".join(_fmt(e["metric"], 3) for e in variants) + " |",
+    ]
     for name in classes:
         lines.append(f"| {name} | " + " | ".join(_fmt(e["per_class"].get(name), 3) for e in variants) + " |")
     return lines
@@ -81,8 +92,13 @@ def _references_table(card: dict[str, Any]) -> list[str]:
     if not references:
         return []
     measures = list(next(iter(references.values())))
-    lines = ["", "The same test inputs through methods without training, measured in the same run:", "",
-             "| method | " + " | ".join(measures) + " |", "|---|" + "---|" * len(measures)]  # fmt: skip
+    lines = [
+        "",
+        "The same test inputs through methods without training, measured in the same run:",
+        "",
+        "| method | " + " | ".join(measures) + " |",
+        "|---|" + "---|" * len(measures),
+    ]
     for method, values in references.items():
         lines.append(f"| {method} | " + " | ".join(f"{values[m]:.3f}" for m in measures) + " |")
     return lines
@@ -104,25 +120,33 @@ def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str
     lines = [
         f"# Model card: {card['title']}",
         "",
-        f"{_count(len(variants)).capitalize()} models that differ only in their attention blocks: {_and(names)}. "
-        f"Trained on: {card['trained_on']}.",
+        (
+            f"{_count(len(variants)).capitalize()} models that differ only in their attention blocks: {_and(names)}. "
+            f"Trained on: {card['trained_on']}."
+        ),
         "",
         "## Results",
         "",
-        (f"{card['metric']} on the test set, mean ± sample standard deviation over {len(seeds)} seeds"
-         if len(seeds) > 1 else f"{card['metric']} on the test set, from one seed per variant (± 0: no spread is "
-         "known)") + f", measured on the {card['measured_on']} by `python -m scse_viz.evaluate {card['family']}`'s "
+        (
+            f"{card['metric']} on the test set, mean ± sample standard deviation over {len(seeds)} seeds"
+            if len(seeds) > 1
+            else f"{card['metric']} on the test set, from one seed per variant (± 0: no spread is known)"
+        )
+        + f", measured on the {card['measured_on']} by `python -m scse_viz.evaluate {card['family']}`'s "
         "function.",
         "",
         *_results_table(card, classes),
         *_references_table(card),
     ]
-    lines += ["", *comparison_lines(variants, baseline), "", "## Shipped checkpoints",
+    lines += [
+        "",
+        *comparison_lines(variants, baseline),
+        "",
+        "## Shipped checkpoints",
         "",
         f"One per variant, chosen by rule: {card['selection_rule']}.",
         "",
-        "| variant | file | seed | test number | parameters | attention parameters | overhead vs baseline | "
-        "SHA-256 |",
+        "| variant | file | seed | test number | parameters | attention parameters | overhead vs baseline | SHA-256 |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for entry in variants.values():
@@ -147,33 +171,46 @@ def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str
         "",
         "## Recipe",
         "",
-        f"Identical for the {_count(len(variants))} variants (only the attention blocks differ); seeds "
-        f"{_and([str(s['seed']) for s in seeds])}.",
+        (
+            f"Identical for the {_count(len(variants))} variants (only the attention blocks differ); seeds "
+            f"{_and([str(s['seed']) for s in seeds])}."
+        ),
         "",
         "```json",
         json.dumps(recipe, indent=2),
         "```",
         "",
-        "Train: `python -m scse_viz.train "
-        f"{card['family']} --variant all --seed {' '.join(str(s['seed']) for s in seeds)}` (CUDA when available; "
-        "`--device cpu` forces the CPU). "
-        "A run is deterministic for a given device and number of loader workers (each worker draws its own "
-        "augmentation stream).",
+        (
+            "Train: `python -m scse_viz.train "
+            f"{card['family']} --variant all --seed {' '.join(str(s['seed']) for s in seeds)}` (CUDA when available; "
+            "`--device cpu` forces the CPU). "
+            "A run is deterministic for a given device and number of loader workers (each worker draws its own "
+            "augmentation stream)."
+        ),
         "",
-        f"Ship: `python -m scse_viz.train.ship {card['family']} --runs runs/{card['family']}`. "
-        f"Re-measure: `python -m scse_viz.evaluate {card['family']}` (exit status 1 if a number moved by more than "
-        "the tolerance).",
+        (
+            f"Ship: `python -m scse_viz.train.ship {card['family']} --runs runs/{card['family']}`. "
+            f"Re-measure: `python -m scse_viz.evaluate {card['family']}` (exit status 1 if a number moved by more than "
+            "the tolerance)."
+        ),
     ]
     trained_on_cpu = all(s["trained_on"] == "cpu" for e in variants.values() for s in e["seeds"])
     if trained_on_cpu:
         minutes = [s["train_time_s"] / 60 for e in variants.values() for s in e["seeds"]]
-        lines += ["", f"Every shipped run was trained on this project's 2-core CPU: {min(minutes):.1f} to "
-                  f"{max(minutes):.1f} minutes per model, measured (each run's time above)."]  # fmt: skip
+        lines += [
+            "",
+            (
+                f"Every shipped run was trained on this project's 2-core CPU: {min(minutes):.1f} to "
+                f"{max(minutes):.1f} minutes per model, measured (each run's time above)."
+            ),
+        ]
     elif card.get("cpu_minutes_per_model"):
         lines += [
             "",
-            f"Training time on a 2-core CPU: about {card['cpu_minutes_per_model']:.0f} minutes per model "
-            "(estimated from timed training steps by the benchmark in `benchmarks/`). The shipped runs were "
-            "trained on a GPU.",
+            (
+                f"Training time on a 2-core CPU: about {card['cpu_minutes_per_model']:.0f} minutes per model "
+                "(estimated from timed training steps by the benchmark in `benchmarks/`). The shipped runs were "
+                "trained on a GPU."
+            ),
         ]
     return "\n".join(lines) + "\n"

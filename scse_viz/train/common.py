@@ -57,8 +57,9 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float,
-                   momentum: float = 0.9) -> torch.optim.Optimizer:  # fmt: skip
+def make_optimizer(
+    model: nn.Module, optimizer: str, lr: float, weight_decay: float, momentum: float = 0.9
+) -> torch.optim.Optimizer:
     """SGD (Nesterov) or AdamW; weight decay on conv/linear weights only, since decaying BN scales and biases hurts."""
     decay = [p for p in model.parameters() if p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.dim() <= 1]
@@ -70,8 +71,9 @@ def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: fl
     raise ValueError(f"unknown optimizer {optimizer!r}; choose 'sgd' or 'adamw'")
 
 
-def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int,
-              warmup_fraction: float) -> torch.optim.lr_scheduler.LRScheduler:  # fmt: skip
+def one_cycle(
+    optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int, warmup_fraction: float
+) -> torch.optim.lr_scheduler.LRScheduler:
     """The one-cycle schedule of every recipe; warm-up stretched to 2 steps in tiny runs.
 
     torch's OneCycleLR divides by (warm-up steps − 1), so a run whose warm-up is exactly one step fails; runs that
@@ -81,8 +83,7 @@ def one_cycle(optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int,
     if total_steps < 4:
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     pct_start = max(warmup_fraction, 2.0 / total_steps) if warmup_fraction > 0 else warmup_fraction
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps,
-                                               pct_start=pct_start)  # fmt: skip
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -139,7 +140,9 @@ def shuffled_loader(dataset: Any, config: Any, device: torch.device) -> torch.ut
     )
 
 
-def write_run(model: nn.Module, config: Any, out_dir: Path, device: torch.device, record: dict[str, Any]) -> TrainResult:
+def write_run(
+    model: nn.Module, config: Any, out_dir: Path, device: torch.device, record: dict[str, Any]
+) -> TrainResult:
     """Save the weights as ``<variant>-seed<k>.safetensors`` and the run record (``record`` plus what every run
     stores: recipe, parameter counts, environment, file name and hash) as ``<variant>-seed<k>.json``."""
     weights_path = out_dir / f"{config.run_name}.safetensors"

@@ -111,8 +111,9 @@ class FashionConfig(RunConfig):
 
     def build_model(self) -> nn.Module:
         """The untrained network this recipe describes (the family's architecture with this recipe's sizes)."""
-        shape = replace(FASHION_ARCHITECTURE, widths=self.widths, blocks_per_stage=self.blocks_per_stage,
-                        reduction=self.reduction)  # fmt: skip
+        shape = replace(
+            FASHION_ARCHITECTURE, widths=self.widths, blocks_per_stage=self.blocks_per_stage, reduction=self.reduction
+        )
         return shape.build(self.variant)
 
 
@@ -178,6 +179,7 @@ class BrainConfig(RunConfig):
 
     def build_model(self) -> nn.Module:
         """The untrained U-Net this recipe describes (the family's architecture with this recipe's sizes)."""
-        shape = replace(BRAIN_ARCHITECTURE, base_channels=self.base_channels, depth=self.depth,
-                        reduction=self.reduction)  # fmt: skip
+        shape = replace(
+            BRAIN_ARCHITECTURE, base_channels=self.base_channels, depth=self.depth, reduction=self.reduction
+        )
         return shape.build(self.variant)

@@ -17,18 +17,17 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
+from torchvision.transforms import v2
 from tqdm import tqdm
 
 import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
 from scse_viz.data.fashion import CLASS_NAMES, load_fashion
 from scse_viz.evaluate import accuracy_report, measure_fashion_test, predict
-from scse_viz.preprocess import FASHION_MEAN, FASHION_STD, preprocess_fashion_images
 from scse_viz.family import Family
+from scse_viz.preprocess import FASHION_MEAN, FASHION_STD, preprocess_fashion_images
 from scse_viz.train.common import TrainResult, make_optimizer, one_cycle, shuffled_loader, start_run, write_run
 from scse_viz.train.config import FashionConfig
 from scse_viz.train.parts import FamilyTraining
-
-from torchvision.transforms import v2  # noqa: E402  (after the shim above)
 
 
 def quantise(pixels: np.ndarray) -> torch.Tensor:
@@ -67,8 +66,9 @@ def normalise_batch(batch: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _validation_accuracy(model: nn.Module, pixels: np.ndarray, labels: np.ndarray, config: FashionConfig,
-                         device: torch.device) -> float:  # fmt: skip
+def _validation_accuracy(
+    model: nn.Module, pixels: np.ndarray, labels: np.ndarray, config: FashionConfig, device: torch.device
+) -> float:
     predictions = predict(model, pixels, config.eval_batch_size, device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -106,8 +106,12 @@ def train_fashion(config: FashionConfig, out_dir: str | Path, root: str | Path |
         model.train()
         epoch_start = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(loader, desc=f"{config.run_name} epoch {epoch + 1}/{config.epochs}", disable=not config.progress,
-                   leave=False)  # fmt: skip
+        bar = tqdm(
+            loader,
+            desc=f"{config.run_name} epoch {epoch + 1}/{config.epochs}",
+            disable=not config.progress,
+            leave=False,
+        )
         for images, labels in bar:
             inputs = normalise_batch(images.to(device, non_blocking=True)).contiguous(memory_format=memory_format)
             labels = labels.to(device, non_blocking=True)
@@ -139,17 +143,23 @@ def train_fashion(config: FashionConfig, out_dir: str | Path, root: str | Path |
     train_time = time.perf_counter() - started
 
     report = measure_fashion_test(model, root=root, device=device, batch_size=config.eval_batch_size)
-    return write_run(model, config, out_dir, device, {
-        "test_accuracy": report["accuracy"],
-        "per_class_accuracy": report["per_class_accuracy"],
-        "test_count": report["count"],
-        "val_accuracy": history[-1]["val_accuracy"],
-        "train_items": len(dataset),
-        "train_time_s": train_time,
-        "history": history,
-        "step_losses": [round(v, 5) for v in step_losses],
-        "normalisation": {"mean": FASHION_MEAN, "std": FASHION_STD},
-    })  # fmt: skip
+    return write_run(
+        model,
+        config,
+        out_dir,
+        device,
+        {
+            "test_accuracy": report["accuracy"],
+            "per_class_accuracy": report["per_class_accuracy"],
+            "test_count": report["count"],
+            "val_accuracy": history[-1]["val_accuracy"],
+            "train_items": len(dataset),
+            "train_time_s": train_time,
+            "history": history,
+            "step_losses": [round(v, 5) for v in step_losses],
+            "normalisation": {"mean": FASHION_MEAN, "std": FASHION_STD},
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ the family's parts
@@ -172,8 +182,9 @@ def write_excitation(spec: Family, data_root: Path | None) -> list[Path]:
     inputs = fashion_tensor(pixels)
     stats = {
         v: excitation_statistics(zoo.load_model(spec.name, v), inputs, labels, len(spec.class_names))
-        for v in spec.variants if v in ("cse", "scse")
-    }  # fmt: skip
+        for v in spec.variants
+        if v in ("cse", "scse")
+    }
     return [save_statistics(spec.folder / "excitation.npz", stats, spec.class_names)]
 
 
@@ -203,4 +214,3 @@ PARTS = FamilyTraining(
     extra_assets=write_excitation,
     test_images=test_images,
 )
-

@@ -154,8 +154,12 @@ def train_photo(config: PhotoConfig, out_dir: str | Path, data_root: Path | None
     for epoch in range(config.epochs):
         model.train()
         epoch_start, loss_sum = time.perf_counter(), 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"{config.run_name} epoch {epoch + 1}/{config.epochs}",
-                   disable=not config.progress, leave=False)  # fmt: skip
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"{config.run_name} epoch {epoch + 1}/{config.epochs}",
+            disable=not config.progress,
+            leave=False,
+        )
         for _ in bar:
             noisy, clean = (t.to(device) for t in batches())
             loss = (model(noisy) - clean).abs().mean()
@@ -165,23 +169,32 @@ def train_photo(config: PhotoConfig, out_dir: str | Path, data_root: Path | None
             scheduler.step()
             step_losses.append(loss.item())
             loss_sum += step_losses[-1]
-        history.append({"epoch": epoch + 1, "train_l1": loss_sum / steps_per_epoch,
-                        "seconds": time.perf_counter() - epoch_start})  # fmt: skip
+        history.append(
+            {"epoch": epoch + 1, "train_l1": loss_sum / steps_per_epoch, "seconds": time.perf_counter() - epoch_start}
+        )
         if config.progress:
-            tqdm.write(f"{config.run_name} epoch {epoch + 1}: L1 {history[-1]['train_l1']:.5f} "
-                       f"({history[-1]['seconds']:.0f} s)")  # fmt: skip
+            tqdm.write(
+                f"{config.run_name} epoch {epoch + 1}: L1 {history[-1]['train_l1']:.5f} "
+                f"({history[-1]['seconds']:.0f} s)"
+            )
     # the pool's making counts even where this run read it from the cache
     train_time = time.perf_counter() - started - setup_seconds + pool_seconds
     report = measure_test(model.cpu() if device.type != "cpu" else model, torch.device("cpu"))
-    return write_run(model, config, out_dir, device, {
-        "test_psnr_25": report["metric"],
-        "per_condition": report["per_class"],
-        "train_items": len(pool),
-        "pool_seconds": pool_seconds,
-        "train_time_s": train_time,
-        "history": history,
-        "step_losses": [round(v, 5) for v in step_losses],
-    })  # fmt: skip
+    return write_run(
+        model,
+        config,
+        out_dir,
+        device,
+        {
+            "test_psnr_25": report["metric"],
+            "per_condition": report["per_class"],
+            "train_items": len(pool),
+            "pool_seconds": pool_seconds,
+            "train_time_s": train_time,
+            "history": history,
+            "step_losses": [round(v, 5) for v in step_losses],
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ evaluation
@@ -196,8 +209,16 @@ def test_inputs() -> list[dict[str, Any]]:
             rng = np.random.default_rng([2026, p, c])
             sigmas = data.sigma_map(pattern, clean.shape[:2], sigma / 255.0, rng)
             noisy = np.clip(data.add_noise(clean, sigmas, rng), 0.0, 1.0)
-            items.append({"photo": name, "condition": condition, "pattern": pattern, "clean": clean,
-                          "sigma": sigmas, "noisy": noisy})  # fmt: skip
+            items.append(
+                {
+                    "photo": name,
+                    "condition": condition,
+                    "pattern": pattern,
+                    "clean": clean,
+                    "sigma": sigmas,
+                    "noisy": noisy,
+                }
+            )
     return items
 
 
@@ -217,8 +238,13 @@ def measure_test(model: nn.Module, device: torch.device | None = None, data_root
         prepared = prepare(item["noisy"])
         result = capture_attention(model, prepared.tensor)
         restored = FAMILY.task.read(result.output, prepared.geometry).image
-        rows.append({"condition": item["condition"], "psnr": psnr(restored, item["clean"]),
-                     "ssim": ssim(restored, item["clean"])})  # fmt: skip
+        rows.append(
+            {
+                "condition": item["condition"],
+                "psnr": psnr(restored, item["clean"]),
+                "ssim": ssim(restored, item["clean"]),
+            }
+        )
         if item["condition"] != "varying":
             continue
         for record in result.records:
@@ -240,9 +266,10 @@ def references() -> dict[str, dict[str, float]]:
     methods = {
         "noisy input": lambda noisy, sigma: noisy,
         "BM3D": lambda noisy, sigma: bm3d.bm3d_rgb(noisy, sigma),
-        "non-local means": lambda noisy, sigma: denoise_nl_means(noisy, h=0.8 * sigma, sigma=sigma, patch_size=5,
-                                                                 patch_distance=6, fast_mode=True, channel_axis=-1),
-    }  # fmt: skip
+        "non-local means": lambda noisy, sigma: denoise_nl_means(
+            noisy, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True, channel_axis=-1
+        ),
+    }
     items = test_inputs()
     table = {}
     for method, denoise in methods.items():
@@ -250,10 +277,18 @@ def references() -> dict[str, dict[str, float]]:
         for item in items:
             sigma = float(item["sigma"].mean())
             restored = np.clip(np.asarray(denoise(item["noisy"], sigma), dtype=np.float32), 0.0, 1.0)
-            rows.append({"condition": item["condition"], "psnr": psnr(restored, item["clean"]),
-                         "ssim": ssim(restored, item["clean"])})  # fmt: skip
-        table[method] = {**_pooled(rows, "psnr"), **_pooled(rows, "ssim"),
-                         "seconds per image": (time.perf_counter() - started) / len(items)}  # fmt: skip
+            rows.append(
+                {
+                    "condition": item["condition"],
+                    "psnr": psnr(restored, item["clean"]),
+                    "ssim": ssim(restored, item["clean"]),
+                }
+            )
+        table[method] = {
+            **_pooled(rows, "psnr"),
+            **_pooled(rows, "ssim"),
+            "seconds per image": (time.perf_counter() - started) / len(items),
+        }
     return table
 
 

@@ -40,8 +40,9 @@ def load_runs(runs_dir: Path, variant: str) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r["seed"])
 
 
-def measure_run(spec: zoo.Family, parts: FamilyTraining, runs_dir: Path, record: dict[str, Any],
-                data_root: Path | None) -> dict[str, Any]:  # fmt: skip
+def measure_run(
+    spec: zoo.Family, parts: FamilyTraining, runs_dir: Path, record: dict[str, Any], data_root: Path | None
+) -> dict[str, Any]:
     """Re-measure one run's checkpoint on the CPU, after checking its hash."""
     weights = runs_dir / record["weights_file"]
     if sha256_of(weights) != record["sha256"]:
@@ -101,12 +102,16 @@ def ship(family_name: str, runs_dir: Path, data_root: Path | None = None, cpu_mi
         recipe = run_recipe
         seeds = [measure_run(spec, parts, runs_dir, r, data_root) for r in records]
         for s in seeds:
-            print(f"{family_name}/{variant} seed {s['seed']}: {s['metric']:.4f} on CPU "
-                  f"({s['metric_at_training']:.4f} at the end of training on {s['trained_on']})")  # fmt: skip
+            print(
+                f"{family_name}/{variant} seed {s['seed']}: {s['metric']:.4f} on CPU "
+                f"({s['metric_at_training']:.4f} at the end of training on {s['trained_on']})"
+            )
         chosen = median_seed(seeds)
         shutil.copyfile(runs_dir / chosen["weights_file"], spec.weights_path(variant))
-        shipped = {**{k: chosen[k] for k in ("seed", "metric", "per_class", "sha256")},
-                   "file": spec.weights_path(variant).name}  # fmt: skip
+        shipped = {
+            **{k: chosen[k] for k in ("seed", "metric", "per_class", "sha256")},
+            "file": spec.weights_path(variant).name,
+        }
         variants[variant] = {
             "label": spec.label(variant),
             "parameters": chosen["parameters"],
@@ -157,8 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     card = ship(args.family, args.runs or Path("runs") / args.family, args.data_root, args.cpu_minutes)
     for variant, entry in card["variants"].items():
-        print(f"{variant}: {_fmt(entry['metric'])}, shipped seed {entry['shipped']['seed']} "
-              f"({entry['shipped']['metric']:.4f})")  # fmt: skip
+        print(
+            f"{variant}: {_fmt(entry['metric'])}, shipped seed {entry['shipped']['seed']} "
+            f"({entry['shipped']['metric']:.4f})"
+        )
     return 0
 
 

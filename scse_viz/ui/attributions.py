@@ -36,8 +36,14 @@ def compute(run: explore.FamilyRun, todo: Sequence[ca.Job], class_index: int, se
         return
     bar = st.progress(0.0, text="Starting the attributions…")
     try:
-        results = ca.run_jobs(run, family_models(run.family), missing, class_index, settings,
-                              progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text))  # fmt: skip
+        results = ca.run_jobs(
+            run,
+            family_models(run.family),
+            missing,
+            class_index,
+            settings,
+            progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text),
+        )
     finally:
         bar.empty()
     for job, result in zip(missing, results):

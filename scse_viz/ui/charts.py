@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import streamlit as st
-
 from scse_viz.render.charts import element_height
 from scse_viz.ui import presenter
 
@@ -19,4 +17,5 @@ def show_chart(where: Any, spec: dict[str, Any], numbers: bool = True) -> None:
     values = spec.get("data", {}).get("values")
     if numbers and values:
         where.expander(f"Numbers of “{spec.get('title') or 'this chart'}”", icon=":material/table:").dataframe(
-            values, hide_index=True)  # fmt: skip
+            values, hide_index=True
+        )

@@ -22,7 +22,8 @@ def batch_table(family: Family, limit: int, faithfulness: bool = False) -> list[
     key = ("gate-health", family.name, limit, faithfulness)
     done = f"gh-done-{family.name}-{limit}-{faithfulness}"
     if not st.session_state.get(done) and not st.button(
-            f"Compute on {limit} test images", type="primary", key="gh-compute"):  # fmt: skip
+        f"Compute on {limit} test images", type="primary", key="gh-compute"
+    ):
         st.info("Press the button: every variant runs on the test images once and the table is kept.")
         return None
 
@@ -65,7 +66,9 @@ def uploaded_table(upload: Any) -> list[dict[str, Any]] | None:
         st.error(f"{upload.name} is not a Parquet table: {error}")
         return None
     if not rows or not COLUMNS <= set(rows[0]):
-        st.error(f"{upload.name} is not a table written by `python -m scse_viz.batch` (it needs the columns "
-                 f"{', '.join(sorted(COLUMNS))}).")  # fmt: skip
+        st.error(
+            f"{upload.name} is not a table written by `python -m scse_viz.batch` (it needs the columns "
+            f"{', '.join(sorted(COLUMNS))})."
+        )
         return None
     return rows

@@ -44,8 +44,10 @@ def choose_family() -> zoo.Family:
     page says so and stops there."""
     names = [*zoo.FAMILIES, *(f.name for f in brought_families()), BRING]
     titles = [_family_title(n) for n in names]  # shown as they are (no format_func: the value is what is shown)
-    ok, linked = links.from_url("family", lambda raw: (raw in zoo.FAMILIES, raw, "not a family shipped here; "
-                                                        f"showing {_family_title(names[0])}"))  # fmt: skip
+    ok, linked = links.from_url(
+        "family",
+        lambda raw: (raw in zoo.FAMILIES, raw, f"not a family shipped here; showing {_family_title(names[0])}"),
+    )
     if ok:
         st.session_state[FAMILY] = linked
     current = st.session_state.get(FAMILY, names[0])
@@ -56,8 +58,10 @@ def choose_family() -> zoo.Family:
         loaded = bring_form(st.sidebar)
         if loaded is None:
             st.session_state[FAMILY] = BRING
-            st.info("Bring your own model: upload its files in the sidebar and press **Load the model**. Every page "
-                    "then runs on it like on the shipped families.")  # fmt: skip
+            st.info(
+                "Bring your own model: upload its files in the sidebar and press **Load the model**. Every page "
+                "then runs on it like on the shipped families."
+            )
             st.stop()
         name = loaded.name
         st.session_state[FAMILY] = name
@@ -65,8 +69,10 @@ def choose_family() -> zoo.Family:
     st.session_state[FAMILY] = name
     spec = brought(name)
     if spec is not None:
-        st.sidebar.caption(f"Input: {spec.provenance.get('preprocessing', '')}. Outputs read as "
-                           f"{spec.task.name} over {len(spec.class_names)} classes.")  # fmt: skip
+        st.sidebar.caption(
+            f"Input: {spec.provenance.get('preprocessing', '')}. Outputs read as "
+            f"{spec.task.name} over {len(spec.class_names)} classes."
+        )
         return spec
     return zoo.family(name)
 
@@ -86,15 +92,27 @@ def _volume_slice(volume: Volume, key: str, where: Any) -> explore.InputImage | 
     an image may be are not offered; a volume of one slice gets no slider."""
     usable = [o for o in ORIENTATIONS if min(volume_slice(volume, o, 0).shape) >= DEFAULT_MIN_SIDE]
     if not usable:
-        where.error(f"Every slice of {volume.name} ({'×'.join(map(str, volume.shape))} voxels) is thinner than "
-                    f"{DEFAULT_MIN_SIDE} pixels, so no slice can be shown.")  # fmt: skip
+        where.error(
+            f"Every slice of {volume.name} ({'×'.join(map(str, volume.shape))} voxels) is thinner than "
+            f"{DEFAULT_MIN_SIDE} pixels, so no slice can be shown."
+        )
         return None
     if len(usable) < len(ORIENTATIONS):
-        where.caption(f"{volume.name} is {'×'.join(map(str, volume.shape))} voxels: only "
-                      f"{' and '.join(usable)} slices are wide enough to show.")  # fmt: skip
+        where.caption(
+            f"{volume.name} is {'×'.join(map(str, volume.shape))} voxels: only "
+            f"{' and '.join(usable)} slices are wide enough to show."
+        )
     default = "axial" if "axial" in usable else usable[0]
-    orientation = links.select(where, "Slice orientation", usable, index=usable.index(default), horizontal=True,
-                               key=f"{key}-o", param="orientation", kind="radio")  # fmt: skip
+    orientation = links.select(
+        where,
+        "Slice orientation",
+        usable,
+        index=usable.index(default),
+        horizontal=True,
+        key=f"{key}-o",
+        param="orientation",
+        kind="radio",
+    )
     count = slice_count(volume, orientation)
     if count == 1:
         where.caption(f"One {orientation} slice.")
@@ -113,18 +131,31 @@ def _from_sample(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
     if prefix:  # a second input (Compare two images) stays out of the link
         sample = options[titles.index(where.selectbox("Sample", titles, key=f"{prefix}sample-{family.name}"))]
     else:
-        sample = options[titles.index(links.select(where, "Sample", titles, key=f"sample-{family.name}",
-                                                   param="sample", names=[s.name for s in options]))]  # fmt: skip
-    status, loaded = memo(("sample", family.name, sample.name), lambda: _decode(samples.sample_bytes(sample),
-                                                                                sample.path.name, None))  # fmt: skip
+        sample = options[
+            titles.index(
+                links.select(
+                    where,
+                    "Sample",
+                    titles,
+                    key=f"sample-{family.name}",
+                    param="sample",
+                    names=[s.name for s in options],
+                )
+            )
+        ]
+    status, loaded = memo(
+        ("sample", family.name, sample.name), lambda: _decode(samples.sample_bytes(sample), sample.path.name, None)
+    )
     if status != "ok":  # a broken bundle is our bug, but it must not take the page down
         where.error(f"The sample {sample.title} could not be read: {loaded}")
         return None
     if isinstance(loaded, Volume):
         return _volume_slice(loaded, f"{prefix}sample-{sample.name}", where)
     truth = samples.sample_truth(sample)
-    return memo(("sample-input", family.name, sample.name),
-                lambda: explore.input_from_image(loaded, truth=truth, max_side=_max_side(family)))  # fmt: skip
+    return memo(
+        ("sample-input", family.name, sample.name),
+        lambda: explore.input_from_image(loaded, truth=truth, max_side=_max_side(family)),
+    )
 
 
 def _max_side(family: zoo.Family) -> int:
@@ -153,20 +184,29 @@ def _offer_switch(family: zoo.Family, name: str, loaded: Any, where: Any, prefix
     if better is None:
         return
     kind = "a volume" if isinstance(loaded, Volume) else "a colour photo" if is_colour(loaded.pixels) else "a picture"
-    where.warning(f"**{name}** looks like {kind}, which the {family.title} models were not made for; the "
-                  f"{better.title} family fits it. The results below are the {family.title} models' on it.")  # fmt: skip
-    where.button(f"Switch to {better.title}", key=f"{prefix}switch-{family.name}", on_click=_switch,
-                 args=(better.name, name, loaded, prefix), type="primary")  # fmt: skip
+    where.warning(
+        f"**{name}** looks like {kind}, which the {family.title} models were not made for; the "
+        f"{better.title} family fits it. The results below are the {family.title} models' on it."
+    )
+    where.button(
+        f"Switch to {better.title}",
+        key=f"{prefix}switch-{family.name}",
+        on_click=_switch,
+        args=(better.name, name, loaded, prefix),
+        type="primary",
+    )
 
 
 def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputImage | None:
     upload = where.file_uploader(
-        "Image, NIfTI volume or DICOM", type=None, key=f"{prefix}upload-{family.name}",
+        "Image, NIfTI volume or DICOM",
+        type=None,
+        key=f"{prefix}upload-{family.name}",
         help="PNG, JPEG, TIFF (8/16-bit), BMP, WebP, GIF; a NIfTI volume (.nii, .nii.gz); DICOM: one file "
         "(single- or multi-frame) or a .zip of a series. Any file is taken: what it is is read from its content, and "
         "a file the app cannot read gets a message saying why. Of a DICOM header only the pixel data and its "
         "geometry, rescale and window are read; patient data is never read, shown or exported.",
-    )  # fmt: skip
+    )
     if upload is None:
         carried = st.session_state.get(CARRIED, {}).get(family.name)
         if carried is None:
@@ -177,14 +217,16 @@ def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
     if not prefix:
         links.write("file", upload.name, None)
     volume_index = st.session_state.get(f"{prefix}volume-index-{upload.file_id}")
-    status, loaded = memo(("upload", upload.file_id, volume_index),
-                          lambda: _decode(upload.getvalue(), upload.name, volume_index))  # fmt: skip
+    status, loaded = memo(
+        ("upload", upload.file_id, volume_index), lambda: _decode(upload.getvalue(), upload.name, volume_index)
+    )
     if status != "ok":
         _status(prefix, f"**{upload.name}** could not be read as it is (the sidebar says why)")
     if status == "needs-index":
         where.error(loaded)
-        where.number_input("Volume (4th dimension) to use", min_value=0, value=0, step=1,
-                                key=f"{prefix}volume-index-{upload.file_id}")  # fmt: skip
+        where.number_input(
+            "Volume (4th dimension) to use", min_value=0, value=0, step=1, key=f"{prefix}volume-index-{upload.file_id}"
+        )
         return None
     if status == "error":
         where.error(loaded)
@@ -194,30 +236,39 @@ def _from_upload(family: zoo.Family, where: Any, prefix: str) -> explore.InputIm
     return _from_decoded(family, upload.name, loaded, f"{prefix}upload-{upload.file_id}", where, prefix)
 
 
-def _from_decoded(family: zoo.Family, name: str, loaded: Any, key: str, where: Any,
-                  prefix: str) -> explore.InputImage | None:  # fmt: skip
+def _from_decoded(
+    family: zoo.Family, name: str, loaded: Any, key: str, where: Any, prefix: str
+) -> explore.InputImage | None:
     if key.startswith(f"{prefix}carried"):
         where.caption(f"Using **{name}**, carried over from the family chosen before.")
     if isinstance(loaded, Volume):
         return _volume_slice(loaded, key, where)
     assert isinstance(loaded, LoadedImage)
-    return memo(("upload-input", family.name, key, name),
-                lambda: explore.input_from_image(loaded, max_side=_max_side(family)))  # fmt: skip
+    return memo(
+        ("upload-input", family.name, key, name), lambda: explore.input_from_image(loaded, max_side=_max_side(family))
+    )
 
 
 def _ask_for_linked_file(prefix: str) -> None:
     """A link made on an upload opens on the same view and asks for the file (files cannot travel in a URL)."""
     name = links.linked("file")
     if not prefix and name:
-        links.note("file", f"This link was made on an uploaded file, **{name}**: upload it in the sidebar to see "
-                   "the same view on it (files cannot travel in a link).")  # fmt: skip
+        links.note(
+            "file",
+            f"This link was made on an uploaded file, **{name}**: upload it in the sidebar to see "
+            "the same view on it (files cannot travel in a link).",
+        )
 
 
 def _from_camera(family: zoo.Family, where: Any, prefix: str) -> explore.InputImage | None:
     """A picture from the device's camera, through the same path as an uploaded file."""
-    shot = where.camera_input("Take a picture", key=f"{prefix}camera-{family.name}", resolution=CAMERA_RESOLUTION,
-                              help="The browser asks for the camera once. The picture goes through the same path "
-                              "as an uploaded file; the photo family's denoisers fit it best.")  # fmt: skip
+    shot = where.camera_input(
+        "Take a picture",
+        key=f"{prefix}camera-{family.name}",
+        resolution=CAMERA_RESOLUTION,
+        help="The browser asks for the camera once. The picture goes through the same path "
+        "as an uploaded file; the photo family's denoisers fit it best.",
+    )
     if shot is None:
         _status(prefix, "no picture taken yet")
         return None
@@ -239,11 +290,21 @@ def pick_input(family: zoo.Family, where: Any = st.sidebar, prefix: str = "") ->
     whose message is shown)."""
     shipped = bool(samples.list_samples(family.name))
     if prefix:  # a second input (Compare two images) stays out of the link
-        source = where.radio("Input", [SAMPLE, UPLOAD], index=0 if shipped else 1, key=f"{prefix}source-{family.name}",
-                             horizontal=True)  # fmt: skip
+        source = where.radio(
+            "Input", [SAMPLE, UPLOAD], index=0 if shipped else 1, key=f"{prefix}source-{family.name}", horizontal=True
+        )
     else:
-        source = links.select(where, "Input", list(SOURCES), index=0 if shipped else 1, key=f"source-{family.name}",
-                              param="input", names=list(SOURCES.values()), kind="radio", horizontal=True)  # fmt: skip
+        source = links.select(
+            where,
+            "Input",
+            list(SOURCES),
+            index=0 if shipped else 1,
+            key=f"source-{family.name}",
+            param="input",
+            names=list(SOURCES.values()),
+            kind="radio",
+            horizontal=True,
+        )
     if source == CAMERA:
         return _from_camera(family, where, prefix)
     return _from_sample(family, where, prefix) if source == SAMPLE else _from_upload(family, where, prefix)
@@ -282,7 +343,7 @@ def choose_input(family: zoo.Family) -> explore.InputImage | None:
 
 
 def _degradation_controls(family: zoo.Family) -> Callable[..., Any]:
-    return getattr(importlib.import_module(family.degradation.controls), "noise_controls")
+    return importlib.import_module(family.degradation.controls).noise_controls
 
 
 def degraded(family: zoo.Family, image: explore.InputImage, setting: Any = None) -> explore.InputImage:

@@ -79,9 +79,16 @@ def write(param: str, text: str | None, default: str | None) -> None:
         st.query_params[param] = text
 
 
-def _control(key: str, param: str, default: Any, parse: Callable[[str], tuple[bool, Any, str]],
-             draw: Callable[[bool], Any], text: Callable[[Any], str], valid: Callable[[Any], bool] = lambda v: True,
-             cast: Callable[[Any], Any] = lambda v: v) -> Any:  # fmt: skip
+def _control(
+    key: str,
+    param: str,
+    default: Any,
+    parse: Callable[[str], tuple[bool, Any, str]],
+    draw: Callable[[bool], Any],
+    text: Callable[[Any], str],
+    valid: Callable[[Any], bool] = lambda v: True,
+    cast: Callable[[Any], Any] = lambda v: v,
+) -> Any:
     """What every linked control does: seed its session value from the link once, forget a kept value that is no
     longer ``valid`` (another input's options), draw the widget unless the link hides it (``draw(True)`` when the
     widget must be given its default: the session holds no value for ``key`` yet), and write the value back."""
@@ -98,8 +105,18 @@ def _control(key: str, param: str, default: Any, parse: Callable[[str], tuple[bo
     return chosen
 
 
-def select(where: Any, label: str, options: Sequence[Any], *, key: str, param: str | None = None, index: int = 0,
-           names: Sequence[str] | None = None, kind: str = "selectbox", **kwargs: Any) -> Any:  # fmt: skip
+def select(
+    where: Any,
+    label: str,
+    options: Sequence[Any],
+    *,
+    key: str,
+    param: str | None = None,
+    index: int = 0,
+    names: Sequence[str] | None = None,
+    kind: str = "selectbox",
+    **kwargs: Any,
+) -> Any:
     """A selectbox (or ``kind="radio"``) whose value is in the URL as ``param`` (default: the key), written as
     ``names`` (default: each option's ``str``)."""
     param = param or key
@@ -112,17 +129,32 @@ def select(where: Any, label: str, options: Sequence[Any], *, key: str, param: s
         return False, None, f"not one of the choices of “{label}” here ({_listed(names)}); showing {names[index]}"
 
     start = {"value": options[index]} if kind == "select_slider" else {"index": index}
-    return _control(key, param, options[index], parse, lambda first: getattr(where, kind)(
-        label, options, key=key, **(start if first else {}), **kwargs), lambda v: names[options.index(v)],
-        valid=lambda v: v in options)  # fmt: skip
+    return _control(
+        key,
+        param,
+        options[index],
+        parse,
+        lambda first: getattr(where, kind)(label, options, key=key, **(start if first else {}), **kwargs),
+        lambda v: names[options.index(v)],
+        valid=lambda v: v in options,
+    )
 
 
 def _listed(names: Sequence[str]) -> str:
     return ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
 
 
-def multiselect(where: Any, label: str, options: Sequence[Any], default: Sequence[Any], *, key: str,
-                param: str | None = None, names: Sequence[str] | None = None, **kwargs: Any) -> list[Any]:  # fmt: skip
+def multiselect(
+    where: Any,
+    label: str,
+    options: Sequence[Any],
+    default: Sequence[Any],
+    *,
+    key: str,
+    param: str | None = None,
+    names: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[Any]:
     """A multiselect whose choice is in the URL as a comma-separated list of ``names`` ("none" for an empty one)."""
     param = param or key
     options = list(options)
@@ -136,17 +168,42 @@ def multiselect(where: Any, label: str, options: Sequence[Any], default: Sequenc
         parts = [] if raw == "none" else [part.strip() for part in raw.split(",") if part.strip()]
         unknown = [part for part in parts if part not in names]
         if unknown:
-            return False, None, (f"{', '.join(unknown)}: not among the choices of “{label}” here "
-                                 f"({_listed(names)}); showing {text(default)}")  # fmt: skip
+            return (
+                False,
+                None,
+                (
+                    f"{', '.join(unknown)}: not among the choices of “{label}” here "
+                    f"({_listed(names)}); showing {text(default)}"
+                ),
+            )
         return True, [options[names.index(part)] for part in dict.fromkeys(parts)], ""
 
-    return _control(key, param, list(default), parse, lambda first: where.multiselect(
-        label, options, key=key, **({"default": list(default)} if first else {}), **kwargs), text,
-        valid=lambda values: all(v in options for v in values), cast=list)  # fmt: skip
+    return _control(
+        key,
+        param,
+        list(default),
+        parse,
+        lambda first: where.multiselect(
+            label, options, key=key, **({"default": list(default)} if first else {}), **kwargs
+        ),
+        text,
+        valid=lambda values: all(v in options for v in values),
+        cast=list,
+    )
 
 
-def slider(where: Any, label: str, low: float, high: float, value: float, step: float | None = None, *, key: str,
-           param: str | None = None, **kwargs: Any) -> Any:  # fmt: skip
+def slider(
+    where: Any,
+    label: str,
+    low: float,
+    high: float,
+    value: float,
+    step: float | None = None,
+    *,
+    key: str,
+    param: str | None = None,
+    **kwargs: Any,
+) -> Any:
     """A slider whose value is in the URL; a number outside [low, high] (or not a number) falls back."""
     param = param or key
     kind = type(value)
@@ -160,12 +217,21 @@ def slider(where: Any, label: str, low: float, high: float, value: float, step: 
             return False, None, f"“{label}” goes from {low} to {high}; showing {value}"
         return True, number, ""
 
-    return _control(key, param, value, parse, lambda first: where.slider(
-        label, low, high, step=step, key=key, **({"value": value} if first else {}), **kwargs), lambda v: f"{v:g}")
+    return _control(
+        key,
+        param,
+        value,
+        parse,
+        lambda first: where.slider(
+            label, low, high, step=step, key=key, **({"value": value} if first else {}), **kwargs
+        ),
+        lambda v: f"{v:g}",
+    )
 
 
-def number(where: Any, label: str, low: int, high: int, value: int, *, key: str, param: str | None = None,
-           **kwargs: Any) -> int:  # fmt: skip
+def number(
+    where: Any, label: str, low: int, high: int, value: int, *, key: str, param: str | None = None, **kwargs: Any
+) -> int:
     """A whole-number input whose value is in the URL; one outside [low, high] (or not whole) falls back."""
     param = param or key
 
@@ -174,8 +240,17 @@ def number(where: Any, label: str, low: int, high: int, value: int, *, key: str,
             return False, None, f"“{label}” takes a whole number from {low} to {high}; showing {value}"
         return True, int(raw), ""
 
-    return _control(key, param, value, parse, lambda first: where.number_input(
-        label, low, high, step=1, key=key, **({"value": value} if first else {}), **kwargs), str, cast=int)
+    return _control(
+        key,
+        param,
+        value,
+        parse,
+        lambda first: where.number_input(
+            label, low, high, step=1, key=key, **({"value": value} if first else {}), **kwargs
+        ),
+        str,
+        cast=int,
+    )
 
 
 def toggle(where: Any, label: str, *, key: str, param: str | None = None, value: bool = False, **kwargs: Any) -> bool:
@@ -187,8 +262,15 @@ def toggle(where: Any, label: str, *, key: str, param: str | None = None, value:
             return True, raw.lower() in ("1", "true", "on", "yes"), ""
         return False, None, f"“{label}” is 1 (on) or 0 (off); showing {'on' if value else 'off'}"
 
-    return _control(key, param, value, parse, lambda first: where.toggle(
-        label, key=key, **({"value": value} if first else {}), **kwargs), lambda v: "1" if v else "0", cast=bool)
+    return _control(
+        key,
+        param,
+        value,
+        parse,
+        lambda first: where.toggle(label, key=key, **({"value": value} if first else {}), **kwargs),
+        lambda v: "1" if v else "0",
+        cast=bool,
+    )
 
 
 def current_link() -> str:
@@ -201,8 +283,10 @@ def current_link() -> str:
 def link_box(where: Any) -> None:
     """The "copy link" control: the view's address in a code box (its copy button puts it on the clipboard)."""
     with where.expander("Link to this view", icon=":material/link:"):
-        st.caption("Opens this page with every control as it is now. Add `&hide=` and control names "
-                   "(comma-separated, e.g. `hide=cmap,alpha`) to hide them for the class.")  # fmt: skip
+        st.caption(
+            "Opens this page with every control as it is now. Add `&hide=` and control names "
+            "(comma-separated, e.g. `hide=cmap,alpha`) to hide them for the class."
+        )
         st.code(current_link(), language=None, wrap_lines=True)
 
 
@@ -210,8 +294,10 @@ def show_notes() -> None:
     """One note for everything a link asked for that could not be restored (kept for the session's views)."""
     notes = st.session_state.get(NOTES)
     if notes:
-        st.info("Not everything in this link could be restored:\n" + "\n".join(f"- {t}" for t in notes.values()),
-                icon=":material/link_off:")  # fmt: skip
+        st.info(
+            "Not everything in this link could be restored:\n" + "\n".join(f"- {t}" for t in notes.values()),
+            icon=":material/link_off:",
+        )
 
 
 SLOTS = "scse_link_slots"  # this run's places for the note and the link box (reserved by ``reserve``)

@@ -28,17 +28,35 @@ SETTING_KEY = "scse_noise"  # session key: family name -> the last NoiseSetting 
 def noise_controls(degradation: AddedNoise, image: InputImage, family: str, where: Any = st.sidebar) -> NoiseSetting:
     """The person's noise setting for ``image``: pattern, σ, seed, and for the painted pattern the canvas."""
     where.markdown("**Noise added to the picture**")
-    pattern = links.select(where, "Noise", degradation.patterns, format_func=PATTERN_TITLES.get, key=f"noise-{family}",
-                           param="noise")  # fmt: skip
+    pattern = links.select(
+        where, "Noise", degradation.patterns, format_func=PATTERN_TITLES.get, key=f"noise-{family}", param="noise"
+    )
     if pattern == AS_IS:
         where.caption("The picture goes to the models as it is: no ground truth, so no PSNR or SSIM.")
         setting = NoiseSetting(AS_IS, 0.0)
     else:
-        sigma = links.slider(where, "σ (of 255)", 0.0, degradation.max_sigma, 25.0, 1.0, key=f"sigma-{family}",
-                             param="sigma", help="The noise's standard deviation where it is strongest; the models "
-                             f"were trained on 0 to {degradation.max_sigma:g}.")  # fmt: skip
-        seed = links.number(where, "Noise seed", 0, 9999, 0, key=f"noise-seed-{family}", param="noise-seed",
-                            help="Another seed draws other noise (and places a random pattern elsewhere).")  # fmt: skip
+        sigma = links.slider(
+            where,
+            "σ (of 255)",
+            0.0,
+            degradation.max_sigma,
+            25.0,
+            1.0,
+            key=f"sigma-{family}",
+            param="sigma",
+            help="The noise's standard deviation where it is strongest; the models "
+            f"were trained on 0 to {degradation.max_sigma:g}.",
+        )
+        seed = links.number(
+            where,
+            "Noise seed",
+            0,
+            9999,
+            0,
+            key=f"noise-seed-{family}",
+            param="noise-seed",
+            help="Another seed draws other noise (and places a random pattern elsewhere).",
+        )
         painted = _canvas(image, where) if pattern == PAINTED else None
         setting = NoiseSetting(pattern, float(sigma), seed, painted)
     st.session_state.setdefault(SETTING_KEY, {})[family] = setting
@@ -60,10 +78,15 @@ def _canvas(image: InputImage, where: Any) -> np.ndarray | None:
     where.caption("Paint where the noise goes:")
     with where:
         result = st_canvas(
-            stroke_width=brush, stroke_color=f"rgba(255, 60, 0, {STROKE_OPACITY})", background_image=_background(image),
-            height=height, width=CANVAS_WIDTH, drawing_mode="freedraw", key=f"noise-canvas-{image.key}",
+            stroke_width=brush,
+            stroke_color=f"rgba(255, 60, 0, {STROKE_OPACITY})",
+            background_image=_background(image),
+            height=height,
+            width=CANVAS_WIDTH,
+            drawing_mode="freedraw",
+            key=f"noise-canvas-{image.key}",
             return_image_data=True,
-        )  # fmt: skip
+        )
     painted = st.session_state.setdefault(PAINTED_KEY, {})
     data = _image_data(result)
     if data is not None and data[..., 3].any():
@@ -71,10 +94,16 @@ def _canvas(image: InputImage, where: Any) -> np.ndarray | None:
         painted[image.key] = np.clip(data[..., 3].astype(np.float32) / (STROKE_OPACITY * 255.0), 0.0, 1.0)
     mask = painted.get(image.key)
     if mask is None and links.linked("noise") == PAINTED:
-        links.note("painted", "The noise of this link was painted by hand: strokes cannot travel in a link, so "
-                   "paint where the noise goes in the sidebar.")  # fmt: skip
-    where.caption("Paint on the picture: noise of the chosen σ goes where you paint (none elsewhere)."
-                  if mask is None else f"Painted: {100 * float((mask > 0).mean()):.0f} % of the picture.")  # fmt: skip
+        links.note(
+            "painted",
+            "The noise of this link was painted by hand: strokes cannot travel in a link, so "
+            "paint where the noise goes in the sidebar.",
+        )
+    where.caption(
+        "Paint on the picture: noise of the chosen σ goes where you paint (none elsewhere)."
+        if mask is None
+        else f"Painted: {100 * float((mask > 0).mean()):.0f} % of the picture."
+    )
     return mask
 
 

@@ -7,7 +7,6 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
-
 import streamlit as st
 
 from scse_viz.render import colorbars, colormaps, raster

@@ -28,18 +28,26 @@ html {{ font-size: {ROOT_FONT_PX}px; }}
 def presenter_toggle() -> bool:
     """The sidebar's toggle (every page, from ``page_links``); when on, the page's type grows and the sidebar
     starts folded."""
-    on = links.toggle(st.sidebar, "Presenter view", key=KEY, param="present",
-                      help="For a projector: larger type and pictures, the sidebar folded, one idea per screen. "
-                      "Open the sidebar again (the arrow at the top left) to switch it off.")  # fmt: skip
+    on = links.toggle(
+        st.sidebar,
+        "Presenter view",
+        key=KEY,
+        param="present",
+        help="For a projector: larger type and pictures, the sidebar folded, one idea per screen. "
+        "Open the sidebar again (the arrow at the top left) to switch it off.",
+    )
     if on:
         st.set_page_config(initial_sidebar_state="collapsed")
         st.html(STYLE)
     return on
 
 
-CHART_TYPE = {"axis": {"labelFontSize": 17, "titleFontSize": 19},
-              "legend": {"labelFontSize": 17, "titleFontSize": 19, "labelLimit": 480},
-              "header": {"labelFontSize": 17, "titleFontSize": 19}, "title": {"fontSize": 24}}  # fmt: skip
+CHART_TYPE = {
+    "axis": {"labelFontSize": 17, "titleFontSize": 19},
+    "legend": {"labelFontSize": 17, "titleFontSize": 19, "labelLimit": 480},
+    "header": {"labelFontSize": 17, "titleFontSize": 19},
+    "title": {"fontSize": 24},
+}
 
 
 def _merged(base: dict, extra: dict) -> dict:
@@ -67,9 +75,20 @@ def screens(titles: Sequence[str]) -> int:
     """The screen to show (0-based) of ``titles``: a numbered bar of the screens, with Previous and Next."""
     count = len(titles)
     back, bar, forward = st.columns([1.3, 7.4, 1.3], vertical_alignment="center")
-    step = int(links.select(bar, "Screen", list(range(count)), kind="radio", horizontal=True, key=STEP_KEY,
-                            param="step", names=[str(n + 1) for n in range(count)],
-                            format_func=lambda n: f"{n + 1} · {titles[n]}", label_visibility="collapsed"))  # fmt: skip
+    step = int(
+        links.select(
+            bar,
+            "Screen",
+            list(range(count)),
+            kind="radio",
+            horizontal=True,
+            key=STEP_KEY,
+            param="step",
+            names=[str(n + 1) for n in range(count)],
+            format_func=lambda n: f"{n + 1} · {titles[n]}",
+            label_visibility="collapsed",
+        )
+    )
     back.button("◀ Back", key="presenter-back", on_click=_move, args=(-1, count), disabled=step == 0)
     forward.button("Next ▶", key="presenter-next", on_click=_move, args=(1, count), disabled=step >= count - 1)
     return step

@@ -16,8 +16,9 @@ def family_run(family: zoo.Family, image: explore.InputImage) -> explore.FamilyR
     def compute() -> explore.FamilyRun:
         bar = st.progress(0.0, text="Preparing the input…")
         try:
-            return explore.run_family(family, family_models(family), image,
-                                      progress=lambda f, text: bar.progress(f, text=text))  # fmt: skip
+            return explore.run_family(
+                family, family_models(family), image, progress=lambda f, text: bar.progress(f, text=text)
+            )
         finally:
             bar.empty()
 

@@ -44,8 +44,10 @@ def _physical_megabytes() -> float:
 # its share of 75 % of the machine's memory; a lone `streamlit run` takes 75 % of it.
 SESSION_BYTES = _megabytes("SCSE_SESSION_MB", 1024)
 REPLICA_BYTES = _megabytes("SCSE_REPLICA_MB", 0.75 * _physical_megabytes())
-FULL_NOTE = ("This server is full: it is holding {sessions} sessions, as many as its memory allows "
-             "({budget:.1f} GB each). Please try again in a few minutes; closing unused tabs frees places.")  # fmt: skip
+FULL_NOTE = (
+    "This server is full: it is holding {sessions} sessions, as many as its memory allows "
+    "({budget:.1f} GB each). Please try again in a few minutes; closing unused tabs frees places."
+)
 _ADMITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # live session -> bytes it keeps now
 _TICKS = itertools.count()
 
@@ -66,7 +68,7 @@ class _Seat:
 
             if self.session_id is None or not Runtime.exists():
                 return True
-            return Runtime.instance()._session_mgr.is_active_session(self.session_id)  # noqa: SLF001 (no public API)
+            return Runtime.instance()._session_mgr.is_active_session(self.session_id)
         except Exception:  # noqa: BLE001  (an older or newer Streamlit: count the seat)
             return True
 
@@ -100,8 +102,12 @@ def admit() -> None:
 
 def replica_report() -> dict[str, float]:
     """Admitted sessions and the bytes they keep now, for benchmarks and the soak."""
-    return {"sessions": _seated(), "kept_bytes": float(sum(_ADMITTED.values())),
-            "session_budget": float(SESSION_BYTES), "replica_budget": float(REPLICA_BYTES)}  # fmt: skip
+    return {
+        "sessions": _seated(),
+        "kept_bytes": float(sum(_ADMITTED.values())),
+        "session_budget": float(SESSION_BYTES),
+        "replica_budget": float(REPLICA_BYTES),
+    }
 
 
 def session_bytes() -> int:

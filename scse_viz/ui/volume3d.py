@@ -50,29 +50,42 @@ def volume_tab(family: Family, image: explore.InputImage) -> None:
     """Controls, the run on every slice, the three planes and the NIfTI downloads."""
     source = image.volume
     if source is None:
-        st.info("The input is a single picture. Upload a volume (NIfTI, or DICOM: a multi-frame file or a zipped "
-                "series) to run a model over every slice and see the result in three planes.")  # fmt: skip
+        st.info(
+            "The input is a single picture. Upload a volume (NIfTI, or DICOM: a multi-frame file or a zipped "
+            "series) to run a model over every slice and see the result in three planes."
+        )
         return
     volume = source.volume
     controls, view = st.columns([1, 3])
-    variant = controls.selectbox("Model", family.variants, index=len(family.variants) - 1,
-                                 format_func=family.label, key="vol-model")  # fmt: skip
-    orientation = controls.radio("Run along", ORIENTATIONS, index=ORIENTATIONS.index(source.orientation),
-                                 horizontal=True, key="vol-axis")  # fmt: skip
+    variant = controls.selectbox(
+        "Model", family.variants, index=len(family.variants) - 1, format_func=family.label, key="vol-model"
+    )
+    orientation = controls.radio(
+        "Run along", ORIENTATIONS, index=ORIENTATIONS.index(source.orientation), horizontal=True, key="vol-axis"
+    )
     key = (family.name, _volume_key(source), variant, orientation)
     result: volume_run.VolumeResult | None = recall(KEPT, key)
     count = volume.shape[volume_run.SLICE_AXIS[orientation]]
     if result is None:
-        controls.caption(f"{count} {orientation} slices of {volume.name}, each through the same path as the slice "
-                         "on the other tabs.")  # fmt: skip
+        controls.caption(
+            f"{count} {orientation} slices of {volume.name}, each through the same path as the slice on the other tabs."
+        )
         if not controls.button(f"Run on all {count} slices", type="primary", key="vol-run", on_click=_stay):
-            view.info("Press the button to run the model over the whole volume (a progress bar shows how far it "
-                      "is; the result is kept for this session).")  # fmt: skip
+            view.info(
+                "Press the button to run the model over the whole volume (a progress bar shows how far it "
+                "is; the result is kept for this session)."
+            )
             return
         bar = view.progress(0.0, text="starting…")
         try:
-            result = volume_run.run_volume(family, family_models(family)[variant], variant, volume, orientation,
-                                           progress=lambda f, text: bar.progress(f, text=text))  # fmt: skip
+            result = volume_run.run_volume(
+                family,
+                family_models(family)[variant],
+                variant,
+                volume,
+                orientation,
+                progress=lambda f, text: bar.progress(f, text=text),
+            )
         finally:
             bar.empty()
         keep(KEPT, key, result, 8)
@@ -80,11 +93,13 @@ def volume_tab(family: Family, image: explore.InputImage) -> None:
 
 
 def _planes(family: Family, result: volume_run.VolumeResult, volume: Volume, controls: Any, view: Any) -> None:
-    x, y, z = (controls.slider(f"{axis} (voxel)", 0, n - 1, n // 2, key=f"vol-{axis}")
-               for axis, n in zip("XYZ", volume.shape))  # fmt: skip
+    x, y, z = (
+        controls.slider(f"{axis} (voxel)", 0, n - 1, n // 2, key=f"vol-{axis}") for axis, n in zip("XYZ", volume.shape)
+    )
     blocks = ["none", *result.gates]
-    block = controls.selectbox("sSE map of block", blocks, index=len(blocks) - 1 if result.gates else 0,
-                               key="vol-block")  # fmt: skip
+    block = controls.selectbox(
+        "sSE map of block", blocks, index=len(blocks) - 1 if result.gates else 0, key="vol-block"
+    )
     alpha = controls.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="vol-alpha")
     at = {"sagittal": x, "coronal": y, "axial": z}
     pictures, captions = [], []
@@ -98,19 +113,33 @@ def _planes(family: Family, result: volume_run.VolumeResult, volume: Volume, con
         pictures.append(raster.enlarge(np.asarray(picture)))
         captions.append(f"{orientation} {at[orientation]}")
     with view:
-        st.markdown(f"**{result.label}** run along {result.orientation} on {result.slices} slices in "
-                    f"{result.seconds:.1f} s" + (f"; sSE map of {block} on {GATE_CMAP}, q from 0 to 1 (one scale for "
-                                                  "every slice, plane and model)" if block != "none" else ""))
+        st.markdown(
+            f"**{result.label}** run along {result.orientation} on {result.slices} slices in "
+            f"{result.seconds:.1f} s"
+            + (
+                f"; sSE map of {block} on {GATE_CMAP}, q from 0 to 1 (one scale for every slice, plane and model)"
+                if block != "none"
+                else ""
+            )
+        )
         st.image(pictures, caption=captions, width=tile_width(pictures, 300))
         if block != "none":
             show_colorbar(st, GATE_CMAP, 0.0, 1.0, f"sSE gate q of {block}: 0 shuts, 1 opens")
-        st.markdown("**Download as NIfTI** (the volume's own affine: opens aligned with the scan in ITK-SNAP or "
-                    "3D Slicer)")  # fmt: skip
+        st.markdown(
+            "**Download as NIfTI** (the volume's own affine: opens aligned with the scan in ITK-SNAP or 3D Slicer)"
+        )
         stem = f"scse-lens_{family.name}_{result.variant}_{result.orientation}"
-        files = {**{f"{stem}_{name}.nii.gz": (name, data) for name, data in result.outputs.items()},
-                 **{f"{stem}_sse_{label}.nii.gz": (f"sSE q {label}", data) for label, data in result.gates.items()}}
+        files = {
+            **{f"{stem}_{name}.nii.gz": (name, data) for name, data in result.outputs.items()},
+            **{f"{stem}_sse_{label}.nii.gz": (f"sSE q {label}", data) for label, data in result.gates.items()},
+        }
         columns = st.columns(4)
         for number, (file, (title, data)) in enumerate(files.items()):
-            columns[number % 4].download_button(title, data=lambda d=data, t=title: volume_run.nifti_bytes(d, result.affine, t),
-                                   file_name=file, mime="application/gzip", key=f"vol-dl-{file}",
-                                   on_click="ignore")  # fmt: skip
+            columns[number % 4].download_button(
+                title,
+                data=lambda d=data, t=title: volume_run.nifti_bytes(d, result.affine, t),
+                file_name=file,
+                mime="application/gzip",
+                key=f"vol-dl-{file}",
+                on_click="ignore",
+            )

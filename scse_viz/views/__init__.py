@@ -7,5 +7,16 @@ pages show (``scse_viz.ui.sections``).
 from scse_viz.views.base import TaskView, view_for
 from scse_viz.views.sections import Charts, FigureMaker, Heading, Metrics, Pictures, Scale, Section, Table, Text
 
-__all__ = ["Charts", "FigureMaker", "Heading", "Metrics", "Pictures", "Scale", "Section", "Table", "TaskView", "Text",
-           "view_for"]  # fmt: skip
+__all__ = [
+    "Charts",
+    "FigureMaker",
+    "Heading",
+    "Metrics",
+    "Pictures",
+    "Scale",
+    "Section",
+    "Table",
+    "TaskView",
+    "Text",
+    "view_for",
+]

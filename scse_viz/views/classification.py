@@ -16,8 +16,9 @@ class ClassificationView(TaskView):
         sections: list[Section] = []
         if run.image.truth is not None:
             sections.append(Text(f"Ground truth: **{task.class_names[int(run.image.truth)]}**"))
-        sections.append(Charts(tuple(probability_chart(task.top(o.prediction), title=o.label)
-                                     for o in run.outputs.values())))  # fmt: skip
+        sections.append(
+            Charts(tuple(probability_chart(task.top(o.prediction), title=o.label) for o in run.outputs.values()))
+        )
         return sections
 
     def knockout(self, run: FamilyRun, intact: ModelOutput, knocked: ModelOutput, setting: str) -> list[Section]:
@@ -25,17 +26,29 @@ class ClassificationView(TaskView):
         effect = task.knockout_effect(intact.prediction, knocked.prediction)
         moved = None if effect["top1_knocked"] == effect["top1_intact"] else f"was {effect['top1_intact']}"
         return [
-            Charts((probability_chart(task.top(intact.prediction), title="intact"),
-                    probability_chart(task.top(knocked.prediction), title="knocked out"))),
-            Metrics((("Top class", effect["top1_knocked"], moved),
-                     ("Largest probability change", f"{effect['largest_change']:.4f}", None))),
-        ]  # fmt: skip
+            Charts(
+                (
+                    probability_chart(task.top(intact.prediction), title="intact"),
+                    probability_chart(task.top(knocked.prediction), title="knocked out"),
+                )
+            ),
+            Metrics(
+                (
+                    ("Top class", effect["top1_knocked"], moved),
+                    ("Largest probability change", f"{effect['largest_change']:.4f}", None),
+                )
+            ),
+        ]
 
     def figures(self, run: FamilyRun, variant: str) -> list[FigureMaker]:
         output = run.outputs[variant]
         names = list(run.family.class_names)
-        return [("outputs side by side",
-                 lambda: class_probability_figure(output.prediction.probabilities, names, title=output.label))]
+        return [
+            (
+                "outputs side by side",
+                lambda: class_probability_figure(output.prediction.probabilities, names, title=output.label),
+            )
+        ]
 
 
 VIEW = ClassificationView()

@@ -21,15 +21,24 @@ from scse_viz.render.restoration import (
     sigma_and_gates_figure,
     sigma_picture,
 )
-from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores
 from scse_viz.tasks import Task
+from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores
 from scse_viz.views.base import TaskView, task_of
 from scse_viz.views.sections import FigureMaker, Heading, Pictures, Scale, Section, Table, Text
 
-NOISE_SCALE = Scale(NOISE_CMAP, -NOISE_RANGE, NOISE_RANGE, "removed noise, noisy − output, mean of R, G, B (0–1 scale): "
-                    "blue, the model brightened; white, unchanged; red, it darkened")  # fmt: skip
-CHANGE_SCALE = Scale(NOISE_CMAP, -NOISE_RANGE, NOISE_RANGE, "knocked-out − intact, mean of R, G, B (0–1 scale): "
-                     "blue, darker without the gate; red, brighter")  # fmt: skip
+NOISE_SCALE = Scale(
+    NOISE_CMAP,
+    -NOISE_RANGE,
+    NOISE_RANGE,
+    "removed noise, noisy − output, mean of R, G, B (0–1 scale): "
+    "blue, the model brightened; white, unchanged; red, it darkened",
+)
+CHANGE_SCALE = Scale(
+    NOISE_CMAP,
+    -NOISE_RANGE,
+    NOISE_RANGE,
+    "knocked-out − intact, mean of R, G, B (0–1 scale): blue, darker without the gate; red, brighter",
+)
 GATE_SCALE = Scale(colormaps.LEVEL, 0.0, 1.0, "sSE gate q, upsampled onto the picture: 0 shuts, 1 lets through")
 
 
@@ -65,8 +74,14 @@ class RestorationView(TaskView):
         if truth is not None:
             noisy_scores = restoration_scores(np.clip(noisy, 0, 1), truth.clean)
             pictures.append((f"noisy input — PSNR {noisy_scores['psnr']:.2f} dB", image_picture(noisy)))
-            rows.append({"image": "noisy input", "PSNR (dB)": noisy_scores["psnr"], "SSIM": noisy_scores["ssim"],
-                         "PSNR gain over the input (dB)": 0.0})  # fmt: skip
+            rows.append(
+                {
+                    "image": "noisy input",
+                    "PSNR (dB)": noisy_scores["psnr"],
+                    "SSIM": noisy_scores["ssim"],
+                    "PSNR gain over the input (dB)": 0.0,
+                }
+            )
         else:
             pictures.append(("input, as uploaded (no ground truth)", image_picture(noisy)))
         for output in run.outputs.values():
@@ -75,20 +90,35 @@ class RestorationView(TaskView):
                 pictures.append((f"{output.label} output", image_picture(image)))
                 continue
             scores = task.score(output.prediction, truth)
-            pictures.append((f"{output.label} — PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.3f}",
-                             image_picture(image)))  # fmt: skip
-            rows.append({"image": f"{output.label} output", "PSNR (dB)": scores["psnr"], "SSIM": scores["ssim"],
-                         "PSNR gain over the input (dB)": scores["psnr"] - rows[0]["PSNR (dB)"]})  # fmt: skip
+            pictures.append(
+                (f"{output.label} — PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.3f}", image_picture(image))
+            )
+            rows.append(
+                {
+                    "image": f"{output.label} output",
+                    "PSNR (dB)": scores["psnr"],
+                    "SSIM": scores["ssim"],
+                    "PSNR gain over the input (dB)": scores["psnr"] - rows[0]["PSNR (dB)"],
+                }
+            )
         sections: list[Section] = [Pictures(tuple(pictures))]
         if rows:
             sections += [Heading("Against the clean picture"), Table(tuple(rows))]
         else:
-            sections.append(Text("The picture was taken as it is, so there is no clean version to score against: "
-                                 "compare the outputs and the noise each model removed by eye."))  # fmt: skip
+            sections.append(
+                Text(
+                    "The picture was taken as it is, so there is no clean version to score against: "
+                    "compare the outputs and the noise each model removed by eye."
+                )
+            )
         sections += [
             Heading("The noise each model removed"),
-            Pictures(tuple((f"{o.label}: noisy − output", noise_picture(removed_noise(noisy, o.prediction.image)))
-                           for o in run.outputs.values())),  # type: ignore[attr-defined]  # fmt: skip
+            Pictures(
+                tuple(
+                    (f"{o.label}: noisy − output", noise_picture(removed_noise(noisy, o.prediction.image)))
+                    for o in run.outputs.values()
+                )
+            ),  # type: ignore[attr-defined]
             NOISE_SCALE,
         ]
         sections += self._gates(run, truth)
@@ -101,13 +131,23 @@ class RestorationView(TaskView):
             return []
         sections: list[Section] = [Heading("Where the noise is, and where each block's spatial gate looks")]
         varies = _sigma_varies(truth)
-        sigma = [] if truth is None or truth.sigma is None else [
-            ("true σ of the added noise (scale below the maps)", sigma_picture(truth.sigma, MAX_SIGMA))]
-        sections.append(Text(
-            f"Each block's sSE gate q (0 → 1 on {colormaps.LEVEL}), upsampled onto the picture. ρ is Spearman's rank correlation "
-            "of q with the true σ over all pixels: +1 when the gate opens exactly where the noise is strongest."
-            + ("" if varies else " ρ needs noise that varies across the picture (choose half, blob, band, smooth or "
-               "paint it); with none or uniform noise there is nothing to correlate.")))  # fmt: skip
+        sigma = (
+            []
+            if truth is None or truth.sigma is None
+            else [("true σ of the added noise (scale below the maps)", sigma_picture(truth.sigma, MAX_SIGMA))]
+        )
+        sections.append(
+            Text(
+                f"Each block's sSE gate q (0 → 1 on {colormaps.LEVEL}), upsampled onto the picture. ρ is Spearman's rank correlation "
+                "of q with the true σ over all pixels: +1 when the gate opens exactly where the noise is strongest."
+                + (
+                    ""
+                    if varies
+                    else " ρ needs noise that varies across the picture (choose half, blob, band, smooth or "
+                    "paint it); with none or uniform noise there is nothing to correlate."
+                )
+            )
+        )
         shown = explore.display_image(run)
         sigma_ranks = ranks(truth.sigma) if varies else None  # type: ignore[union-attr]
         rows = []
@@ -116,11 +156,22 @@ class RestorationView(TaskView):
             for record in (r for r in output.shown() if r.spatial_gate is not None):
                 q = explore.spatial_map(run, record)
                 rho = spearman(q, truth.sigma, sigma_ranks) if varies else float("nan")  # type: ignore[union-attr]
-                items.append((f"{output.label} · {record.label} — {_rho_text(rho)}",
-                              raster.overlay(shown, q, colormaps.LEVEL, 1.0)))  # fmt: skip
-                rows.append({"model": output.label, "block": record.label, "stride": record.stride[0],
-                             "ρ(q, σ)": None if np.isnan(rho) else rho, "q min": float(q.min()),
-                             "q max": float(q.max())})  # fmt: skip
+                items.append(
+                    (
+                        f"{output.label} · {record.label} — {_rho_text(rho)}",
+                        raster.overlay(shown, q, colormaps.LEVEL, 1.0),
+                    )
+                )
+                rows.append(
+                    {
+                        "model": output.label,
+                        "block": record.label,
+                        "stride": record.stride[0],
+                        "ρ(q, σ)": None if np.isnan(rho) else rho,
+                        "q min": float(q.min()),
+                        "q max": float(q.max()),
+                    }
+                )
             sections.append(Pictures(tuple(items)))
         if sigma:
             sections.append(Scale(SIGMA_CMAP, 0.0, MAX_SIGMA * 255, "true σ of the added noise, in grey levels of 255"))
@@ -131,22 +182,27 @@ class RestorationView(TaskView):
         task, truth = task_of(run, RestorationTask), _truth(run)
         a, b = intact.prediction.image, knocked.prediction.image  # type: ignore[attr-defined]
         effect = task.knockout_effect(intact.prediction, knocked.prediction)
-        rows = [{"change": "PSNR of the knocked-out output against the intact one (dB)",
-                 "value": effect["psnr_vs_intact"]},
-                {"change": "mean |knocked-out − intact| (0–1 scale)", "value": effect["mean_abs_change"]}]  # fmt: skip
+        rows = [
+            {"change": "PSNR of the knocked-out output against the intact one (dB)", "value": effect["psnr_vs_intact"]},
+            {"change": "mean |knocked-out − intact| (0–1 scale)", "value": effect["mean_abs_change"]},
+        ]
         if truth is not None:
             before, after = task.score(intact.prediction, truth), task.score(knocked.prediction, truth)
-            rows += [{"change": "PSNR against the clean picture, intact (dB)", "value": before["psnr"]},
-                     {"change": "PSNR against the clean picture, knocked out (dB)", "value": after["psnr"]}]
+            rows += [
+                {"change": "PSNR against the clean picture, intact (dB)", "value": before["psnr"]},
+                {"change": "PSNR against the clean picture, knocked out (dB)", "value": after["psnr"]},
+            ]
         return [
-            Pictures((
-                (f"{intact.label}, intact", image_picture(a)),
-                (f"{intact.label}, {setting}", image_picture(b)),
-                ("knocked-out − intact (scale below)", noise_picture(b - a)),
-            )),
+            Pictures(
+                (
+                    (f"{intact.label}, intact", image_picture(a)),
+                    (f"{intact.label}, {setting}", image_picture(b)),
+                    ("knocked-out − intact (scale below)", noise_picture(b - a)),
+                )
+            ),
             CHANGE_SCALE,
             Table(tuple(rows)),
-        ]  # fmt: skip
+        ]
 
     def plane_picture(self, task: Task, base: np.ndarray, maps: dict[str, np.ndarray]) -> np.ndarray:
         """The restored plane instead of the input."""
@@ -160,10 +216,17 @@ class RestorationView(TaskView):
         makers: list[FigureMaker] = [("outputs side by side", lambda: restoration_figure(pictures))]
         chosen = run.outputs[variant]
         if truth is not None and truth.sigma is not None and any(r.spatial_gate is not None for r in chosen.shown()):
-            maps = [(f"{r.label} ({_rho_text(correlation(run, chosen, r.label))})", explore.spatial_map(run, r))
-                    for r in chosen.shown() if r.spatial_gate is not None]  # fmt: skip
-            makers.append((f"true σ and the sSE maps — {chosen.label}",
-                           lambda: sigma_and_gates_figure(truth.sigma, MAX_SIGMA, maps)))  # fmt: skip
+            maps = [
+                (f"{r.label} ({_rho_text(correlation(run, chosen, r.label))})", explore.spatial_map(run, r))
+                for r in chosen.shown()
+                if r.spatial_gate is not None
+            ]
+            makers.append(
+                (
+                    f"true σ and the sSE maps — {chosen.label}",
+                    lambda: sigma_and_gates_figure(truth.sigma, MAX_SIGMA, maps),
+                )
+            )
         return makers
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -62,5 +62,5 @@ class Metrics:
     items: tuple[tuple[str, str, str | None], ...]
 
 
-Section = Union[Heading, Text, Pictures, Scale, Charts, Table, Metrics]
+Section = Heading | Text | Pictures | Scale | Charts | Table | Metrics
 FigureMaker = tuple[str, Callable[[], Figure]]  # (title, draws the figure when someone asks for it)

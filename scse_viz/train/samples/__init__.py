@@ -33,8 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--family", nargs="+", default=families, choices=families)
     parser.add_argument("--out", type=Path, default=zoo.ASSETS / "samples")
     parser.add_argument("--data-root", type=Path, help="fashion: folder with the IDX files (default: Debian's)")
-    parser.add_argument("--card-assets", type=Path, help="where pictures for the cards go (default: each family's "
-                        "assets/models/<family>/)")  # fmt: skip
+    parser.add_argument(
+        "--card-assets",
+        type=Path,
+        help="where pictures for the cards go (default: each family's assets/models/<family>/)",
+    )
     args = parser.parse_args(argv)
     for name in args.family:
         spec = zoo.family(name)

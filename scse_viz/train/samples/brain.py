@@ -61,14 +61,19 @@ def brain_slice_samples(folder: Path) -> list[dict[str, Any]]:
         (folder / mask).write_bytes(png_bytes(item.labels))
         height, width = item.pixels.shape
         where = slice_position_mm(item.orientation, item.index)
-        entries.append(entry(
-            item.name, f"{item.orientation.capitalize()} slice {item.index} ({where})", image, "image",
-            f"{item.orientation.capitalize()} slice {item.index} ({where}) of the MNI152 2009a T1 template (1 mm, "
-            f"{height}×{width} px), from a held-out test slab: no model saw this slice in training. Oriented as the "
-            f"app shows a slice of a volume: {ORIENTATION_TEXT[item.orientation]}. Stored as 8-bit gray. The mask "
-            "holds the tissue labels (0 background, 1 CSF, 2 GM, 3 WM) the models are scored against.",
-            mask=mask,
-        ))  # fmt: skip
+        entries.append(
+            entry(
+                item.name,
+                f"{item.orientation.capitalize()} slice {item.index} ({where})",
+                image,
+                "image",
+                f"{item.orientation.capitalize()} slice {item.index} ({where}) of the MNI152 2009a T1 template (1 mm, "
+                f"{height}×{width} px), from a held-out test slab: no model saw this slice in training. Oriented as the "
+                f"app shows a slice of a volume: {ORIENTATION_TEXT[item.orientation]}. Stored as 8-bit gray. The mask "
+                "holds the tissue labels (0 background, 1 CSF, 2 GM, 3 WM) the models are scored against.",
+                mask=mask,
+            )
+        )
     return entries
 
 
@@ -115,18 +120,23 @@ def brain_volume_sample(folder: Path) -> dict[str, Any]:
     (folder / file).write_bytes(nifti_gz_bytes(volume))
     x, y, z = volume.shape
     return entry(
-        name, f"T1 volume, {VOLUME_STEP} mm (whole template)", file, "volume",
+        name,
+        f"T1 volume, {VOLUME_STEP} mm (whole template)",
+        file,
+        "volume",
         f"The MNI152 2009a T1 template, cropped to the brain and averaged over {VOLUME_STEP}×{VOLUME_STEP}×"
         f"{VOLUME_STEP} voxel blocks ({x}×{y}×{z} voxels of {VOLUME_STEP} mm, uint8, RAS+ with the template's MNI "
         "affine, so every orientation shows the right way round). Pick any slice: it contains training slices as "
         "well as test slices, and at 2 mm it is coarser than what the models were trained on (1 mm). No labels.",
-    )  # fmt: skip
+    )
 
 
 def write_brain(out: Path) -> Path:
     folder = out / "brain"
     folder.mkdir(parents=True, exist_ok=True)
     entries = [*brain_slice_samples(folder), brain_volume_sample(folder)]
-    about = ("Slices and a small volume of the MNI152 2009a T1 template (shipped inside nilearn). The PNG slices are "
-             "from the held-out test slabs and come with their tissue labels.")  # fmt: skip
+    about = (
+        "Slices and a small volume of the MNI152 2009a T1 template (shipped inside nilearn). The PNG slices are "
+        "from the held-out test slabs and come with their tissue labels."
+    )
     return write_index(folder, "brain", about, entries)

@@ -20,11 +20,26 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def entry(name: str, title: str, file: str, kind: str, description: str, mask: str | None = None,
-           label: int | None = None, source_index: int | None = None) -> dict[str, Any]:  # fmt: skip
+def entry(
+    name: str,
+    title: str,
+    file: str,
+    kind: str,
+    description: str,
+    mask: str | None = None,
+    label: int | None = None,
+    source_index: int | None = None,
+) -> dict[str, Any]:
     """One sample of ``index.json``; ``source_index`` is the Fashion-MNIST test image it was made from."""
-    entry = {"name": name, "title": title, "file": file, "kind": kind, "mask": mask, "label": label,
-             "description": description}  # fmt: skip
+    entry = {
+        "name": name,
+        "title": title,
+        "file": file,
+        "kind": kind,
+        "mask": mask,
+        "label": label,
+        "description": description,
+    }
     return entry if source_index is None else {**entry, "source_index": source_index}
 
 

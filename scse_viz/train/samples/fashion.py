@@ -26,7 +26,6 @@ PHOTO_SEED = 2018
 PREPROCESSING_FIGURE = "preprocessing.png"
 
 
-
 @dataclass(frozen=True)
 class PhotoRecipe:
     """How one synthetic photo is made from a test garment (all colours RGB in [0, 1])."""
@@ -46,13 +45,46 @@ class PhotoRecipe:
 
 PHOTO_SIDE = 196  # the 28-pixel garment upscaled 7×
 PHOTOS = (
-    PhotoRecipe("photo-sneaker", 9, (0.95, 0.95, 0.93), (0.16, 0.18, 0.22), (236, 292), (22, 58), 0.10, 0.0, 0.015,
-                85, "a dark sneaker on white, lit from the top left"),
-    PhotoRecipe("photo-trouser", 2, (0.90, 0.88, 0.84), (0.13, 0.17, 0.33), (260, 230), (40, 10), 0.12, 0.10, 0.02,
-                80, "navy trousers on a beige backdrop with a soft shadow"),
-    PhotoRecipe("photo-bag", 18, (0.93, 0.93, 0.95), (0.38, 0.17, 0.10), (250, 250), (14, 30), 0.08, 0.08, 0.025,
-                75, "a brown bag on a cool white backdrop with a soft shadow"),
-)  # fmt: skip
+    PhotoRecipe(
+        "photo-sneaker",
+        9,
+        (0.95, 0.95, 0.93),
+        (0.16, 0.18, 0.22),
+        (236, 292),
+        (22, 58),
+        0.10,
+        0.0,
+        0.015,
+        85,
+        "a dark sneaker on white, lit from the top left",
+    ),
+    PhotoRecipe(
+        "photo-trouser",
+        2,
+        (0.90, 0.88, 0.84),
+        (0.13, 0.17, 0.33),
+        (260, 230),
+        (40, 10),
+        0.12,
+        0.10,
+        0.02,
+        80,
+        "navy trousers on a beige backdrop with a soft shadow",
+    ),
+    PhotoRecipe(
+        "photo-bag",
+        18,
+        (0.93, 0.93, 0.95),
+        (0.38, 0.17, 0.10),
+        (250, 250),
+        (14, 30),
+        0.08,
+        0.08,
+        0.025,
+        75,
+        "a brown bag on a cool white backdrop with a soft shadow",
+    ),
+)
 
 
 def _soft_shadow(mask: np.ndarray, radius: float) -> np.ndarray:
@@ -68,8 +100,10 @@ def synthetic_photo(garment: np.ndarray, recipe: PhotoRecipe, rng: np.random.Gen
     dark colour, so the luma falls linearly with the dataset intensity and the inverted picture resembles the
     original. Then a soft offset shadow, a light gradient, Gaussian noise and JPEG compression.
     """
-    coverage = np.asarray(Image.fromarray(garment, mode="L").resize((PHOTO_SIDE, PHOTO_SIDE), Image.LANCZOS),
-                          dtype=np.float64) / 255.0  # fmt: skip
+    coverage = (
+        np.asarray(Image.fromarray(garment, mode="L").resize((PHOTO_SIDE, PHOTO_SIDE), Image.LANCZOS), dtype=np.float64)
+        / 255.0
+    )
     h, w = recipe.canvas
     top, left = recipe.offset
     alpha = np.zeros((h, w))
@@ -98,12 +132,18 @@ def fashion_test_samples(folder: Path, images: np.ndarray, labels: np.ndarray) -
         for index in np.flatnonzero(labels == label)[:FASHION_PER_CLASS]:
             name = f"test-{index:05d}-{_slug(class_name)}"
             (folder / f"{name}.png").write_bytes(png_bytes(images[index]))
-            entries.append(entry(
-                name, f"{class_name} (test image {index})", f"{name}.png", "image",
-                f"Fashion-MNIST official test image {index} (class {label}, {class_name}), 28×28 8-bit gray exactly "
-                "as stored in the dataset: a light garment on black, the kind of picture the models learned from.",
-                label=int(label), source_index=int(index),
-            ))  # fmt: skip
+            entries.append(
+                entry(
+                    name,
+                    f"{class_name} (test image {index})",
+                    f"{name}.png",
+                    "image",
+                    f"Fashion-MNIST official test image {index} (class {label}, {class_name}), 28×28 8-bit gray exactly "
+                    "as stored in the dataset: a light garment on black, the kind of picture the models learned from.",
+                    label=int(label),
+                    source_index=int(index),
+                )
+            )
     return entries
 
 
@@ -115,14 +155,20 @@ def fashion_photo_samples(folder: Path, images: np.ndarray, labels: np.ndarray) 
         file = f"{recipe.name}.jpg"
         (folder / file).write_bytes(synthetic_photo(images[recipe.test_index], recipe, rng))
         h, w = recipe.canvas
-        entries.append(entry(
-            recipe.name, f"{CLASS_NAMES[label]}, photo-like (synthetic)", file, "image",
-            f"SYNTHETIC, not a real photograph: Fashion-MNIST test image {recipe.test_index} ({CLASS_NAMES[label]}) "
-            f"upscaled to {PHOTO_SIDE} px and drawn as {recipe.description} ({h}×{w} RGB, uneven light, Gaussian "
-            f"noise σ {recipe.noise}, JPEG quality {recipe.quality}). It shows what the app's photo preprocessing "
-            "does with a light background: invert, level, crop to the garment, centre, shrink to 28×28.",
-            label=label, source_index=recipe.test_index,
-        ))  # fmt: skip
+        entries.append(
+            entry(
+                recipe.name,
+                f"{CLASS_NAMES[label]}, photo-like (synthetic)",
+                file,
+                "image",
+                f"SYNTHETIC, not a real photograph: Fashion-MNIST test image {recipe.test_index} ({CLASS_NAMES[label]}) "
+                f"upscaled to {PHOTO_SIDE} px and drawn as {recipe.description} ({h}×{w} RGB, uneven light, Gaussian "
+                f"noise σ {recipe.noise}, JPEG quality {recipe.quality}). It shows what the app's photo preprocessing "
+                "does with a light background: invert, level, crop to the garment, centre, shrink to 28×28.",
+                label=label,
+                source_index=recipe.test_index,
+            )
+        )
     return entries
 
 
@@ -154,8 +200,10 @@ def write_fashion(out: Path, data_root: Path | None, card_assets: Path | None) -
     folder.mkdir(parents=True, exist_ok=True)
     images, labels = load_fashion("test", root=data_root)
     entries = [*fashion_test_samples(folder, images, labels), *fashion_photo_samples(folder, images, labels)]
-    about = ("Official Fashion-MNIST test images (two per class, never trained on) and three synthetic photo-like "
-             "pictures made from test garments to show the photo preprocessing.")  # fmt: skip
+    about = (
+        "Official Fashion-MNIST test images (two per class, never trained on) and three synthetic photo-like "
+        "pictures made from test garments to show the photo preprocessing."
+    )
     if card_assets is not None:
         photo = (folder / f"{PHOTOS[0].name}.jpg").read_bytes()
         (card_assets / PREPROCESSING_FIGURE).write_bytes(preprocessing_figure(photo, images[PHOTOS[1].test_index]))

@@ -37,9 +37,18 @@ def write_photo(out: Path, data_root: Path | None = None, card_assets: Path | No
         pixels = test_photo(name)
         file = f"{name}.png"
         (folder / file).write_bytes(_png(pixels))
-        entries.append(entry(name, title, file, "image",
-                             f"scikit-image's '{name}' photograph, {pixels.shape[1]}×{pixels.shape[0]} px, "
-                             f"clean as shipped in its wheel ({licence}); the app adds the noise."))  # fmt: skip
-    about = ("Colour photographs from scikit-image's wheel (copyright-free), never trained on; the noise is added "
-             "in the app, so every result is scored against the clean photo.")  # fmt: skip
+        entries.append(
+            entry(
+                name,
+                title,
+                file,
+                "image",
+                f"scikit-image's '{name}' photograph, {pixels.shape[1]}×{pixels.shape[0]} px, "
+                f"clean as shipped in its wheel ({licence}); the app adds the noise.",
+            )
+        )
+    about = (
+        "Colour photographs from scikit-image's wheel (copyright-free), never trained on; the noise is added "
+        "in the app, so every result is scored against the clean photo."
+    )
     return write_index(folder, "photo", about, entries)
