@@ -175,6 +175,9 @@ def start(
                 "PYTHONUNBUFFERED": "1",
             }
             env.setdefault("SCSE_REPLICA_MB", str(int(_replica_megabytes(replicas))))
+            # glibc gives every thread that allocates its own arena and rarely hands freed pages back; Streamlit runs
+            # each session's script in a thread of its own, so a replica's memory would ratchet up with churn.
+            env.setdefault("MALLOC_ARENA_MAX", "2")
             log = (logs / f"replica-r{i}.log").open("w")
             cluster.replicas.append(
                 subprocess.Popen(
