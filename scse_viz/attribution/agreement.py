@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scse_viz import metrics
 from scse_viz.attribution.records import AttributionError, AttributionResult
 from scse_viz.capture import BlockRecord
 from scse_viz.geometry import upsample_map
@@ -30,28 +31,13 @@ def _flat_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a.ravel(), b.ravel()
 
 
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of ``values`` (flattened); tied values share the mean of the ranks they span (scipy's "average")."""
-    values = np.asarray(values, dtype=np.float64).ravel()
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts_group = np.r_[True, ordered[1:] != ordered[:-1]]
-    group = np.cumsum(starts_group) - 1
-    first = np.flatnonzero(starts_group)  # 0-based position where each tie group starts
-    last = np.r_[first[1:], values.size] - 1  # ... and ends
-    ranks = np.empty(values.size)
-    ranks[order] = ((first + last) / 2.0 + 1.0)[group]
-    return ranks
+average_ranks = metrics.ranks  # ranks 1..n, tied values sharing the mean of the ranks they span (scipy's "average")
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rank correlation of two maps of one shape: Pearson's r of their average ranks (as
-    ``scipy.stats.spearmanr``). NaN when either map is constant (no order to correlate)."""
-    ranks_a, ranks_b = (average_ranks(v) for v in _flat_pair(a, b))
-    ranks_a -= ranks_a.mean()
-    ranks_b -= ranks_b.mean()
-    scale = math.sqrt(float(ranks_a @ ranks_a) * float(ranks_b @ ranks_b))
-    return float(ranks_a @ ranks_b) / scale if scale > 0 else math.nan
+    """Spearman's rank correlation of two maps of one shape (:func:`scse_viz.metrics.spearman`: Pearson's r of their
+    average ranks, as ``scipy.stats.spearmanr``). NaN when either map is constant (no order to correlate)."""
+    return metrics.spearman(*_flat_pair(a, b))
 
 
 def top_k_mask(m: np.ndarray, percent: float) -> np.ndarray:

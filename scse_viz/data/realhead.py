@@ -61,6 +61,7 @@ from scse_viz.data.synthhead import (
     training_labels,
 )
 from scse_viz.io import ORIENTATIONS, Volume, image_from_slice, load_volume, volume_slice
+from scse_viz.metrics import dice_counts, dice_report
 
 PACKAGE = "mricron-data"
 FOLDER = Path("/usr/share/mricron/templates")
@@ -215,8 +216,9 @@ def real_head(folder: Path = FOLDER) -> RealHeadVolumes:
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum() + b.sum())
-    return 2.0 * int((a & b).sum()) / total if total else float("nan")
+    """Dice of two boolean masks (NaN when both are empty), by the formula the cards use (:mod:`scse_viz.metrics`)."""
+    counts = dice_counts(np.asarray(a, dtype=bool), np.asarray(b, dtype=bool), 2)
+    return dice_report(counts, ("outside", "inside"))["dice"]["inside"]
 
 
 def template_on_grid(target: Volume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -255,7 +257,10 @@ def tissue_report(volumes: RealHeadVolumes | None = None) -> dict[str, float]:
     mni = np.argmax(np.stack([np.clip(1 - gm - wm, 0, 1), gm, wm]), axis=0) + 1
     ours = np.argmax(volumes.probabilities[1:], axis=0) + 1
     both = volumes.brain & mni_brain
-    return {name: dice((ours == k) & both, (mni == k) & both) for k, name in ((CSF, "CSF"), (GM, "GM"), (WM, "WM"))}
+    names = {CSF: "CSF", GM: "GM", WM: "WM"}
+    counts = dice_counts(ours[both], mni[both], max(names) + 1)
+    scores = dice_report(counts, [names.get(k, "outside") for k in range(len(counts))])["dice"]
+    return {name: scores[name] for name in names.values()}
 
 
 # ---------------------------------------------------------------------------------------------------------- slices

@@ -1,0 +1,181 @@
+"""DICOM display and slices beyond rescale and window: VOI LUT sequences, the VOI LUT Function, Modality LUT
+sequences and Siemens mosaics.
+
+The files are pydicom's and nibabel's own test files (``pydicom.data.get_testdata_file``; nibabel's Siemens DWI
+mosaic) with elements added here, or written here with pydicom. Every expected value is worked out in the test from
+what was planted (the LUT's entries, the window, the tiles), and checked against pydicom's ``apply_modality_lut`` /
+``apply_voi_lut`` or nibabel's ``MosaicWrapper`` reading the same bytes, never copied from the loader's output.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import warnings
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+from scse_viz.errors import UnsupportedFormatError
+from scse_viz.io import LoadedImage, Volume, load_any
+from tests.test_dicom import dicom_bytes
+
+NIBABEL_MOSAIC = Path(nib.__file__).parent / "nicom" / "tests" / "data" / "siemens_dwi_1000.dcm.gz"
+
+
+def _lut_item(descriptor_vr: str, entries: int, first: int, bits: int, table: np.ndarray) -> Dataset:
+    item = Dataset()
+    item.add_new(0x00283002, descriptor_vr, [entries, first, bits])  # LUT Descriptor
+    item.add_new(0x00283006, "US", [int(v) for v in table])  # LUT Data
+    return item
+
+
+def _saved(ds: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# VOI LUT Sequence and VOI LUT Function
+
+
+def test_voi_lut_sequence_is_applied_as_pydicom_says_and_preferred_to_the_window() -> None:
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))  # stored 128..2191, rescale 1 / -1024: -896..1167 HU
+    entries, first = 400, -160  # a soft-tissue LUT over -160..239 HU, a gamma curve, not a straight window
+    table = np.round(65535 * np.sqrt(np.arange(entries) / (entries - 1))).astype(np.uint16)
+    ds.VOILUTSequence = [_lut_item("SS", entries, first, 16, table)]
+    ds.WindowCenter, ds.WindowWidth = 1000.0, 10.0  # a window too: the LUT wins (pydicom's prefer_lut)
+    data = _saved(ds)
+
+    image = load_any(data, "ct.dcm")
+    assert isinstance(image, LoadedImage)
+    stored = ds.pixel_array.astype(np.int64)
+    by_hand = table[np.clip(stored * 1 - 1024 - first, 0, entries - 1)] / 65535.0
+    assert 0.05 < by_hand.mean() < 0.95 and np.unique(by_hand).size > 100  # the LUT really shapes the picture
+    np.testing.assert_allclose(image.pixels, by_hand, atol=1e-6)
+
+    again = pydicom.dcmread(io.BytesIO(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns that a VOI LUT on rescaled (float) values may be inexact
+        shown = apply_voi_lut(apply_modality_lut(again.pixel_array, again), again)
+    np.testing.assert_allclose(image.pixels, shown / 65535.0, atol=1e-6)
+
+
+def test_voi_lut_output_runs_from_its_lowest_to_its_highest_entry() -> None:
+    """A 16-bit LUT whose entries only reach 4095 (12-bit data in a 16-bit LUT, common in the wild) still spans
+    black to white: the LUT's own range is the display's."""
+    stored = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) % 1000
+    table = np.linspace(4095, 0, 1000).round().astype(np.uint16)  # falling: high stored values dark
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(stored)))
+    ds.VOILUTSequence = [_lut_item("US", 1000, 0, 16, table)]
+    pixels = load_any(_saved(ds), "lut.dcm").pixels
+    np.testing.assert_allclose(pixels, table[stored] / 4095.0, atol=1e-6)
+    assert pixels[0, 0] == 1.0 and pixels.min() == 0.0
+
+
+@pytest.mark.parametrize("function", ["SIGMOID", "LINEAR"])
+def test_window_goes_through_the_files_voi_lut_function(function: str) -> None:
+    stored = (np.arange(32 * 32).reshape(32, 32) % 1000).astype(np.uint16)
+    center, width = 500.0, 200.0
+    data = dicom_bytes(stored, WindowCenter=center, WindowWidth=width, VOILUTFunction=function)
+    x = stored.astype(np.float64)
+    if function == "SIGMOID":  # PS3.3 C.11.2.1.3.1
+        expected = 1.0 / (1.0 + np.exp(-4.0 * (x - center) / width))
+    else:  # PS3.3 C.11.2.1.2.1: centre − 0.5, width − 1
+        expected = np.clip((x - (center - 0.5)) / (width - 1.0) + 0.5, 0.0, 1.0)
+    np.testing.assert_allclose(load_any(data, "w.dcm").pixels, expected, atol=1e-6)
+    # and not the app's default (LINEAR_EXACT) for this file: the function is read
+    exact = np.clip((x - (center - width / 2)) / width, 0.0, 1.0)
+    assert np.abs(load_any(data, "w.dcm").pixels - exact).max() > 1e-3
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Modality LUT Sequence
+
+
+def test_modality_lut_sequence_replaces_the_rescale() -> None:
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))  # stored 127..2145
+    table = np.round(1000 * np.sqrt(np.arange(4096))).astype(np.uint16)  # a curve no slope/intercept gives
+    ds.ModalityLUTSequence = [_lut_item("US", 4096, 0, 16, table)]
+    ds.RescaleSlope, ds.RescaleIntercept = 3.0, 7.0  # pydicom applies the LUT when both are present
+    ds.WindowCenter, ds.WindowWidth = 30000.0, 40000.0  # a window in the LUT's output units
+    data = _saved(ds)
+
+    modality = table[ds.pixel_array.astype(np.int64)].astype(np.float64)
+    expected = np.clip((modality - (30000.0 - 20000.0)) / 40000.0, 0.0, 1.0)
+    assert 0.1 < expected.mean() < 0.9
+    np.testing.assert_allclose(load_any(data, "mr.dcm").pixels, expected, atol=1e-6)
+    again = pydicom.dcmread(io.BytesIO(data))
+    np.testing.assert_array_equal(apply_modality_lut(again.pixel_array, again), modality)  # pydicom agrees
+
+
+def test_modality_lut_sequence_gives_a_volumes_values() -> None:
+    frames = np.stack([np.full((10, 12), 10 * k, np.uint16) for k in range(4)])
+    table = (np.arange(64, dtype=np.uint16) ** 2) % 3001  # 0, 100, 400, 900 at the planted values
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(frames)))
+    ds.ModalityLUTSequence = [_lut_item("US", 64, 0, 16, table)]
+    volume = load_any(_saved(ds), "cine.dcm")
+    assert isinstance(volume, Volume)
+    np.testing.assert_array_equal(np.unique(volume.data), [0.0, 100.0, 400.0, 900.0])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Siemens mosaics
+
+
+def _mosaic(tiles: list[np.ndarray], grid: int, count: int | None, **elements) -> bytes:
+    """One stored image tiling ``tiles`` row by row in a grid×grid mosaic, tagged as Siemens writes it."""
+    rows, columns = tiles[0].shape
+    picture = np.zeros((grid * rows, grid * columns), np.uint16)
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, grid)
+        picture[r * rows : (r + 1) * rows, c * columns : (c + 1) * columns] = tile
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(picture, **elements)))
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"]
+    if count is not None:
+        ds.private_block(0x0019, "SIEMENS MR HEADER", create=True).add_new(0x0A, "US", count)
+    return _saved(ds)
+
+
+def test_mosaic_is_split_into_its_slices() -> None:
+    tiles = [np.full((8, 10), 100 * (k + 1), np.uint16) for k in range(5)]  # 5 slices: a 3×3 grid, 4 tiles empty
+    volume = load_any(_mosaic(tiles, 3, 5), "epi.dcm")
+    assert isinstance(volume, Volume)
+    assert volume.data.shape == (10, 8, 5)  # (column, row, slice); no geometry: frames as stored along the slices
+    for k in range(5):
+        np.testing.assert_array_equal(volume.data[:, :, k], 100 * (k + 1))
+
+
+def test_mosaic_without_its_slice_count_is_refused_with_one_message() -> None:
+    tiles = [np.full((8, 10), 100 * (k + 1), np.uint16) for k in range(5)]
+    with pytest.raises(UnsupportedFormatError, match=r"Siemens mosaic .*\(0019,100A\) Number Of Images In Mosaic"):
+        load_any(_mosaic(tiles, 3, None), "epi.dcm")
+    with pytest.raises(UnsupportedFormatError, match="grid of 10 equal tiles"):  # 10 slices: 4×4 tiles of 24×30
+        load_any(_mosaic(tiles, 3, 10), "epi.dcm")
+
+
+def test_real_siemens_mosaic_matches_nibabels_reading() -> None:
+    """nibabel's own Siemens DWI mosaic (48 slices of 128×128 in 896×896), against nibabel's MosaicWrapper, which
+    also reads the CSA header's slice normal: same voxels, same RAS+ affine."""
+    from nibabel.nicom import dicomwrappers
+
+    raw = gzip.decompress(NIBABEL_MOSAIC.read_bytes())
+    volume = load_any(raw, "dwi.dcm")
+    assert isinstance(volume, Volume)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nibabel calls its DICOM readers experimental
+        wrapper = dicomwrappers.wrapper_from_data(pydicom.dcmread(io.BytesIO(raw)))
+        # nibabel: voxel axes (row, column, slice) and an LPS affine; ours: RAS+ canonical
+        reference = nib.as_closest_canonical(
+            nib.Nifti1Image(wrapper.get_data().astype(np.float32), np.diag([-1.0, -1.0, 1.0, 1.0]) @ wrapper.affine)
+        )
+    assert volume.data.shape == reference.shape == (128, 128, 48)
+    np.testing.assert_array_equal(volume.data, np.asarray(reference.dataobj))
+    np.testing.assert_allclose(volume.affine, reference.affine, atol=1e-3)
