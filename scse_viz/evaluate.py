@@ -10,6 +10,7 @@ numbers, and exits with status 1 when a headline number differs from the card by
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, help="a safetensors checkpoint (default: the shipped one)")
     parser.add_argument("--device", default="cpu", help="cpu (what the card was measured on), cuda, auto")
     parser.add_argument("--data-root", type=Path, help="fashion: folder with the four IDX files (default: Debian's)")
+    parser.add_argument("--card", type=Path, help="the card.json to compare with (default: the family's shipped card)")
     parser.add_argument(
         "--no-references",
         action="store_true",
@@ -146,10 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.variant != "all" and args.variant not in spec.variants:
         parser.error(f"--variant must be all or one of {', '.join(spec.variants)}")
     device = resolve_device(args.device)
-    try:
-        card = spec.card()
-    except FileNotFoundError:
-        card = None
+    if args.card is not None:
+        card = json.loads(args.card.read_text())
+    else:
+        try:
+            card = spec.card()
+        except FileNotFoundError:
+            card = None
     tolerance = parts.tolerance
     failed = 0
     for variant in spec.variants if args.variant == "all" else (args.variant,):

@@ -80,3 +80,23 @@ def idle(page, after: int = -1, timeout: int = 120_000) -> None:
     """Wait until the app runs no script and, with ``after`` (``runs_finished`` read before an action), until a run
     has finished since then: the action's run, not the quiet moment before it starts."""
     page.wait_for_function(APP_IDLE, arg=after, timeout=timeout)
+
+
+def choose_upload(page, tries: int = 3) -> None:
+    """Switch the sidebar's input to "Upload your own" and wait for the run that shows the uploader.
+
+    Waits for the uploader itself, not only for a finished run: under a loaded CPU a click can land while the
+    sidebar is being redrawn and start no run, so an unanswered click is repeated (at most ``tries`` times)."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    uploader = sidebar.locator('input[type="file"]')
+    for attempt in range(tries):
+        before = runs_finished(page)
+        sidebar.get_by_text("Upload your own", exact=True).click()
+        try:
+            uploader.wait_for(state="attached", timeout=60_000)
+        except Exception:
+            if attempt == tries - 1:
+                raise
+            continue
+        idle(page, after=before)  # the click's own run, which drew the uploader, has finished
+        return

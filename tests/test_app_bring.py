@@ -15,7 +15,7 @@ from scse_viz import capture_attention
 from scse_viz.ui.inputs import BRING
 from scse_viz.ui.state import FAMILY
 
-from .app_helpers import nodes, page, png_bytes, ran
+from .app_helpers import chart_rows, nodes, page, png_bytes, ran
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
@@ -90,8 +90,14 @@ def test_an_uploaded_smp_zip_runs_on_an_uploaded_image(smp_model_zip):
     block = _by_label(at.selectbox, "Block")
     captured = capture_attention(model, x).shown()
     assert block.options == [r.label for r in captured]
-    chart = nodes(at, "vega_lite_chart")[0]
-    assert chart is not None
+    # the first block's channel-gate chart holds that block's w as captured from the model run directly
+    first = captured[0]
+    assert block.value == first.label
+    charts = [c for c in nodes(at, "vega_lite_chart") if "w" in (chart_rows(c) or [{}])[0]]
+    assert charts, "no chart of channel gates"
+    shown = {row["channel"]: row["w"] for row in chart_rows(charts[0])}
+    assert len(shown) == first.channel_gate.shape[1] > 1
+    np.testing.assert_allclose([shown[c] for c in range(len(shown))], first.channel_gate[0], rtol=0, atol=1e-5)
 
 
 def test_a_bad_model_file_is_one_message_and_the_page_keeps_working(smp_model_zip):
@@ -139,7 +145,8 @@ def test_teach_and_attribution_run_on_the_brought_model(smp_model_zip):
     _upload_then_teach(at, seed=2, side=64)
     blocks = [n for n, m in model.named_modules() if type(m).__name__ == "SCSEModule"]
     assert _by_label(at.selectbox, "Block").options[0].startswith(blocks[0])
-    assert any("Every number below is recomputed from this block's weights" in s.value for s in at.success)
+    chosen = _by_label(at.selectbox, "Block").value.split(" (")[0]
+    _assert_gate_is_the_blocks_own(at, model.get_submodule(chosen), torch.relu, torch.sigmoid)
     at.switch_page("pages/2_Attribution.py")
     ran(at)
     at.select_slider(key="attr-steps").set_value(8)
@@ -147,7 +154,46 @@ def test_teach_and_attribution_run_on_the_brought_model(smp_model_zip):
     ran(at)
     table = next(d.value for d in at.dataframe if "Spearman ρ" in d.value.columns)
     assert set(table["model"]) == {"your model"} and len(table) == len(blocks) - 1  # every block that ran
-    assert table["Spearman ρ"].between(-1, 1).all()
+    # which blocks ran and at what stride, found here with forward hooks on a 256×256 input (the size the brought
+    # model's images are resized to): the table's block and stride columns
+    sides: dict[str, int] = {}
+    handles = [
+        model.get_submodule(name).register_forward_hook(
+            lambda m, i, out, name=name: sides.setdefault(name, out.shape[-1])
+        )
+        for name in blocks
+    ]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, 256, 256))
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert [b.split(" ")[0] for b in table["block"]] == list(sides)
+    assert table["stride"].tolist() == [256 / side for side in sides.values()]
+    assert len(set(table["stride"])) > 1  # blocks at several strides: the column is not one constant
+    rho = table["Spearman ρ"].to_numpy()
+    assert np.all(np.abs(rho) <= 1) and len(set(np.round(rho, 6))) == len(rho)  # one score per block, not a fill
+
+
+def _assert_gate_is_the_blocks_own(at, block: torch.nn.Module, activation, gate) -> None:
+    """The Teach page's squeeze column s, put through the block's own two 1×1 convolutions (its state_dict, float64
+    here), gives the gate column w = gate(W2·activation(W1·s + b1) + b2); and the gaps to capture the page reports
+    are within its tolerance."""
+    import re
+
+    from scse_viz import teaching as T
+
+    table = next(d.value for d in at.dataframe if T.COL_GATE in d.value.columns)
+    convs = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1)][:2]
+    squeeze = torch.tensor(table[T.COL_SQUEEZE].to_numpy(), dtype=torch.float64)
+    (w1, b1), (w2, b2) = ((c.weight.detach().double()[:, :, 0, 0], c.bias.detach().double()) for c in convs)
+    expected = gate(w2 @ activation(w1 @ squeeze + b1) + b2).numpy()
+    assert len(expected) == len(table) > 1
+    np.testing.assert_allclose(table[T.COL_GATE].to_numpy(), expected, rtol=0, atol=1e-5)
+    message = next(s.value for s in at.success if "Every number below is recomputed" in s.value)
+    gaps = {k: float(v) for k, v in re.findall(r"\b([wq]): ([0-9.e+-]+)", message)}
+    assert "w" in gaps and all(0 <= v <= T.GATE_TOLERANCE for v in gaps.values()), message
 
 
 def test_a_brought_model_stays_in_its_own_session(smp_model_zip):
@@ -179,4 +225,6 @@ def test_teach_walks_through_an_se_block_of_a_brought_torchvision_model():
     assert [o.split(" (")[0] for o in _by_label(at.selectbox, "Block").options] == se_blocks
     headings = [h.value for h in at.subheader]
     assert any("second 1×1 conv and hard sigmoid" in h for h in headings), headings
-    assert any("Every number below is recomputed from this block's weights" in s.value for s in at.success)
+    hard_sigmoid = torch.nn.functional.hardsigmoid
+    chosen = _by_label(at.selectbox, "Block").value.split(" (")[0]
+    _assert_gate_is_the_blocks_own(at, net.get_submodule(chosen), torch.relu, hard_sigmoid)

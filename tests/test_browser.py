@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .browsing import COUNT_FINISHED_RUNS, free_port
+from .browsing import COUNT_FINISHED_RUNS, choose_upload, free_port
 from .browsing import idle as _idle
 from .browsing import open_page as _open
 from .browsing import runs_finished as _runs_finished
@@ -157,6 +157,9 @@ def test_teach_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
         _idle(page)
         page.locator(".katex").nth(4).wait_for(state="attached", timeout=60_000)  # st.latex typeset, not raw TeX
         page.screenshot(path=str(artifacts_dir / "browser-teach-model.png"), full_page=True)
+        said = page.get_by_text("x is the feature map the network feeds this block", exact=False).first.inner_text()
+        gaps = page.get_by_text("Every number below is recomputed", exact=False).first.inner_text()
+        _check_teach_numbers(said, gaps)
         _no_errors(page, errors)
         before = _runs_finished(page)
         page.get_by_text("Toy feature map", exact=True).first.click()
@@ -167,6 +170,51 @@ def test_teach_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
         _no_errors(page, errors)
     finally:
         page.close()
+
+
+def _check_teach_numbers(said: str, gaps: str) -> None:
+    """The Teach page's sentence on the block (channels, stride, the cSE bottleneck's units and r) against the shipped
+    model itself, read here: the block's 1×1 convolutions and a forward hook on a 64×64 input; and the gaps to
+    capture it reports within the walk-through's tolerance."""
+    import re
+
+    import torch
+
+    import scse_viz  # noqa: F401
+    from scse_viz import teaching, zoo
+
+    found = re.search(
+        r"(\S+) model · (\S+) on .+?: (\d+) channels of \d+×\d+ \(stride (\S+)\); its cSE bottleneck has "
+        r"C′ = (\d+) units \(r = (\d+)\)",
+        said,
+    )
+    assert found, said
+    label, block, channels, stride, hidden, r = found.groups()
+    for family in zoo.list_families():
+        variant = next((v for v in family.variants if family.label(v) == label), None)
+        model = zoo.load_model(family.name, variant) if variant else None
+        if model is None or block not in dict(model.named_modules()):
+            continue
+        convs = [m for m in model.get_submodule(block).modules() if isinstance(m, torch.nn.Conv2d)]
+        # the cSE branch's 1×1 convolutions, C → C′ → C (the sSE one, C → 1, aside)
+        assert [(c.in_channels, c.out_channels) for c in convs if c.out_channels != 1] == [
+            (int(channels), int(hidden)),
+            (int(hidden), int(channels)),
+        ]
+        assert int(r) == int(channels) // int(hidden)
+        sides = []
+        handle = model.get_submodule(block).register_forward_pre_hook(lambda m, a: sides.append(a[0].shape[-1]))
+        try:
+            with torch.no_grad():
+                stem = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+                model(torch.zeros(1, stem.in_channels, 64, 64))
+        finally:
+            handle.remove()
+        assert float(stride) == 64 / sides[0], (stride, sides)
+        values = [float(v) for v in re.findall(r"\b[wq]: ([0-9.e+-]+)", gaps)]
+        assert values and all(0 <= v <= teaching.GATE_TOLERANCE for v in values), gaps
+        return
+    raise AssertionError(f"no shipped {label} model has a block {block!r}")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -184,28 +232,8 @@ def _png(pixels) -> bytes:
     return buffer.getvalue()
 
 
-def _choose_upload(page, tries: int = 3) -> None:
-    """Switch the sidebar's input to "Upload your own" and wait for the run that shows the uploader.
-
-    Waits for the uploader itself, not only for a finished run: under a loaded CPU a click can land while the
-    sidebar is being redrawn and start no run, so an unanswered click is repeated (at most ``tries`` times)."""
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    uploader = sidebar.locator('input[type="file"]')
-    for attempt in range(tries):
-        before = _runs_finished(page)
-        sidebar.get_by_text("Upload your own", exact=True).click()
-        try:
-            uploader.wait_for(state="attached", timeout=60_000)
-        except Exception:
-            if attempt == tries - 1:
-                raise
-            continue
-        _idle(page, after=before - 1)
-        return
-
-
 def _upload(page, name: str, data: bytes) -> None:
-    _choose_upload(page)
+    choose_upload(page)
     before = _runs_finished(page)
     page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
         files=[{"name": name, "mimeType": "image/png", "buffer": data}]
@@ -284,7 +312,7 @@ def test_two_sessions_at_once_in_chromium(browser, app_url: str, artifacts_dir: 
             page.goto(f"{app_url}/Explore", wait_until="domcontentloaded")
             page.get_by_role("heading", name="Explore", exact=True).wait_for(state="visible", timeout=120_000)
             _idle(page)
-            _choose_upload(page)
+            choose_upload(page)
         before = {key: _runs_finished(page) for key, page in pages.items()}
         for key, page in pages.items():  # both uploads go out before either result is back
             page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
@@ -479,7 +507,7 @@ def test_dicom_series_and_its_3d_view_in_chromium(browser, app_url: str, artifac
     try:
         page.get_by_role("heading", name="Explore", exact=True).wait_for(state="visible", timeout=120_000)
         _idle(page)
-        _choose_upload(page)
+        choose_upload(page)
         before = _runs_finished(page)
         page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
             files=[{"name": "series.zip", "mimeType": "application/zip", "buffer": series}]

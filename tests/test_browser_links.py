@@ -31,12 +31,14 @@ def test_a_link_opens_the_same_view_in_a_new_context(browser, app_url: str, arti
         heading = page.get_by_text(re.compile(r"^cSE · ")).first
         heading.wait_for(state="visible", timeout=60_000)
         block = heading.inner_text().split(" — ")[0]
-        before = _runs_finished(page)
+        _idle(page)
         page.locator('[data-testid="stSidebar"]').get_by_text("Link to this view").click()
-        link = page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first.inner_text().strip()
+        # an expander opens in the browser and starts no run: wait for its code box itself, not for a run
+        code = page.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first
+        code.wait_for(state="visible", timeout=60_000)
+        link = code.inner_text().strip()
         assert link.startswith(f"{app_url}/Explore?") and "family=fashion" in link and "cmap=viridis" in link
         assert "sort=channel" in link and "alpha=0.8" in link
-        _idle(page, after=before - 1)
         page.screenshot(path=str(artifacts_dir / "browser-link-made.png"), full_page=True)
         assert not errors, errors
     finally:
@@ -50,7 +52,9 @@ def test_a_link_opens_the_same_view_in_a_new_context(browser, app_url: str, arti
         assert fresh.get_by_text(block, exact=True).first.is_visible()
         sidebar_link = fresh.locator('[data-testid="stSidebar"]').get_by_text("Link to this view")
         sidebar_link.click()
-        again = fresh.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first.inner_text().strip()
+        code = fresh.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first
+        code.wait_for(state="visible", timeout=60_000)
+        again = code.inner_text().strip()
         assert again == link  # the fresh session's controls wrote back exactly the view the link holds
         assert fresh.locator('[data-testid="stException"]').count() == 0
         fresh.screenshot(path=str(artifacts_dir / "browser-link-opened.png"), full_page=True)

@@ -100,3 +100,28 @@ def test_shipped_statistics_cover_the_whole_test_set_for_every_block() -> None:
         for s in stats:
             np.testing.assert_array_equal(s.count, [1000] * 10)  # Fashion-MNIST's test set: 1,000 per class
             assert np.all((s.mean > 0) & (s.mean < 1)) and np.all(s.std >= 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["cse", "scse"])
+def test_shipped_statistics_of_one_class_are_recomputed_from_the_shipped_weights(variant) -> None:
+    """excitation.npz's rows for one class (Bag: its 1,000 test images), recomputed here: the test images through the
+    preprocessing training and evaluation use, the shipped weights, our own hooks on the cSE sigmoids, then numpy's
+    mean and population standard deviation."""
+    from scse_viz.preprocess import fashion_tensor, preprocess_fashion_images
+    from tests.fashion_data import fashion_test_set
+
+    bag = zoo.family("fashion").class_names.index("Bag")
+    images, labels = fashion_test_set()
+    inputs = fashion_tensor(preprocess_fashion_images(images[labels == bag]))
+    assert len(inputs) == 1000
+    gates = gates_by_hand(zoo.load_model("fashion", variant), inputs)
+    shipped = load_statistics(zoo.family("fashion").folder / "excitation.npz")[0][variant]
+    assert [s.block for s in shipped] == list(gates)
+    for s in shipped:
+        gate = gates[s.block].astype(np.float64)
+        np.testing.assert_allclose(s.mean[bag], gate.mean(axis=0), rtol=0, atol=1e-6, err_msg=s.block)
+        np.testing.assert_allclose(s.std[bag], gate.std(axis=0), rtol=0, atol=1e-5, err_msg=s.block)
+    # the class's own rows, not any class's: another class's mean differs by far more than the tolerance
+    other = shipped[-1].mean[labels[labels != bag][0]]
+    assert np.abs(other - gates[shipped[-1].block].mean(axis=0)).max() > 0.01

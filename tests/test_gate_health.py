@@ -54,9 +54,11 @@ def test_class_profiles_and_comparisons_are_plain_means():
     table = rows("b", [0.2, 0.4, 0.9], [0.1] * 3, labels=["Bag", "Bag", "Coat"])
     profiles = {p["label"]: p["mean"] for p in G.class_profiles(table, "w")}
     assert profiles == pytest.approx({"Bag": 0.3, "Coat": 0.9})
-    other = rows("b", [0.5, 0.5, 0.5], [0.1] * 3, model="cse")
+    other = rows("b", [0.6, 0.7, 0.8], [0.1] * 3, model="cse")
     (row,) = G.compare(table, other, ("scse", "cse"))
-    assert row["difference"] == pytest.approx(0.5 - 0.5)
+    # means (0.2 + 0.4 + 0.9) / 3 = 0.5 and (0.6 + 0.7 + 0.8) / 3 = 0.7: the second minus the first
+    assert row["mean scse"] == pytest.approx(0.5) and row["mean cse"] == pytest.approx(0.7)
+    assert row["difference"] == pytest.approx(0.2)
 
 
 @pytest.mark.slow

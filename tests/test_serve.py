@@ -23,7 +23,7 @@ from PIL import Image
 
 from scse_viz import serve
 
-from .browsing import free_port, idle, open_page, runs_finished
+from .browsing import choose_upload, free_port, idle, open_page, runs_finished
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,9 +44,7 @@ def _needs_haproxy() -> None:
 
 def _upload(page, name: str, data: bytes) -> None:
     sidebar = page.locator('[data-testid="stSidebar"]')
-    before = runs_finished(page)
-    sidebar.get_by_text("Upload your own", exact=True).click()
-    idle(page, after=before)
+    choose_upload(page)  # repeats a click that a sidebar redraw swallowed
     before = runs_finished(page)
     sidebar.locator('input[type="file"]').set_input_files(
         files=[{"name": name, "mimeType": "image/png", "buffer": data}]
@@ -65,6 +63,14 @@ def _explore(browser, url: str):
 def _replica(page) -> str:
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     return cookies[serve.COOKIE]
+
+
+def _wait_for_log(log: Path, line: str, timeout: float) -> None:
+    """Poll ``log`` until it holds ``line`` (at most ``timeout`` seconds, well inside the test's own timeout)."""
+    deadline = time.monotonic() + timeout
+    while line not in log.read_text():
+        assert time.monotonic() < deadline, f"{line!r} not in {log} after {timeout} s:\n{log.read_text()}"
+        time.sleep(0.2)
 
 
 def _listening(port: int) -> bool:
@@ -152,7 +158,8 @@ def test_a_replica_dies_during_class(browser, artifacts_dir):
         doomed = cluster.replicas[int(_replica(alice)[1:]) - 1]
         doomed.kill()
         doomed.wait(timeout=10)
-        time.sleep(3)  # the balancer's health check (every 1 s, down after 2 failures) takes the replica out
+        # the balancer's health check (every 1 s, down after 2 failures) takes the replica out: HAProxy says so
+        _wait_for_log(artifacts_dir / "serve-fault" / "haproxy.log", f"replicas/{_replica(alice)} is DOWN", 60)
 
         # Bob, on the other replica, keeps working: a widget change reruns his script with his upload still there
         bob.get_by_role("tab", name="Attention").click()
