@@ -4,12 +4,15 @@ knock-out and every second image are kept per session, and reruns reuse them."""
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from scse_viz import explore, zoo
 from scse_viz.capture import Knockout
 from scse_viz.shared_runs import RUNS
 from scse_viz.ui.models import family_models
+from scse_viz.ui.navigation import log_line
 from scse_viz.ui.state import MEMO, MEMO_SIZE, keep, memo, recall
 
 
@@ -21,12 +24,15 @@ def family_run(family: zoo.Family, image: explore.InputImage) -> explore.FamilyR
 
     def compute() -> explore.FamilyRun:
         bar = st.progress(0.0, text="Preparing the input…")
+        started = time.perf_counter()
         try:
-            return explore.run_family(
+            run = explore.run_family(
                 family, family_models(family), image, progress=lambda f, text: bar.progress(f, text=text)
             )
         finally:
             bar.empty()
+        log_line(f"models {time.perf_counter() - started:.4f}")  # a load benchmark counts how often models ran
+        return run
 
     key = ("run", family.name, image.key)
     own = recall(MEMO, key)
