@@ -1,13 +1,25 @@
 """A class uploading at once: K real browser sessions against one ``streamlit run`` and against the replicated set-up.
 
-``python -m benchmarks.classroom_load [--sessions 1 4 8 16] [--replicas 2] [--timeout 300]``
+``python -m benchmarks.classroom_load [--sessions 1 4 8 16] [--same 16] [--ones 5] [--replicas 2]
+[--setups one replicas] [--placement shared pinned] [--timeout 300]``
 
-Each session is a headless chromium page of its own (own cookies) on loopback. All K open Explore, then all upload a
-different 256×256 brain slice at the same moment; a session is settled when its script run has finished and its own
-file's caption and outputs are on screen. Printed per set-up and K: p50 / p95 / max seconds from upload to settled,
-failures (a session that did not settle in time, showed an error, or showed another file's name), the server's
-resident memory (all its processes), and the server's own time per Explore run (``SCSE_TIMING_LOG``), because the
-browsers share this machine's cores with the servers. Bounded: K <= 32, one timeout per round, loopback only.
+Each session is a headless chromium page of its own (own cookies) on loopback. Upload rounds: all K open Explore,
+then all upload a different 256×256 brain slice at the same moment; a session is settled when its script run has
+finished and its own file's caption and outputs are on screen. Same-sample rounds: K sessions open Explore on the
+same bundled sample (one the server has not run yet) at the same moment; settled when the outputs are on screen.
+``--ones N`` repeats a lone upload N times first (one browser, one upload: the median is the figure a single student
+sees).
+
+Printed per placement, set-up and round: p50 / p95 / max seconds to settled, failures (a session that did not settle
+in time, showed an error, or showed another file's name), the server's resident memory (all its processes) and its
+growth per session, the server's CPU seconds (user + system of all its processes, from /proc) per session of the
+round, the server's own time per Explore script run and how often the models ran (``SCSE_TIMING_LOG``).
+
+Placements: ``shared`` lets the browsers and the servers share every core (as on one laptop); ``pinned`` puts the
+servers on ``--server-cores`` (``taskset --cpu-list`` for the one process; the replicas and HAProxy inherit the
+driver's affinity, set with ``os.sched_setaffinity`` around their start) and the driver with its chromium on
+``--browser-cores`` (inherited the same way), so the figure says what the server can serve when the
+browsers draw elsewhere, as the students' laptops do. Bounded: K <= 32, one timeout per round, loopback only.
 """
 
 from __future__ import annotations
@@ -43,6 +55,8 @@ class Round:
     failures: list[str]
     rss_mb: float
     server_runs: list[float]
+    cpu_seconds: float = 0.0
+    model_runs: int = 0
 
 
 def _slices(count: int) -> list[bytes]:
@@ -76,6 +90,33 @@ def _rss_mb(pids: list[int]) -> float:
         except (OSError, StopIteration):
             continue
     return total / 1024
+
+
+def _tree(pids: list[int]) -> list[int]:
+    """The processes and all their children (from /proc)."""
+    seen, queue = [], list(pids)
+    while queue:
+        pid = queue.pop()
+        if pid in seen:
+            continue
+        seen.append(pid)
+        try:
+            queue.extend(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+        except OSError:
+            continue
+    return seen
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes and their children have used so far (/proc/<pid>/stat)."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    for pid in _tree(pids):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
 
 
 def _settled(page, name: str) -> bool:
@@ -127,6 +168,34 @@ def _round(browser, url: str, sessions: int, timeout: float) -> tuple[list[float
     return sorted(done.values()), failures
 
 
+def _same_sample_round(browser, url: str, sessions: int, sample: str, timeout: float) -> tuple[list[float], list[str]]:
+    """``sessions`` pages open Explore on the same sample at the same moment (as a class following one link)."""
+    pages = [browser.new_page(viewport={"width": 1300, "height": 1000}) for _ in range(sessions)]
+    started = {}
+    for i, page in enumerate(pages):
+        page.add_init_script(COUNT_FINISHED_RUNS)
+        started[i] = time.perf_counter()
+        page.goto(f"{url}/Explore?family=brain&sample={sample}", wait_until="commit")
+    done: dict[int, float] = {}
+    deadline = time.perf_counter() + timeout
+    while len(done) < sessions and time.perf_counter() < deadline:
+        for i, page in enumerate(pages):
+            try:
+                ready = i not in done and page.evaluate(APP_IDLE, -1)
+                ready = ready and page.locator('[data-testid="stHeading"]', has_text="Area per class").count() > 0
+            except Exception:  # noqa: BLE001  (the page is still loading its document)
+                ready = False
+            if ready:
+                done[i] = time.perf_counter() - started[i]
+        time.sleep(0.05)
+    failures = [f"session {i}: not settled within {timeout:.0f} s" for i in range(sessions) if i not in done]
+    for i, page in enumerate(pages):
+        if i in done and page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
+            failures.append(f"session {i}: shows an error")
+        page.close()
+    return sorted(done.values()), failures
+
+
 def _warm_up(browser, url: str, pages: int) -> None:
     """Open Explore on the default sample in ``pages`` sessions at once (one per replica: leastconn spreads them),
     so every process has loaded its models; then leave, and wait for the sessions to be freed."""
@@ -155,10 +224,23 @@ def _server_runs(log: Path, since: int) -> list[float]:
     return [float(line.split()[1]) for line in lines if line.startswith("explore ")]
 
 
-def _plain(port: int, log: Path, threads: int) -> subprocess.Popen:
+def _model_runs(log: Path, since: int) -> int:
+    """How often the server ran a family's models (``ui.runs`` logs each run; a shared input runs once)."""
+    if not log.exists():
+        return 0
+    return sum(line.startswith("models ") for line in log.read_text().splitlines()[since:])
+
+
+def _log_length(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def _plain(port: int, log: Path, threads: int, cores: set[int] | None = None) -> subprocess.Popen:
     env = {**os.environ, serve_timing(): str(log), "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    pin = ["taskset", "--cpu-list", ",".join(map(str, sorted(cores)))] if cores else []  # the server's cores only
     process = subprocess.Popen(
         [
+            *pin,
             sys.executable,
             "-m",
             "streamlit",
@@ -189,62 +271,133 @@ def serve_timing() -> str:
     return TIMING_LOG
 
 
+def _print_round(setup: str, label: str, result: Round, idle_rss: float) -> None:
+    runs, k = result.server_runs, result.sessions
+    print(
+        f"{setup:>34}  {label:<10} K={k:<3} p50 {_quantile(result.seconds, 0.5):6.2f} s  "
+        f"p95 {_quantile(result.seconds, 0.95):6.2f} s  max {max(result.seconds, default=float('nan')):6.2f} s"
+        f"  failures {len(result.failures)}  server memory {result.rss_mb:.0f} MB"
+        f" ({(result.rss_mb - idle_rss) / k:+.0f} MB/session)  server CPU {result.cpu_seconds / k:.3f} s/session"
+        f"  script run median {statistics.median(runs) if runs else float('nan'):.2f} s"
+        f" ({len(runs)} runs)  models ran {result.model_runs}×",
+        flush=True,
+    )
+    for failure in result.failures:
+        print(f"    {failure}", flush=True)
+
+
+def _measured(log: Path, pids: list[int], setup: str, k: int, play) -> Round:
+    since, cpu = _log_length(log), _cpu_seconds(pids)
+    seconds, failures = play()
+    return Round(
+        setup,
+        k,
+        seconds,
+        failures,
+        _rss_mb(pids),
+        _server_runs(log, since),
+        _cpu_seconds(pids) - cpu,
+        _model_runs(log, since),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.classroom_load", description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--sessions", type=int, nargs="*", default=[1, 4, 8, 16], help="upload rounds")
+    parser.add_argument("--same", type=int, nargs="*", default=[16], help="same-sample rounds")
+    parser.add_argument("--ones", type=int, default=5, help="lone uploads first (their median is printed)")
     parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--setups", nargs="+", choices=["one", "replicas"], default=["one", "replicas"])
+    parser.add_argument("--placement", nargs="+", choices=["shared", "pinned"], default=["shared", "pinned"])
+    parser.add_argument("--server-cores", type=int, nargs="+", default=[1])
+    parser.add_argument("--browser-cores", type=int, nargs="+", default=[0])
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds a round may take")
     args = parser.parse_args(argv)
-    if max(args.sessions) > MAX_SESSIONS:
+    if max([*args.sessions, *args.same, 1]) > MAX_SESSIONS:
         parser.error(f"at most {MAX_SESSIONS} sessions")
     from playwright.sync_api import sync_playwright
 
+    from scse_viz import samples
+
+    sample_names = [s.name for s in samples.list_samples("brain") if s.kind == "image"][1:]  # the first: warm-up
+    if len(args.same) > len(sample_names):
+        parser.error(f"at most {len(sample_names)} same-sample rounds (one unrun sample each)")
     work = Path(tempfile.mkdtemp(prefix="classroom-"))
     rounds: list[Round] = []
-    cores = os.cpu_count() or 1
+    everywhere = os.sched_getaffinity(0)
     with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            for setup in ("one process", f"{args.replicas} replicas + HAProxy"):
-                log = work / f"timing-{len(rounds)}.log"
-                if setup == "one process":
-                    port = free_port()
-                    process = _plain(port, log, cores)
-                    url, pids, stop = f"http://127.0.0.1:{port}", [process.pid], process.terminate
-                else:
-                    os.environ[serve_timing()] = str(log)
-                    cluster = serve.start(
-                        args.replicas, free_port(), "127.0.0.1", first_replica_port=free_port(), logs=work / "serve"
+        for placement in args.placement:
+            pinned = placement == "pinned"
+            server_cores = set(args.server_cores) if pinned else everywhere
+            os.sched_setaffinity(0, set(args.browser_cores) if pinned else everywhere)  # chromium inherits it
+            browser = launch_chromium(playwright)
+            try:
+                for choice in args.setups:
+                    setup = "one process" if choice == "one" else f"{args.replicas} replicas + HAProxy"
+                    setup = f"{setup}, {placement}" + (
+                        f" (server cores {sorted(server_cores)}, browsers {sorted(args.browser_cores)})"
+                        if pinned
+                        else ""
                     )
-                    url, pids, stop = cluster.url, [p.pid for p in cluster.replicas], cluster.stop
-                try:
-                    _warm_up(browser, url, pages=len(pids))
-                    idle_rss = _rss_mb(pids)
-                    print(
-                        f"{setup}: server memory with the models loaded, no session open: {idle_rss:.0f} MB", flush=True
-                    )
-                    for k in args.sessions:
-                        since = len(log.read_text().splitlines()) if log.exists() else 0
-                        seconds, failures = _round(browser, url, k, args.timeout)
-                        result = Round(setup, k, seconds, failures, _rss_mb(pids), _server_runs(log, since))
-                        rounds.append(result)
-                        runs = result.server_runs
-                        print(
-                            f"{setup:>24}  K={k:<3} upload→settled p50 {_quantile(seconds, 0.5):6.2f} s  "
-                            f"p95 {_quantile(seconds, 0.95):6.2f} s  max {max(seconds, default=float('nan')):6.2f} s"
-                            f"  failures {len(failures)}  server memory {result.rss_mb:.0f} MB"
-                            f" ({(result.rss_mb - idle_rss) / k:+.0f} MB/session)  server run per Explore "
-                            f"median {statistics.median(runs) if runs else float('nan'):.2f} s, max {max(runs, default=float('nan')):.2f} s"
-                            f" ({len(runs)} runs)",
-                            flush=True,
-                        )
-                        for failure in failures:
-                            print(f"    {failure}", flush=True)
-                finally:
-                    stop()
-                    os.environ.pop(serve_timing(), None)
-        finally:
-            browser.close()
+                    log = work / f"timing-{placement}-{choice}.log"
+                    if choice == "one":
+                        port = free_port()
+                        process = _plain(port, log, len(server_cores), server_cores if pinned else None)
+                        url, pids, stop = f"http://127.0.0.1:{port}", [process.pid], process.terminate
+                    else:
+                        os.environ[serve_timing()] = str(log)
+                        driver = os.sched_getaffinity(0)
+                        os.sched_setaffinity(0, server_cores)  # the replicas and HAProxy inherit the servers' cores
+                        try:
+                            cluster = serve.start(
+                                args.replicas,
+                                free_port(),
+                                "127.0.0.1",
+                                first_replica_port=free_port(),
+                                logs=work / f"serve-{placement}",
+                            )
+                        finally:
+                            os.sched_setaffinity(0, driver)
+                        url, pids, stop = cluster.url, [p.pid for p in cluster.replicas], cluster.stop
+                    try:
+                        _warm_up(browser, url, pages=len(pids))
+                        idle_rss = _rss_mb(pids)
+                        print(f"{setup}: server memory with the models loaded, no session open: {idle_rss:.0f} MB")
+                        ones = []
+                        for _ in range(args.ones):
+                            result = _measured(log, pids, setup, 1, lambda: _round(browser, url, 1, args.timeout))
+                            ones.append(result)
+                            rounds.append(result)
+                        if ones:
+                            seconds = [r.seconds[0] for r in ones if r.seconds]
+                            cpu = [r.cpu_seconds for r in ones]
+                            print(
+                                f"{setup:>34}  lone upload ×{len(ones)}: upload→settled median "
+                                f"{_quantile(seconds, 0.5):.2f} s (min {min(seconds, default=float('nan')):.2f}), "
+                                f"server CPU per upload median {statistics.median(cpu):.3f} s, failures "
+                                f"{sum(len(r.failures) for r in ones)}",
+                                flush=True,
+                            )
+                        for k in args.sessions:
+                            result = _measured(log, pids, setup, k, lambda k=k: _round(browser, url, k, args.timeout))
+                            rounds.append(result)
+                            _print_round(setup, "uploads", result, idle_rss)
+                        for k, sample in zip(args.same, sample_names):
+                            result = _measured(
+                                log,
+                                pids,
+                                setup,
+                                k,
+                                lambda k=k, sample=sample: _same_sample_round(browser, url, k, sample, args.timeout),
+                            )
+                            rounds.append(result)
+                            _print_round(setup, "same sample", result, idle_rss)
+                    finally:
+                        stop()
+                        os.environ.pop(serve_timing(), None)
+            finally:
+                browser.close()
+                os.sched_setaffinity(0, everywhere)
     return 1 if any(r.failures for r in rounds) else 0
 
 

@@ -259,20 +259,22 @@ def show_compare():
     st.markdown("cSE is input-dependent: the same model gives different channel weights to different images.")
     controls, view = st.columns([1, 3])
     with controls:
-        other = pick_input(family, st, prefix="compare-") if st.toggle("Choose a second image", key="cmp-on") else None
+        chosen = st.toggle("Choose a second image", key="cmp-on", persist_state="page")
+        other = pick_input(family, st, prefix="compare-") if chosen else None
         other = None if other is None else degraded(family, other)  # the sidebar's degradation, if any
         cmp_variant = st.selectbox(
             "Model",
             [v for v in attention_variants if any(r.channel_gate is not None for r in run.outputs[v].shown())],
             format_func=lambda v: run.outputs[v].label,
             key="cmp-model",
+            persist_state="page",
         )
     if other is None:
         view.info("Choose a second image on the left.")
         return None
     second = second_output(family, other, cmp_variant)
     blocks = [r.label for r in run.outputs[cmp_variant].shown() if r.channel_gate is not None]
-    cmp_block = controls.selectbox("Block", blocks, key="cmp-block")
+    cmp_block = controls.selectbox("Block", blocks, key="cmp-block", persist_state="page")
     record_a, record_b = run.outputs[cmp_variant].record(cmp_block), second.record(cmp_block)
     gate_a, gate_b = record_a.channel_gate[0], record_b.channel_gate[0]
     pair = ("A: " + image.name, "B: " + other.name)
@@ -350,6 +352,32 @@ def show_export(attention: Attention, knockout: dict, compared) -> None:
         figure_downloads(f"{stem}_{number}", make, f"fig-{number}")
 
 
+# ------------------------------------------------------------------------------------------------------ settings
+# The export records the settings of the Attention and Knock-out tabs and draws the Compare tab's gates; those tabs
+# run only while open, so each leaves what it showed here (per session and input) for the Export tab to read.
+ATTENTION_PARAMS = ("variant", "block", "sort", "topk", "cmap", "alpha", "channel")
+KNOCKOUT_PARAMS = ("knockout", "ko-variant", "ko-branch", "ko-in", "ko-value")
+SETTINGS = "explore-tab-settings"
+
+
+def remember(name: str, value) -> None:
+    kept = {k: v for k, v in st.session_state.get(SETTINGS, {}).items() if k[0] == run.key}  # this input's only
+    st.session_state[SETTINGS] = {**kept, (run.key, name): value}
+
+
+def remembered(name: str):
+    return st.session_state.get(SETTINGS, {}).get((run.key, name))
+
+
+def remembered_attention() -> Attention:
+    """The Attention tab's settings as last shown for this input, or its defaults when it was not opened."""
+    kept = remembered("attention")
+    if kept is not None:
+        return kept
+    variant = attention_variants[-1]
+    return Attention(variant, run.outputs[variant].shown()[0].label, "sorted", 0, COLORMAPS[0], 0.5)
+
+
 # ------------------------------------------------------------------------------------------------------ the page
 if presenter.active():  # one idea per screen, for a projector
     SCREENS = {
@@ -363,21 +391,32 @@ if presenter.active():  # one idea per screen, for a projector
     SCREENS[title]()
 else:
     show_input()
-    outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab, volume_tab = st.tabs(
-        ["Outputs", "Attention", "Knock-out", "Compare two images", "Export", VOLUME_TAB], default=volume_default_tab()
+    # Only the open tab runs (issue 24): an upload computes and sends the Outputs view alone, the rest on demand.
+    outputs_tab, attention_tab, knockout_tab, compare_tab, export_tab, volume_tab = links.tabs(
+        ["Outputs", "Attention", "Knock-out", "Compare two images", "Export", VOLUME_TAB],
+        key="explore-tab",
+        names=["outputs", "attention", "knockout", "compare", "export", "3d"],
+        implied={**dict.fromkeys(ATTENTION_PARAMS, "Attention"), **dict.fromkeys(KNOCKOUT_PARAMS, "Knock-out")},
+        opening=volume_default_tab(),
     )
-    with outputs_tab:
-        show_outputs()
-    with attention_tab:
-        attention = show_attention()
-    with knockout_tab:
-        knockout_settings = show_knockout()
-    with compare_tab:
-        compared = show_compare()
-    with export_tab:
-        show_export(attention, knockout_settings, compared)
-    with volume_tab:
-        show_volume(family, image)
+    if outputs_tab.open:
+        with outputs_tab:
+            show_outputs()
+    if attention_tab.open:
+        with attention_tab:
+            remember("attention", show_attention())
+    if knockout_tab.open:
+        with knockout_tab:
+            remember("knockout", show_knockout())
+    if compare_tab.open:
+        with compare_tab:
+            remember("compared", show_compare())
+    if export_tab.open:
+        with export_tab:
+            show_export(remembered_attention(), remembered("knockout"), remembered("compared"))
+    if volume_tab.open:
+        with volume_tab:
+            show_volume(family, image)
 
 links.finish()
 log_run_time("explore")

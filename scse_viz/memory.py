@@ -81,7 +81,7 @@ def nbytes(value: Any) -> int:
         if isinstance(item, (types.ModuleType, type)):  # shared by the whole process, never a session's
             continue
         total += sys.getsizeof(item)
-        if isinstance(item, dict):
+        if isinstance(item, (dict, types.MappingProxyType)):  # a read-only mapping: a shared run's outputs
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, (list, tuple, set, frozenset)):

@@ -39,6 +39,12 @@ def ran(at: AppTest) -> AppTest:
     return at
 
 
+def open_tab(at: AppTest, label: str, key: str = "explore-tab") -> AppTest:
+    """Open the tab ``label`` of the page's tabs (as a click on it does: the page reruns with only that tab) and run."""
+    at.session_state[key] = label
+    return ran(at)
+
+
 def nodes(at: AppTest, kind: str) -> list:
     """Every element of ``kind`` (e.g. "vega_lite_chart") anywhere in the tree, in page order."""
     found = []

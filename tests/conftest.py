@@ -38,3 +38,14 @@ def browser():
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_shared_runs():
+    """Each test starts as a fresh server process would: no run shared by an earlier test (``scse_viz.shared_runs``),
+    so a test counting forward passes counts its own."""
+    from scse_viz.shared_runs import RUNS
+
+    RUNS.clear()
+    yield
+    RUNS.clear()

@@ -15,7 +15,7 @@ from scse_viz import capture_attention
 from scse_viz.ui.inputs import BRING
 from scse_viz.ui.state import FAMILY
 
-from .app_helpers import chart_rows, nodes, page, png_bytes, ran
+from .app_helpers import chart_rows, nodes, open_tab, page, png_bytes, ran
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
@@ -87,6 +87,7 @@ def test_an_uploaded_smp_zip_runs_on_an_uploaded_image(smp_model_zip):
     expected = [100 * float(np.mean(mask == k)) for k in range(3)]
     np.testing.assert_allclose(areas["your model"].to_numpy(), expected, atol=2e-3)  # pixels that flip at 1e-6
     # the attention tab lists the model's decoder blocks, with their gates as captured
+    open_tab(at, "Attention")
     block = _by_label(at.selectbox, "Block")
     captured = capture_attention(model, x).shown()
     assert block.options == [r.label for r in captured]
@@ -204,6 +205,37 @@ def test_a_brought_model_stays_in_its_own_session(smp_model_zip):
     options = _by_label(theirs.sidebar.selectbox, "Model family").options
     assert not any(o.startswith("Your model") for o in options)  # another person's session lists no brought model
     assert any(o.startswith("Your model") for o in _by_label(mine.sidebar.selectbox, "Model family").options)
+
+
+def test_a_brought_models_run_is_never_shared(smp_model_zip):
+    """Two sessions bring the same model files and upload the same picture: each runs its own model once (nothing
+    of a brought family enters the process's shared runs), and each session's run is its own object."""
+    from scse_viz.shared_runs import RUNS
+    from scse_viz.ui.state import MEMO
+
+    _, data = smp_model_zip
+    picture = png_bytes(np.random.default_rng(5).random((64, 64, 3)).astype(np.float32))
+    forwards = []
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, *_: forwards.append(1) if type(module).__name__ == "Unet" else None
+    )
+    sessions = []
+    try:
+        for _ in range(2):
+            at = ran(page("1_Explore.py", **{FAMILY: BRING}))
+            _bring(at, [("my_unet.zip", data, "application/zip")])
+            _by_label(at.sidebar.radio, "Input").set_value("Upload your own")
+            ran(at)
+            before = len(forwards)
+            upload = _by_label(at.sidebar.file_uploader, "Image, NIfTI volume or DICOM")
+            upload.set_value(("same.png", picture, "image/png"))
+            sessions.append(ran(at))
+            assert len(forwards) - before == 1  # this session's own model ran on the picture
+    finally:
+        handle.remove()
+    runs = [next(v for k, v in at.session_state[MEMO].items() if k[0] == "run") for at in sessions]
+    assert runs[0] is not runs[1] and runs[0].family.name.startswith("yours-")
+    assert not any(key[1].startswith("yours-") for key in RUNS._runs)  # keys are ("run", family, input)
 
 
 def test_teach_walks_through_an_se_block_of_a_brought_torchvision_model():

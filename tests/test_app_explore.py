@@ -19,7 +19,7 @@ from scse_viz.data.brain import brain_slice
 from scse_viz.io import load_any
 from scse_viz.ui.state import FAMILY
 
-from .app_helpers import chart_rows, counting_forwards, nodes, page, png_bytes, ran
+from .app_helpers import chart_rows, counting_forwards, nodes, open_tab, page, png_bytes, ran
 
 pytestmark = pytest.mark.slow
 PAGE = "1_Explore.py"
@@ -77,6 +77,7 @@ def test_first_sample_numbers_equal_the_library(tmp_path):
                 assert dice[label][name] == pytest.approx(2 * both / (np.sum(mask == k) + np.sum(truth == k)))
     # the first chart is the cSE gate of the default model (scSE) and block (the first one)
     _, records = expected_brain(pixels, "scse")
+    open_tab(at, "Attention")
     rows = chart_rows(nodes(at, "vega_lite_chart")[0])
     shown = {row["channel"]: row["w"] for row in rows}
     assert shown == {c: pytest.approx(float(w), abs=0) for c, w in enumerate(records[0].channel_gate[0])}
@@ -85,6 +86,7 @@ def test_first_sample_numbers_equal_the_library(tmp_path):
 def test_widget_changes_redraw_without_running_a_model():
     at = explorer("brain")
     with counting_forwards() as counts:
+        open_tab(at, "Attention")
         by_label(at.slider, "Opacity").set_value(0.8)
         ran(at)
         by_label(at.selectbox, "Colormap").set_value("viridis")
@@ -100,17 +102,19 @@ def test_widget_changes_redraw_without_running_a_model():
         ran(at)
         assert counts["forwards"] == 0
         # a knock-out is a new setting: exactly one forward pass, and none when it is shown again
+        open_tab(at, "Knock-out")
         at.toggle(key="ko-on").set_value(True)
         by_label(at.selectbox, "Replace the gate by").set_value(0.0)
         ran(at)
         assert counts["forwards"] == 1
+        open_tab(at, "Attention")
         by_label(at.slider, "Opacity").set_value(0.3)
         ran(at)
         assert counts["forwards"] == 1
 
 
 def test_knockout_numbers_equal_a_capture_with_that_knockout():
-    at = explorer("brain")
+    at = open_tab(explorer("brain"), "Knock-out")
     at.toggle(key="ko-on").set_value(True)
     by_label(at.radio, "Switch off").set_value("sse")
     by_label(at.selectbox, "Replace the gate by").set_value(0.0)
@@ -232,16 +236,26 @@ def test_two_people_at_once_get_their_own_results():
             errors.append(error)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in slices]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # The second person starts once the first one's models run, so both sessions' model runs overlap. Starting both
+    # AppTests at the same instant races inside AppTest itself (each run swaps the process-wide mock Runtime): with
+    # only the open tab computed, runs got short enough that one run's page links met the other's set-up.
+    models_running = threading.Event()
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda *_: models_running.set())
+    try:
+        threads[0].start()
+        models_running.wait(timeout=120)
+        threads[1].start()
+        for t in threads:
+            t.join()
+    finally:
+        handle.remove()
     assert not errors
     names = list(zoo.family("brain").class_names)
     for key, item in slices.items():
         pixels = np.round(item.pixels * 255) / 255  # what the PNG upload holds
         mask, records = expected_brain(pixels.astype(np.float32), "scse")
         assert area_table(apps[key])["scSE"]["GM"] == pytest.approx(100.0 * np.mean(mask == names.index("GM")))
+        open_tab(apps[key], "Attention")
         rows = chart_rows(nodes(apps[key], "vega_lite_chart")[0])
         assert {r["channel"]: r["w"] for r in rows} == {
             c: pytest.approx(float(w), abs=0) for c, w in enumerate(records[0].channel_gate[0])
@@ -249,7 +263,7 @@ def test_two_people_at_once_get_their_own_results():
 
 
 def test_compare_two_images_shows_both_gates_and_their_difference():
-    at = explorer("brain")
+    at = open_tab(explorer("brain"), "Compare two images")
     second = samples.list_samples("brain")[2]
     at.toggle(key="cmp-on").set_value(True)
     ran(at)

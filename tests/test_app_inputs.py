@@ -14,7 +14,7 @@ import scse_viz  # noqa: F401
 from scse_viz import zoo
 from scse_viz.ui.state import FAMILY
 
-from .app_helpers import nodes, page, png_bytes, ran
+from .app_helpers import nodes, open_tab, page, png_bytes, ran
 
 pytestmark = pytest.mark.slow
 PAGE = "1_Explore.py"
@@ -106,7 +106,7 @@ def test_the_3d_tab_runs_every_slice_once_and_offers_nifti_downloads():
 
     data = np.random.default_rng(7).random((24, 28, 6)).astype(np.float32)
     data[6:18, 8:20] += 1.0
-    at = uploaded("brain", "small.nii", nifti(data))
+    at = open_tab(uploaded("brain", "small.nii", nifti(data)), "Whole volume (3-D)")
     at.button(key="vol-run").click()
     ran(at)
     assert not at.error

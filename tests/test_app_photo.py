@@ -18,7 +18,7 @@ from scse_viz.metrics import psnr, ssim
 from scse_viz.ui.noise import PAINTED_KEY
 from scse_viz.ui.state import FAMILY
 
-from .app_helpers import page, png_bytes, ran
+from .app_helpers import open_tab, page, png_bytes, ran
 
 pytestmark = pytest.mark.slow
 PAGE = "1_Explore.py"
@@ -167,7 +167,7 @@ def test_knockout_of_the_photo_models_equals_a_capture_with_that_knockout():
     from scse_viz import capture_attention
     from scse_viz.capture import Knockout
 
-    at = ran(page(PAGE, **{FAMILY: "photo"}))
+    at = open_tab(ran(page(PAGE, **{FAMILY: "photo"})), "Knock-out")
     at.toggle(key="ko-on").set_value(True)
     ran(at)
     table = next(d.value for d in at.dataframe if "change" in d.value.columns).set_index("change")["value"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import scse_viz  # noqa: F401
 
-from .app_helpers import chart_rows, nodes, page, ran
+from .app_helpers import chart_rows, nodes, open_tab, page, ran
 
 
 def explore(**params):
@@ -31,6 +31,7 @@ def test_a_view_set_by_widgets_reopens_from_its_url():
     family = at.sidebar.selectbox[0]
     family.select(next(o for o in family.options if o.startswith("Fashion")))
     ran(at)
+    open_tab(at, "Attention")  # only the open tab runs (issue 24); the link names it
     at.selectbox(key="att-model").select("cse")
     ran(at)
     blocks = at.selectbox(key="att-block").options
@@ -59,6 +60,9 @@ def test_a_view_set_by_widgets_reopens_from_its_url():
 
 def test_bad_and_stale_parameters_fall_back_with_one_note():
     at = explore(family="fashion", block="no-such-block", topk="999", alpha="lots", cmap="rainbow", knockout="maybe")
+    assert at.selectbox(key="att-block")  # the link's first tab control opened the Attention tab
+    open_tab(at, "Knock-out")  # a control is checked when its tab opens; the note keeps every finding
+    open_tab(at, "Attention")
     assert at.selectbox(key="att-block").value == at.selectbox(key="att-block").options[0]
     assert at.slider(key="att-topk").value == 0 and at.slider(key="att-alpha").value == 0.5
     notes = [i.value for i in at.info if "could be restored" in i.value]
@@ -97,7 +101,7 @@ def opened(name: str, **params):
 
 def test_a_control_changed_twice_keeps_the_second_choice():
     """The URL a control wrote never seeds it again: only the link a session was opened with does."""
-    at = explore(family="fashion")
+    at = open_tab(explore(family="fashion"), "Attention")
     at.selectbox(key="att-cmap").select("viridis")
     ran(at)
     at.selectbox(key="att-cmap").select("inferno")

@@ -79,6 +79,9 @@ def write(param: str, text: str | None, default: str | None) -> None:
         st.query_params[param] = text
 
 
+KEPT_ON_PAGE = {"persist_state": "page"}  # a control inside a tab that is not open keeps its value (issue 24)
+
+
 def _control(
     key: str,
     param: str,
@@ -134,7 +137,9 @@ def select(
         param,
         options[index],
         parse,
-        lambda first: getattr(where, kind)(label, options, key=key, **(start if first else {}), **kwargs),
+        lambda first: getattr(where, kind)(
+            label, options, key=key, **(start if first else {}), **KEPT_ON_PAGE, **kwargs
+        ),
         lambda v: names[options.index(v)],
         valid=lambda v: v in options,
     )
@@ -184,7 +189,7 @@ def multiselect(
         list(default),
         parse,
         lambda first: where.multiselect(
-            label, options, key=key, **({"default": list(default)} if first else {}), **kwargs
+            label, options, key=key, **({"default": list(default)} if first else {}), **KEPT_ON_PAGE, **kwargs
         ),
         text,
         valid=lambda values: all(v in options for v in values),
@@ -223,7 +228,7 @@ def slider(
         value,
         parse,
         lambda first: where.slider(
-            label, low, high, step=step, key=key, **({"value": value} if first else {}), **kwargs
+            label, low, high, step=step, key=key, **({"value": value} if first else {}), **KEPT_ON_PAGE, **kwargs
         ),
         lambda v: f"{v:g}",
     )
@@ -246,7 +251,7 @@ def number(
         value,
         parse,
         lambda first: where.number_input(
-            label, low, high, step=1, key=key, **({"value": value} if first else {}), **kwargs
+            label, low, high, step=1, key=key, **({"value": value} if first else {}), **KEPT_ON_PAGE, **kwargs
         ),
         str,
         cast=int,
@@ -267,10 +272,51 @@ def toggle(where: Any, label: str, *, key: str, param: str | None = None, value:
         param,
         value,
         parse,
-        lambda first: where.toggle(label, key=key, **({"value": value} if first else {}), **kwargs),
+        lambda first: where.toggle(label, key=key, **({"value": value} if first else {}), **KEPT_ON_PAGE, **kwargs),
         lambda v: "1" if v else "0",
         cast=bool,
     )
+
+
+def tabs(
+    labels: Sequence[str],
+    *,
+    key: str,
+    names: Sequence[str],
+    param: str = "tab",
+    implied: dict[str, str] | None = None,
+    opening: str | None = None,
+) -> list[Any]:
+    """Tabs of which only the open one runs (``st.tabs(..., on_change="rerun")``: each tab's ``.open``), with the
+    open tab in the URL as ``param`` (written as ``names``; the first tab is the default and stays out of the link).
+
+    A link naming a tab opens it; a link made before tabs were named, that sets a control living in one tab
+    (``implied``: URL parameter -> tab label, e.g. ``knockout`` -> "Knock-out"), opens that tab. ``opening``: a
+    label to open in this run whatever was open (a button inside a tab that must find its tab again). Why lazy:
+    a person looks at one tab, so an upload computes and sends that tab alone and the others on demand."""
+    labels, names = list(labels), list(names)
+    where = f"{_page()}?{param}"
+    seeded: set[str] = st.session_state.setdefault(SEEDED, set())
+    if where not in seeded:
+        seeded.add(where)
+        opened = _opened()
+        if param in opened:
+            if opened[param] in names:
+                st.session_state[key] = labels[names.index(opened[param])]
+            else:
+                st.session_state.setdefault(NOTES, {})[param] = (
+                    f"**{param}={opened[param]}**: no such tab here ({_listed(names)}); showing {names[0]}"
+                )
+        else:
+            first = next((implied[p] for p in opened if implied and p in implied), None)
+            if first is not None:
+                st.session_state[key] = first
+    if opening is not None:
+        st.session_state[key] = opening
+    containers = st.tabs(labels, key=key, on_change="rerun")
+    open_label = next((label for label, tab in zip(labels, containers) if tab.open), labels[0])
+    write(param, names[labels.index(open_label)], names[0])
+    return list(containers)
 
 
 def current_link() -> str:

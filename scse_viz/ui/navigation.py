@@ -60,11 +60,17 @@ def page_links() -> None:
         st.warning(MOVED_NOTE, icon=":material/sync_problem:")
 
 
+def log_line(text: str) -> None:
+    """With ``SCSE_TIMING_LOG`` set, append one line to it (benchmarks read it; nothing else does)."""
+    path = os.environ.get(TIMING_LOG)
+    if path:
+        with open(path, "a") as log:
+            log.write(f"{text}\n")
+
+
 def log_run_time(page: str) -> None:
     """With ``SCSE_TIMING_LOG`` set, append how long this script run took on the server (from ``page_links``):
     the server's share of a person's wait, which a load benchmark tells apart from the browsers' share."""
-    path = os.environ.get(TIMING_LOG)
     started = st.session_state.get(STARTED)
-    if path and started is not None:
-        with open(path, "a") as log:
-            log.write(f"{page} {time.perf_counter() - started:.4f}\n")
+    if started is not None:
+        log_line(f"{page} {time.perf_counter() - started:.4f}")
