@@ -89,3 +89,31 @@ def test_unknown_mode_and_layer_are_refused():
         sanity.cascading_randomization(model, x, modes=("backwards",))
     with pytest.raises(ValueError, match="no layer"):
         sanity.cascading_randomization(model, x, layers=["nowhere"])
+
+
+def test_the_batch_writes_the_check_of_the_first_inputs(tmp_path):
+    from scse_viz import zoo
+    from scse_viz.batch import main
+
+    from .app_helpers import png_bytes
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(4)
+    for name in ("a.png", "b.png"):
+        (images / name).write_bytes(png_bytes(rng.random((28, 28))))
+    out = tmp_path / "out"
+    argv = [str(images), "--family", "fashion", "--variant", "cse", "--out", str(out), "--workers", "0", "--quiet"]
+    assert main([*argv, "--sanity", "--sanity-images", "1"]) == 0
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out / "sanity.parquet").to_pylist()
+    model = zoo.load_model("fashion", "cse")
+    weighted = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
+    blocks = {r["block"] for r in rows}
+    assert {r["image"] for r in rows} == {"a.png"} and {r["model"] for r in rows} == {"cse"}
+    assert len(rows) == 2 * (len(weighted) + 1) * len(blocks)  # both modes, the reference and one step per layer
+    reference = [r for r in rows if r["step"] == 0]
+    assert all(r["cse_rho"] == pytest.approx(1.0) and r["sse_rho"] is None for r in reference)
+    last = max(r["step"] for r in rows)
+    assert all(r["reached"] for r in rows if r["mode"] == "cascading" and r["step"] == last)
