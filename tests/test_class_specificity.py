@@ -165,3 +165,29 @@ def _sample_tensor():
     family = zoo.family("fashion")
     sample = samples.list_samples("fashion")[0]
     return family.prepare(load_any(samples.sample_bytes(sample), sample.path.name).pixels).tensor
+
+
+def test_the_share_from_batch_rows_equals_the_one_from_per_class_sums():
+    """The same test images two ways: the batch's rows through class_specificity, and excitation_statistics' per-class
+    means and spreads (one-hot sums, another code path) through the law of total variance."""
+    import torch
+
+    from scse_viz.batch import block_rows
+    from scse_viz.excitation import excitation_statistics
+
+    from .fashion_data import fashion_test_set
+
+    images, labels = fashion_test_set()
+    family, model = zoo.family("fashion"), zoo.load_model("fashion", "scse")
+    x = torch.cat([family.prepare(im.astype(np.float32) / 255.0).tensor for im in images[:300]])
+    rows = []
+    for i in range(len(x)):
+        rows += block_rows(f"{i}", "scse", capture_attention(model, x[i : i + 1]).records, int(labels[i]))
+    shares = {e["block"]: e["class specificity"] for e in G.class_specificity(rows)}
+    for stat in excitation_statistics(model, x, labels[:300], 10):
+        n, mean, std = stat.count.astype(float)[:, None], stat.mean.astype(float), stat.std.astype(float)
+        present = stat.count > 0
+        n, mean, std = n[present], mean[present], std[present]
+        grand = (n * mean).sum(axis=0) / n.sum()
+        between, within = (n * (mean - grand) ** 2).sum(), (n * std**2).sum()
+        assert shares[stat.block] == pytest.approx(between / (between + within), abs=1e-4)
