@@ -14,6 +14,9 @@ from scse_viz.ui.charts import show_chart
 from scse_viz.ui.gates import batch_table, uploaded_table
 from scse_viz.ui.inputs import choose_family
 from scse_viz.ui.navigation import page_links
+from scse_viz.ui.sanity import show_sanity_check
+from scse_viz.ui.sections import show_sections
+from scse_viz.views import gate_checks as checks
 
 
 def _csv(rows: list[dict]) -> bytes:
@@ -60,6 +63,7 @@ if source.startswith("Compute"):
 else:
     table = uploaded_table(st.file_uploader("Batch table", type=["parquet"], key="gh-upload"))
 if table is None:
+    show_sanity_check(family)  # needs no table: one input, one model
     links.finish()
     st.stop()
 
@@ -83,6 +87,15 @@ for gate, title in G.GATES.items():
     if profiles:
         st.markdown(f"**Per class**: mean {title} of the images of each class")
         show_chart(st, charts.class_profile_chart(profiles, title))
+
+specificity = checks.specificity_sections(table)
+if specificity:
+    st.subheader("Class-specific excitation across depth")
+    show_sections(specificity)
+    chosen = links.select(
+        st, "Per-class gates of model", checks.specificity_models(table), key="gh-class-model", param="classes"
+    )
+    show_sections(checks.class_channel_sections(table, chosen))
 
 faithfulness = G.faithfulness_summary(table)
 if faithfulness:
@@ -135,5 +148,6 @@ st.download_button(
     on_click="ignore",
     key="gh-csv",
 )
+show_sanity_check(family)
 
 links.finish()

@@ -83,6 +83,7 @@ def block_rows(image: str, variant: str, records: Sequence[BlockRecord], label: 
         }
         row.update({f"w_{k}": v for k, v in gate_statistics(w).items()})
         row.update({f"q_{k}": v for k, v in gate_statistics(q).items()})
+        row["w_values"] = None if w is None else np.asarray(w, dtype=np.float64).tolist()  # class specificity
         rows.append(row)
     return rows
 
@@ -144,6 +145,41 @@ def volume_items(path: Path, axis: str, max_side: int, skip: set[str]) -> Iterat
         name = f"{path.name}#{axis}:{index:04d}"
         if name not in skip:
             yield Item(name, explore.input_from_volume(volume, axis, index, max_side=max_side).pixels)
+
+
+class LabelledFolderImages(FolderImages):
+    """``FOLDER/<class>/<image>``: each image named ``<class>/<file>`` (the resume key) and labelled ``<class>``."""
+
+    def __init__(self, folder: Path, files: Sequence[Path], max_side: int) -> None:
+        super().__init__(files, max_side)
+        self.folder = folder
+
+    def __getitem__(self, index: int) -> Item | tuple[str, str]:
+        from dataclasses import replace
+
+        path = self.files[index]
+        name = path.relative_to(self.folder).as_posix()
+        item = super().__getitem__(index)
+        if isinstance(item, tuple):
+            return (name, item[1])
+        return replace(item, name=name, label=path.parent.name)
+
+
+def labelled_folder_items(
+    folder: Path, max_side: int, workers: int, skip: set[str]
+) -> Iterator[Item | tuple[str, str]]:
+    """The images of an image-folder layout (``FOLDER/<class>/<image>``, as torchvision's ``ImageFolder``), each
+    labelled with its sub-folder's name, so the per-class gate statistics run on people's own labelled data."""
+    every = [
+        p for sub in sorted(q for q in folder.iterdir() if q.is_dir()) for p in sorted(sub.iterdir()) if p.is_file()
+    ]
+    if not every:
+        raise SystemExit(f"{folder} has no FOLDER/<class>/<image> files (--labels-from-folders)")
+    files = [p for p in every if p.relative_to(folder).as_posix() not in skip]
+    loader = torch.utils.data.DataLoader(
+        LabelledFolderImages(folder, files, max_side), batch_size=1, num_workers=workers, collate_fn=_first
+    )
+    yield from loader
 
 
 def test_items(family: Family, data_root: Path | None, skip: set[str]) -> Iterator[Item]:
@@ -304,6 +340,52 @@ def run_batch(
     return counts
 
 
+def sanity_batch(family: Family, variants: Sequence[str], items: Iterator[Any], out: Path) -> dict[str, Any]:
+    """The randomisation check (:func:`scse_viz.sanity.cascading_randomization`, both modes) of every variant with
+    attention blocks on each item, prepared as :func:`run_batch` prepares it; rows (with ``image`` and ``model``)
+    written to ``DIR/sanity.parquet``. One forward pass per layer with weights per mode: meant for a few images."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from scse_viz.capture import find_attention_blocks
+    from scse_viz.sanity import cascading_randomization
+
+    models = {v: m for v, m in zoo.models_of(family).items() if v in variants and find_attention_blocks(m)}
+    rows: list[dict[str, Any]] = []
+    images = 0
+    for item in items:
+        if isinstance(item, tuple):
+            continue
+        image = explore.InputImage(item.name, item.pixels, item.name, item.pixels.shape[:2])
+        if family.degradation is not None:
+            from scse_viz.degradation import NoiseSetting
+
+            image = explore.degraded_input(image, NoiseSetting(seed=images))
+        x = family.prepare(image.pixels).tensor
+        for variant, model in models.items():
+            rows.extend({"image": item.name, "model": variant, **r} for r in cascading_randomization(model, x))
+        images += 1
+    if rows:
+        pq.write_table(pa.Table.from_pylist(rows), out / "sanity.parquet")
+    return {"images": images, "rows": len(rows), "models": list(models)}
+
+
+def _sanity_items(args: argparse.Namespace, family: Family, max_side: int) -> Iterator[Any]:
+    """The first ``--sanity-images`` inputs of INPUT again (every one, done before or not), for :func:`sanity_batch`."""
+    import itertools
+
+    source = Path(args.input)
+    if args.input == "test":
+        items: Iterator[Any] = test_items(family, args.data_root, set())
+    elif source.is_dir() and args.labels_from_folders:
+        items = labelled_folder_items(source, max_side, 0, set())
+    elif source.is_dir():
+        items = folder_items(source, max_side, 0, set())
+    else:
+        items = volume_items(source, args.axis, max_side, set())
+    return itertools.islice(items, args.sanity_images)
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
@@ -398,6 +480,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also deletion/insertion AUCs of every sSE map (against random order and IG) and the "
         "rank correlation of w with each channel's knock-out effect (one forward per channel)",
     )
+    parser.add_argument(
+        "--labels-from-folders",
+        action="store_true",
+        help="INPUT is FOLDER/<class>/<image>: label each image with its sub-folder's name (the per-class gates "
+        "and the class specificity on the Gate health page)",
+    )
+    parser.add_argument(
+        "--sanity",
+        action="store_true",
+        help="also the sanity check by model randomisation (cascading and independent) on the first "
+        "--sanity-images inputs: DIR/sanity.parquet, one row per model, image, mode, step and block",
+    )
+    parser.add_argument("--sanity-images", type=int, default=4, help="--sanity: how many inputs (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers decoding a folder")
     parser.add_argument("--data-root", type=Path, help="test: where the family's data are (fashion's IDX files)")
     parser.add_argument("--quiet", action="store_true")
@@ -419,6 +514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if family.loader is not None:
             parser.error("'test' is a shipped family's test set; give your model a folder or a volume")
         items: Iterator[Any] = test_items(family, args.data_root, skip)
+    elif source.is_dir() and args.labels_from_folders:
+        items = labelled_folder_items(source, max_side, args.workers, skip)
+    elif args.labels_from_folders:
+        parser.error("--labels-from-folders needs a folder of class folders as INPUT")
     elif source.is_dir():
         items = folder_items(source, max_side, args.workers, skip)
     elif source.is_file():
@@ -429,6 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         family, variants, items, args.out, maps=args.maps, progress=not args.quiet, faithfulness=args.faithfulness
     )
     counts["skipped_as_done"] = len(skip)
+    if args.sanity:
+        counts["sanity"] = sanity_batch(family, variants, _sanity_items(args, family, max_side), args.out)
     settings = {
         "input": args.input,
         "variants": list(variants),
@@ -436,6 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "maps": args.maps,
         "workers": args.workers,
         "faithfulness": args.faithfulness,
+        "labels_from_folders": args.labels_from_folders,
+        "sanity_images": args.sanity_images if args.sanity else 0,
     }
     if args.model is not None:
         settings["files"] = {

@@ -200,3 +200,85 @@ def perturbation_curves(table: Any, model: str, block: str) -> list[dict[str, An
                     }
                 )
     return points
+
+
+# ------------------------------------------------------------------------------------------------------ SENet protocol
+
+
+def between_class_share(values: np.ndarray, labels: Sequence[Any]) -> float:
+    """The share of the gates' variance that lies between classes: over images i (rows of ``values``, N×C) and
+    channels c, Σ_c Σ_k n_k (mean_kc − mean_c)² / Σ_c Σ_i (w_ic − mean_c)². 1: every image of a class has the same
+    gates and classes differ; 0: the class means are equal and the gates vary only within classes (the law of total
+    variance splits the total exactly into these two parts). NaN when the gates do not vary at all."""
+    w = np.asarray(values, dtype=np.float64)
+    labels = np.asarray([str(label) for label in labels])
+    if w.ndim != 2 or len(w) != len(labels):
+        raise ValueError(f"need N×C gates and N labels, got {w.shape} and {len(labels)}")
+    grand = w.mean(axis=0)
+    total = float(((w - grand) ** 2).sum())
+    between = 0.0
+    for label in np.unique(labels):
+        members = w[labels == label]
+        between += len(members) * float(((members.mean(axis=0) - grand) ** 2).sum())
+    return float("nan") if total <= 1e-20 else between / total
+
+
+def _labelled_gates(table: Any) -> dict[tuple[str, str], tuple[list[Any], list[list[float]], list[float]]]:
+    """(model, block) -> labels, each image's cSE gate vector and its saturated share, in the table's block order."""
+    groups: dict[tuple[str, str], tuple[list[Any], list[list[float]], list[float]]] = {}
+    for r in _rows(table):
+        if r.get("label") is None or r.get("w_values") is None:
+            continue
+        labels, vectors, saturated = groups.setdefault((r["model"], r["block"]), ([], [], []))
+        labels.append(r["label"])
+        vectors.append(r["w_values"])
+        if r.get("w_share_below_0.05") is not None:
+            saturated.append(r["w_share_below_0.05"] + r["w_share_above_0.95"])
+    return groups
+
+
+def class_specificity(table: Any) -> list[dict[str, Any]]:
+    """SENet's protocol (Hu et al., §7.2, Fig. 6), one number per block: per model and block in network order, the
+    share of the cSE gates' variance between classes (:func:`between_class_share`) and the saturated share (gates
+    below 0.05 or above 0.95) beside it. Empty for a table without labels or without ``w_values`` (an older batch)."""
+    summary = []
+    depth: dict[str, int] = defaultdict(int)
+    for (model, block), (labels, vectors, saturated) in _labelled_gates(table).items():
+        if len({len(v) for v in vectors}) != 1:
+            continue  # a block whose channel count changes between images (ECA on inputs of other sizes)
+        summary.append(
+            {
+                "model": model,
+                "block": block,
+                "depth": depth[model],
+                "images": len(labels),
+                "classes": len(set(map(str, labels))),
+                "class specificity": between_class_share(np.asarray(vectors), labels),
+                "saturated share": float(np.mean(saturated)) if saturated else float("nan"),
+            }
+        )
+        depth[model] += 1
+    return summary
+
+
+def class_channel_means(table: Any, model: str) -> list[dict[str, Any]]:
+    """For one model, per block, class and channel: the mean cSE gate over the class's images (SENet's Fig. 6, one
+    line per class across the channels)."""
+    rows = []
+    for (m, block), (labels, vectors, _) in _labelled_gates(table).items():
+        if m != model or len({len(v) for v in vectors}) != 1:
+            continue
+        w, names = np.asarray(vectors, dtype=np.float64), np.asarray([str(label) for label in labels])
+        for label in dict.fromkeys(names):
+            means = w[names == label].mean(axis=0)
+            rows.extend(
+                {
+                    "block": block,
+                    "label": label,
+                    "channel": c,
+                    "mean gate": float(v),
+                    "images": int((names == label).sum()),
+                }
+                for c, v in enumerate(means)
+            )
+    return rows

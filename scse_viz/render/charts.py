@@ -21,6 +21,7 @@ from scse_viz.render.channel import (
     Order,
     channel_gate_table,
 )
+from scse_viz.render.gate_checks import PANEL_HEIGHT, facet_height, panel_columns, panel_width
 
 ROLE_NAMES = {
     "boost": "highest w (strongest boost)",
@@ -156,33 +157,44 @@ def gate_distribution_chart(values: Sequence[dict[str, Any]], title: str) -> dic
     """Small multiples, one panel per model: per block, the distribution of each image's mean gate (box: quartiles,
     whiskers: min–max), on the gates' whole 0–1 range so panels compare at a glance; hover shows the numbers."""
     blocks = list(dict.fromkeys(v["block"] for v in values))
+    models = len({v["model"] for v in values})
+    width = panel_width(models, len(blocks))  # the page's width shared by the panels, ≥ 44 px per box
     return {
         "data": {"values": list(values)},
         "title": f"each image's mean {title}",
-        "facet": {"column": {"field": "model", "type": "nominal", "title": None}},
+        "facet": {"field": "model", "type": "nominal", "title": None},
+        "columns": panel_columns(models, width),
         "spec": {
-            "width": max(160, 22 * len(blocks)),
-            "height": 220,
-            "mark": {"type": "boxplot", "extent": "min-max", "color": BAR_COLOR},
+            "width": width,
+            "height": PANEL_HEIGHT,
+            "mark": {
+                "type": "boxplot",
+                "extent": "min-max",
+                "color": BAR_COLOR,
+                "size": max(8, int(0.6 * width / max(1, len(blocks)))),
+            },
             "encoding": {
                 "x": {"field": "block", "type": "nominal", "sort": blocks, "title": None, "axis": {"labelAngle": -60}},
                 "y": {"field": "value", "type": "quantitative", "scale": {"domain": [0, 1]}, "title": "mean gate"},
             },
         },
-        "height": 220,
+        "height": facet_height(models, width),
     }
 
 
 def class_profile_chart(profiles: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
     """Per model (one panel each), each class's mean gate across the blocks, one line per class."""
     blocks = list(dict.fromkeys(p["block"] for p in profiles))
+    models = len({p["model"] for p in profiles})
+    width = panel_width(models, len(blocks))
     return {
         "data": {"values": list(profiles)},
         "title": f"mean {title} per class",
-        "facet": {"column": {"field": "model", "type": "nominal", "title": None}},
+        "facet": {"field": "model", "type": "nominal", "title": None},
+        "columns": panel_columns(models, width),
         "spec": {
-            "width": max(160, 22 * len(blocks)),
-            "height": 220,
+            "width": width,
+            "height": PANEL_HEIGHT,
             "mark": {"type": "line", "point": True},
             "encoding": {
                 "x": {"field": "block", "type": "nominal", "sort": blocks, "title": None, "axis": {"labelAngle": -60}},
@@ -196,7 +208,7 @@ def class_profile_chart(profiles: Sequence[dict[str, Any]], title: str) -> dict[
                 ],
             },
         },
-        "height": 220,
+        "height": facet_height(models, width),
     }
 
 
