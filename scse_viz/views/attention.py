@@ -152,9 +152,10 @@ def every_map_sections(run: FamilyRun, choice: AttentionChoice) -> list[Section]
     records = _spatial(output)
     if not records:
         return []
-    shown = explore.display_image(run)
+    display = explore.display_image(run)
     tiles = tuple(
-        (_map_title(r), raster.overlay(shown, explore.spatial_map(run, r), choice.cmap, choice.alpha)) for r in records
+        (_map_title(r), raster.overlay(display, explore.spatial_map(run, r), choice.cmap, choice.alpha))
+        for r in records
     )
     return [
         Heading(f"Every block's sSE map — {output.label}"),
@@ -216,7 +217,7 @@ def export_figures(
     chosen block and model (same maps, colours and channel), then the two images' gates where they were compared."""
     output = run.outputs[choice.variant]
     record = output.record(choice.block)
-    label, block, shown = output.label, choice.block, explore.display_image(run)
+    label, block, display = output.label, choice.block, explore.display_image(run)
     makers: list[FigureMaker] = list(view_for(run.family.task).figures(run, choice.variant))
     if record.channel_gate is not None:
         gate = record.channel_gate[0]
@@ -233,7 +234,7 @@ def export_figures(
             (
                 f"sSE map — {label} {block}",
                 lambda: spatial_overlay_figure(
-                    shown,
+                    display,
                     explore.spatial_map(run, record),
                     cmap=choice.cmap,
                     alpha=choice.alpha,
@@ -247,7 +248,7 @@ def export_figures(
             (
                 f"every sSE map — {label}",
                 lambda: spatial_grid_figure(
-                    shown,
+                    display,
                     [(_map_title(r), explore.spatial_map(run, r), None) for r in records],
                     cmap=choice.cmap,
                     alpha=choice.alpha,
@@ -261,7 +262,7 @@ def export_figures(
             (
                 f"effective gain — {label} {block}",
                 lambda: effective_gain_figure(
-                    shown, explore.displayed_gain(run, record, channel), which, alpha=choice.alpha
+                    display, explore.displayed_gain(run, record, channel), which, alpha=choice.alpha
                 ),
             )
         )
