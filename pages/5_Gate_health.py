@@ -7,7 +7,7 @@ import io
 import streamlit as st
 
 import scse_viz  # noqa: F401  (torchvision shim first)
-from scse_viz import gate_health as G
+from scse_viz import gate_health
 from scse_viz.render import charts
 from scse_viz.ui import links
 from scse_viz.ui.charts import show_chart
@@ -67,23 +67,23 @@ if table is None:
     links.finish()
     st.stop()
 
-summary = G.block_summary(table)
+summary = gate_health.block_summary(table)
 flagged = [e for e in summary if e["verdict"] != "healthy"]
 for entry in flagged:
-    st.warning(G.verdict_text(entry))
+    st.warning(gate_health.verdict_text(entry))
 if not flagged:
     st.success(f"No collapsed or saturated gate among {len(summary)} (model, block, gate) combinations.")
 st.subheader("Per block")
 st.dataframe(summary, hide_index=True)
 
-models = G.models_in(table)
-for gate, title in G.GATES.items():
-    values = G.distributions(table, gate)
+models = gate_health.models_in(table)
+for gate, title in gate_health.GATES.items():
+    values = gate_health.distributions(table, gate)
     if not values:
         continue
     st.subheader(f"Each image's mean {title}, per block")
     show_chart(st, charts.gate_distribution_chart(values, title))
-    profiles = G.class_profiles(table, gate)
+    profiles = gate_health.class_profiles(table, gate)
     if profiles:
         st.markdown(f"**Per class**: mean {title} of the images of each class")
         show_chart(st, charts.class_profile_chart(profiles, title))
@@ -97,7 +97,7 @@ if specificity:
     )
     show_sections(checks.class_channel_sections(table, chosen))
 
-faithfulness = G.faithfulness_summary(table)
+faithfulness = gate_health.faithfulness_summary(table)
 if faithfulness:
     st.subheader("Is the attention faithful?")
     st.markdown(
@@ -117,7 +117,7 @@ if faithfulness:
             left, "Curves of model", list(dict.fromkeys(m for m, _ in pairs)), key="gh-curve-model", param="curves"
         )
         block = links.select(right, "Block", [b for m, b in pairs if m == model], key="gh-curve-block", param="block")
-        points = G.perturbation_curves(table, model, block)
+        points = gate_health.perturbation_curves(table, model, block)
         if points:
             st.markdown(
                 f"**Deletion and insertion curves** of {model} · {block}, mean over {points[0]['images']} images"
@@ -133,13 +133,16 @@ if len(models) >= 2:
     left, right = st.columns(2)
     first = links.select(left, "Model A", models, index=0, key="gh-a", param="a")
     second = links.select(right, "Model B", models, index=len(models) - 1, key="gh-b", param="b")
-    st.dataframe(G.compare(G.only(table, [first]), G.only(table, [second]), (first, second)), hide_index=True)
+    st.dataframe(
+        gate_health.compare(gate_health.only(table, [first]), gate_health.only(table, [second]), (first, second)),
+        hide_index=True,
+    )
 else:
     other = uploaded_table(
         st.file_uploader("A second batch table to compare with", type=["parquet"], key="gh-upload-b")
     )
     if other is not None:
-        st.dataframe(G.compare(table, other), hide_index=True)
+        st.dataframe(gate_health.compare(table, other), hide_index=True)
 st.download_button(
     "Summary as CSV",
     data=lambda: _csv(summary),

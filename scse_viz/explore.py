@@ -250,9 +250,15 @@ def knockout_effect(run: FamilyRun, intact: ModelOutput, knocked: ModelOutput) -
     return run.family.task.knockout_effect(intact.prediction, knocked.prediction)
 
 
+def join_has_gain(record: BlockRecord) -> bool:
+    """Whether the block's output is one gain times x, w_c + q_ij (both gates joined by a sum): the one place that
+    reads the join's name, so the pages, the views and the export decide alike."""
+    return record.channel_gate is not None and record.spatial_gate is not None and record.join == "sum"
+
+
 def effective_gain(record: BlockRecord, index: int = 0) -> np.ndarray:
     """scSE's gain w_c + q_ij (C×h×w) of a sum-joined block: scse_out = gain · x."""
-    if record.channel_gate is None or record.spatial_gate is None or record.join != "sum":
+    if not join_has_gain(record):
         raise ValueError(f"block {record.label} is not an scSE block joined by sum")
     return record.channel_gate[index][:, None, None] + record.spatial_gate[index][None]
 

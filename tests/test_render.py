@@ -121,11 +121,12 @@ def test_upsample_refuses_non_maps(bad):
 # ---------------------------------------------------------------- spatial
 
 
-def test_spatial_overlay_draws_exactly_the_upsampled_map_pixel_aligned():
+def test_spatial_overlay_draws_exactly_the_map_it_is_given_pixel_aligned():
     image, q = RNG.random((30, 30)), RNG.random((4, 4))
-    fig = spatial_overlay_figure(image, q, stride=(8, 8))
+    shown = upsample_map(q, (30, 30), (8, 8))  # on the image's pixels, as the page's picture blends it
+    fig = spatial_overlay_figure(image, shown)
     im = overlay_image(fig)
-    np.testing.assert_array_equal(np.asarray(im.get_array()), upsample_map(q, (30, 30), (8, 8)))
+    np.testing.assert_array_equal(np.asarray(im.get_array()), shown)
     assert im.get_interpolation() == "nearest" and im.origin == "upper"
     left, right, bottom, top = im.get_extent()
     h, w = im.get_array().shape
@@ -139,14 +140,14 @@ def test_spatial_overlay_draws_exactly_the_upsampled_map_pixel_aligned():
 def test_spatial_overlay_keeps_orientation_of_non_square_images():
     image, q = RNG.random((20, 30)), np.zeros((5, 3))
     q[0, 2] = 1.0
-    arr = np.asarray(overlay_image(spatial_overlay_figure(image, q)).get_array())
+    arr = np.asarray(overlay_image(spatial_overlay_figure(image, upsample_map(q, (20, 30)))).get_array())
     assert arr.shape == (20, 30)
     r, c = np.unravel_index(np.argmax(arr), arr.shape)
     assert r < 4 and c >= 20  # top right stays top right
 
 
 def test_spatial_overlay_colorbar_is_fixed_0_1_and_says_when_rescaled():
-    image, q = RNG.random((16, 16)), 0.4 + 0.1 * RNG.random((4, 4))
+    image, q = RNG.random((16, 16)), 0.4 + 0.1 * RNG.random((16, 16))
     fig = spatial_overlay_figure(image, q)
     assert overlay_image(fig).get_clim() == (0.0, 1.0)
     assert fig.axes[1].get_ylabel() == "sSE gate q (0–1)"
@@ -157,17 +158,28 @@ def test_spatial_overlay_colorbar_is_fixed_0_1_and_says_when_rescaled():
 
 def test_spatial_overlay_refuses_images_outside_0_1():
     with pytest.raises(ValueError):
-        spatial_overlay_figure(RNG.random((8, 8)) * 255.0, RNG.random((2, 2)))
+        spatial_overlay_figure(RNG.random((8, 8)) * 255.0, RNG.random((8, 8)))
+
+
+def test_spatial_figures_refuse_a_map_that_is_not_on_the_images_pixels():
+    for draw in (
+        lambda m: spatial_overlay_figure(RNG.random((8, 8)), m),
+        lambda m: effective_gain_figure(RNG.random((8, 8)), m, "channel 0"),
+        lambda m: spatial_grid_figure(RNG.random((8, 8)), [("b", m, None)]),
+    ):
+        with pytest.raises(ValueError, match="not on the image's pixels"):
+            draw(RNG.random((2, 2)))
 
 
 @pytest.mark.parametrize("channel", [2, None])
-def test_effective_gain_is_w_plus_q_minus_1_on_symmetric_limits(channel):
+def test_effective_gain_draws_the_gain_it_is_given_on_symmetric_limits(channel):
     image, w, q = RNG.random((24, 24)), RNG.random(5), RNG.random((3, 3))
-    fig = effective_gain_figure(image, w, q, channel=channel, stride=(8, 8))
-    im = overlay_image(fig)
     wc = w.mean() if channel is None else w[channel]
-    expected = wc + upsample_map(q, (24, 24), (8, 8)) - 1.0
-    np.testing.assert_allclose(np.asarray(im.get_array()), expected, atol=1e-12)
+    gain = wc + upsample_map(q, (24, 24), (8, 8)) - 1.0
+    which = "mean over 5 channels" if channel is None else "channel 2"
+    fig = effective_gain_figure(image, gain, which)
+    im = overlay_image(fig)
+    np.testing.assert_array_equal(np.asarray(im.get_array()), gain)
     assert im.get_clim() == (-1.0, 1.0)
     assert im.get_cmap().name == "RdBu_r"
     title = fig.axes[0].get_title()
@@ -175,22 +187,23 @@ def test_effective_gain_is_w_plus_q_minus_1_on_symmetric_limits(channel):
     assert ("mean over 5 channels" if channel is None else "channel 2") in fig.axes[1].get_ylabel()
 
 
-def test_effective_gain_refuses_a_missing_channel():
-    with pytest.raises(ValueError):
-        effective_gain_figure(RNG.random((8, 8)), RNG.random(4), RNG.random((2, 2)), channel=4)
-
-
 def test_spatial_grid_draws_each_block_and_greys_out_missing_ones():
     image = RNG.random((32, 32))
     q1, q2 = RNG.random((4, 4)), RNG.random((8, 8))
-    maps = [("enc1", q1, (8, 8)), ("dec0", None, None), ("enc2", q2, (4, 4)), ("odd", None, "not readable: C maps")]
+    shown1, shown2 = upsample_map(q1, (32, 32), (8, 8)), upsample_map(q2, (32, 32), (4, 4))
+    maps = [
+        ("enc1 4×4", shown1, None),
+        ("dec0", None, None),
+        ("enc2 8×8", shown2, None),
+        ("odd", None, "not readable: C maps"),
+    ]
     fig = spatial_grid_figure(image, maps, ncols=3)
     cells = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
     assert [ax.get_visible() for ax in cells] == [True, True, True, True, False, False]
     assert "enc1" in cells[0].get_title() and "4×4" in cells[0].get_title()
     assert "8×8" in cells[2].get_title()
-    np.testing.assert_array_equal(np.asarray(cells[0].images[1].get_array()), upsample_map(q1, (32, 32), (8, 8)))
-    np.testing.assert_array_equal(np.asarray(cells[2].images[1].get_array()), upsample_map(q2, (32, 32), (4, 4)))
+    np.testing.assert_array_equal(np.asarray(cells[0].images[1].get_array()), shown1)
+    np.testing.assert_array_equal(np.asarray(cells[2].images[1].get_array()), shown2)
     assert [t.get_text() for t in cells[1].texts] == ["did not run"] and not cells[1].images
     assert "not readable" in cells[3].texts[0].get_text()
     assert cells[0].images[1].get_clim() == (0.0, 1.0)
@@ -333,7 +346,7 @@ def test_difference_map_highlights_exactly_the_disagreeing_pixels():
 
 
 def test_figure_bytes_png_decodes_at_the_figure_size():
-    fig = spatial_overlay_figure(RNG.random((16, 16)), RNG.random((2, 2)))
+    fig = spatial_overlay_figure(RNG.random((16, 16)), RNG.random((16, 16)))
     data = figure_bytes(fig, "png", dpi=50)
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     with Image.open(io.BytesIO(data)) as img:
@@ -354,7 +367,7 @@ def test_figures_render_identically_from_several_threads():
     image, q = RNG.random((16, 16)), RNG.random((4, 4))
 
     def render(_: int) -> bytes:
-        return figure_bytes(spatial_overlay_figure(image, q, stride=(4, 4)), "png", dpi=40)
+        return figure_bytes(spatial_overlay_figure(image, upsample_map(q, (16, 16), (4, 4))), "png", dpi=40)
 
     expected = render(0)
     with ThreadPoolExecutor(4) as pool:

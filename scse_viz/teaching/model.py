@@ -127,16 +127,16 @@ def walk_through_blocks(
     for name in names:
         if not inputs[name]:
             raise UnsupportedBlockError(f"block {name!r} did not run on this input")
-        wt = walk_through(model.get_submodule(name), inputs[name][0])
+        steps = walk_through(model.get_submodule(name), inputs[name][0])
         record = result.record(name, 0)
-        differences = gate_differences(wt, record)
+        differences = gate_differences(steps, record)
         worst = max(differences.values())
         if not worst <= GATE_TOLERANCE:
             raise UnsupportedBlockError(
                 f"block {name!r}: the gates recomputed from its weights differ from what capture recorded by "
                 f"{worst:.2g} (more than {GATE_TOLERANCE:g}); its numbers are not shown"
             )
-        walks[name] = ModelWalkThrough(name, wt, record, differences, result.output)
+        walks[name] = ModelWalkThrough(name, steps, record, differences, result.output)
     return walks
 
 

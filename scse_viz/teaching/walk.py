@@ -41,13 +41,13 @@ GATE_LATEX = {
 }
 
 
-def channel_formulas(wt: WalkThrough) -> tuple[str, str]:
+def channel_formulas(steps: WalkThrough) -> tuple[str, str]:
     """The LaTeX of the excitation's two steps with the block's own activation and gate (our blocks: ReLU and the
     sigmoid, as in :data:`STEP_FORMULAS`; MobileNetV3's SE: hard sigmoid; EfficientNet's: SiLU)."""
-    if (wt.activation, wt.gate) == ("ReLU", "sigmoid"):
+    if (steps.activation, steps.gate) == ("ReLU", "sigmoid"):
         return STEP_FORMULAS["hidden"], STEP_FORMULAS["excitation"]
-    hidden = rf"h = \mathrm{{{wt.activation}}}(W_1 s + b_1), \quad W_1 \in \mathbb{{R}}^{{C' \times C}}"
-    gate = GATE_LATEX.get(wt.gate, rf"\sigma = \text{{{wt.gate}}}")
+    hidden = rf"h = \mathrm{{{steps.activation}}}(W_1 s + b_1), \quad W_1 \in \mathbb{{R}}^{{C' \times C}}"
+    gate = GATE_LATEX.get(steps.gate, rf"\sigma = \text{{{steps.gate}}}")
     return hidden, rf"w = \sigma(W_2 h + b_2), \quad W_2 \in \mathbb{{R}}^{{C \times C'}}, \quad {gate}"
 
 
@@ -232,11 +232,11 @@ def walk_through(block: nn.Module, x: torch.Tensor | np.ndarray) -> WalkThrough:
         raise UnsupportedBlockError(f"the block expects {expected} channels, the feature map has {x.shape[0]}")
     kind = "scse" if channel is not None and spatial is not None else ("cse" if channel is not None else "sse")
     se = _se_layers(block) if kind == "cse" and getattr(block, "cSE", None) is None else None
-    wt = WalkThrough(kind=kind, x=x.numpy().copy())
+    steps = WalkThrough(kind=kind, x=x.numpy().copy())
     if se is not None:
         from scse_viz.capture.discovery import gate_function
 
-        wt.activation, wt.gate = type(se[1]).__name__, str(gate_function(se[3]))
+        steps.activation, steps.gate = type(se[1]).__name__, str(gate_function(se[3]))
     with torch.no_grad():
         if channel is not None:
             w1, b1 = conv_matrix(channel[0])
@@ -248,61 +248,65 @@ def walk_through(block: nn.Module, x: torch.Tensor | np.ndarray) -> WalkThrough:
             logits = w2 @ hidden + b2
             w = torch.sigmoid(logits) if se is None else se[3](logits.clone())
             cse_out = x * w[:, None, None]
-            wt.squeeze, wt.w1, wt.b1, wt.hidden_pre, wt.hidden = (t.numpy() for t in (s, w1, b1, hidden_pre, hidden))
-            wt.w2, wt.b2, wt.excitation_logits, wt.w, wt.cse_out = (t.numpy() for t in (w2, b2, logits, w, cse_out))
+            steps.squeeze, steps.w1, steps.b1, steps.hidden_pre, steps.hidden = (
+                t.numpy() for t in (s, w1, b1, hidden_pre, hidden)
+            )
+            steps.w2, steps.b2, steps.excitation_logits, steps.w, steps.cse_out = (
+                t.numpy() for t in (w2, b2, logits, w, cse_out)
+            )
         if spatial is not None:
             v, b = conv_matrix(spatial)
             sse_logits = torch.einsum("c,chw->hw", v[0], x) + b[0]
             q = torch.sigmoid(sse_logits)
-            wt.sse_weights, wt.sse_bias = v[0].numpy(), float(b[0])
-            wt.sse_logits, wt.q, wt.sse_out = sse_logits.numpy(), q.numpy(), (x * q[None]).numpy()
+            steps.sse_weights, steps.sse_bias = v[0].numpy(), float(b[0])
+            steps.sse_logits, steps.q, steps.sse_out = sse_logits.numpy(), q.numpy(), (x * q[None]).numpy()
         if kind == "scse":
-            wt.scse_out = wt.cse_out + wt.sse_out
-            wt.gain = wt.w[:, None, None] + wt.q[None]
+            steps.scse_out = steps.cse_out + steps.sse_out
+            steps.gain = steps.w[:, None, None] + steps.q[None]
         device = next(block.parameters()).device
         own = block(x[None].to(device))[0].cpu().numpy()
-    tolerance = 1e-6 + 1e-5 * float(np.abs(wt.x).max(initial=0.0))
-    if own.shape != wt.output.shape or not np.allclose(wt.output, own, rtol=1e-5, atol=tolerance):
+    tolerance = 1e-6 + 1e-5 * float(np.abs(steps.x).max(initial=0.0))
+    if own.shape != steps.output.shape or not np.allclose(steps.output, own, rtol=1e-5, atol=tolerance):
         raise UnsupportedBlockError(
             "the block's own output differs from the output recomputed from its weights: it joins its branches in "
             "another way, so its numbers cannot be explained here"
         )
-    return wt
+    return steps
 
 
-def gate_differences(wt: WalkThrough, record: BlockRecord, image: int = 0) -> dict[str, float]:
+def gate_differences(steps: WalkThrough, record: BlockRecord, image: int = 0) -> dict[str, float]:
     """Largest |walk-through − capture| of each gate the block has: {"w": …, "q": …} (image ``image`` of the batch)."""
     if not (record.ran and record.readable):
         raise UnsupportedBlockError(f"capture could not read block {record.name!r}: {record.reason}")
     out = {}
-    if wt.w is not None:
-        out["w"] = float(np.abs(record.channel_gate[image] - wt.w).max())
-    if wt.q is not None:
-        out["q"] = float(np.abs(record.spatial_gate[image] - wt.q).max())
+    if steps.w is not None:
+        out["w"] = float(np.abs(record.channel_gate[image] - steps.w).max())
+    if steps.q is not None:
+        out["q"] = float(np.abs(record.spatial_gate[image] - steps.q).max())
     return out
 
 
-def capture_difference(block: nn.Module, wt: WalkThrough) -> dict[str, float]:
+def capture_difference(block: nn.Module, steps: WalkThrough) -> dict[str, float]:
     """:func:`gate_differences` against ``capture_attention`` run on ``block`` alone (in a one-layer host model).
 
     For a block outside a network (the toy block); a zoo model's block is compared inside its network by
     :func:`scse_viz.teaching.walk_through_model`.
     """
-    return gate_differences(wt, capture_attention(nn.Sequential(block), torch.from_numpy(wt.x)[None]).records[0])
+    return gate_differences(steps, capture_attention(nn.Sequential(block), torch.from_numpy(steps.x)[None]).records[0])
 
 
-def pick_channels(wt: WalkThrough, k: int = 4) -> list[int]:
+def pick_channels(steps: WalkThrough, k: int = 4) -> list[int]:
     """A few channels worth showing: the ⌈k/2⌉ with the highest w and the ⌊k/2⌋ with the lowest, in channel order.
 
     Without a channel gate (sSE only) the k channels with the largest mean |x|. Ties go to the lower index.
     """
-    c = wt.channels
+    c = steps.channels
     if c <= k:
         return list(range(c))
-    if wt.w is None:
-        return sorted(int(i) for i in np.argsort(-np.abs(wt.x).mean(axis=(1, 2)), kind="stable")[:k])
-    high = [int(i) for i in np.argsort(-wt.w, kind="stable")[: (k + 1) // 2]]
-    low = [int(i) for i in np.argsort(wt.w, kind="stable") if int(i) not in high][: k // 2]
+    if steps.w is None:
+        return sorted(int(i) for i in np.argsort(-np.abs(steps.x).mean(axis=(1, 2)), kind="stable")[:k])
+    high = [int(i) for i in np.argsort(-steps.w, kind="stable")[: (k + 1) // 2]]
+    low = [int(i) for i in np.argsort(steps.w, kind="stable") if int(i) not in high][: k // 2]
     return sorted(high + low)
 
 
@@ -317,45 +321,49 @@ COL_HIDDEN = "h_k = ReLU(…)"
 COL_SSE_WEIGHT = "v_c (sSE weight)"
 
 
-def excitation_table(wt: WalkThrough) -> list[dict]:
+def excitation_table(steps: WalkThrough) -> list[dict]:
     """One row per channel: squeeze s_c, logit z_c and gate w_c (empty without a cSE branch)."""
-    if wt.w is None:
+    if steps.w is None:
         return []
     return [
         {
             COL_CHANNEL: c,
-            COL_SQUEEZE: float(wt.squeeze[c]),
-            COL_LOGIT: float(wt.excitation_logits[c]),
-            COL_GATE: float(wt.w[c]),
+            COL_SQUEEZE: float(steps.squeeze[c]),
+            COL_LOGIT: float(steps.excitation_logits[c]),
+            COL_GATE: float(steps.w[c]),
         }
-        for c in range(wt.channels)
+        for c in range(steps.channels)
     ]
 
 
-def hidden_table(wt: WalkThrough) -> list[dict]:
+def hidden_table(steps: WalkThrough) -> list[dict]:
     """One row per bottleneck unit: W1·s + b1 before and after the ReLU (empty without a cSE branch)."""
-    if wt.hidden is None:
+    if steps.hidden is None:
         return []
     return [
         {COL_UNIT: k, COL_HIDDEN_PRE: float(p), COL_HIDDEN: float(h)}
-        for k, (p, h) in enumerate(zip(wt.hidden_pre, wt.hidden))
+        for k, (p, h) in enumerate(zip(steps.hidden_pre, steps.hidden))
     ]
 
 
-def weight_tables(wt: WalkThrough) -> dict[str, list[dict]]:
+def weight_tables(steps: WalkThrough) -> dict[str, list[dict]]:
     """The block's weights as small tables: W1 (C'×C) with b1, W2 (C×C') with b2, and the sSE weights v with b."""
     tables: dict[str, list[dict]] = {}
-    if wt.w1 is not None:
+    if steps.w1 is not None:
         tables["W1 (C → C') and b1"] = [
-            {COL_UNIT: k, **{f"c{c}": float(wt.w1[k, c]) for c in range(wt.channels)}, "b1": float(wt.b1[k])}
-            for k in range(wt.w1.shape[0])
+            {COL_UNIT: k, **{f"c{c}": float(steps.w1[k, c]) for c in range(steps.channels)}, "b1": float(steps.b1[k])}
+            for k in range(steps.w1.shape[0])
         ]
         tables["W2 (C' → C) and b2"] = [
-            {COL_CHANNEL: c, **{f"k{k}": float(wt.w2[c, k]) for k in range(wt.w2.shape[1])}, "b2": float(wt.b2[c])}
-            for c in range(wt.channels)
+            {
+                COL_CHANNEL: c,
+                **{f"k{k}": float(steps.w2[c, k]) for k in range(steps.w2.shape[1])},
+                "b2": float(steps.b2[c]),
+            }
+            for c in range(steps.channels)
         ]
-    if wt.sse_weights is not None:
+    if steps.sse_weights is not None:
         tables["sSE weights v and bias b"] = [
-            {COL_CHANNEL: str(c), COL_SSE_WEIGHT: float(v)} for c, v in enumerate(wt.sse_weights)
-        ] + [{COL_CHANNEL: "bias b", COL_SSE_WEIGHT: float(wt.sse_bias)}]  # one column type: text
+            {COL_CHANNEL: str(c), COL_SSE_WEIGHT: float(v)} for c, v in enumerate(steps.sse_weights)
+        ] + [{COL_CHANNEL: "bias b", COL_SSE_WEIGHT: float(steps.sse_bias)}]  # one column type: text
     return tables

@@ -5,18 +5,44 @@ pages show (``scse_viz.ui.sections``).
 """
 
 from scse_viz.views.base import TaskView, view_for
-from scse_viz.views.sections import Charts, FigureMaker, Heading, Metrics, Pictures, Scale, Section, Table, Text
+from scse_viz.views.sections import (
+    Caption,
+    Charts,
+    Column,
+    Columns,
+    FigureMaker,
+    Fold,
+    Formula,
+    Heading,
+    Metrics,
+    Notice,
+    Pictures,
+    Plot,
+    Scale,
+    Section,
+    Table,
+    Text,
+    Tiles,
+)
 
 __all__ = [
+    "Caption",
     "Charts",
+    "Column",
+    "Columns",
     "FigureMaker",
+    "Fold",
+    "Formula",
     "Heading",
     "Metrics",
+    "Notice",
     "Pictures",
+    "Plot",
     "Scale",
     "Section",
     "Table",
     "TaskView",
     "Text",
+    "Tiles",
     "view_for",
 ]

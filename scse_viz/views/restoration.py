@@ -148,7 +148,7 @@ class RestorationView(TaskView):
                 )
             )
         )
-        shown = explore.display_image(run)
+        display = explore.display_image(run)
         sigma_ranks = ranks(truth.sigma) if varies else None  # type: ignore[union-attr]
         rows = []
         for output in gated:
@@ -159,7 +159,7 @@ class RestorationView(TaskView):
                 items.append(
                     (
                         f"{output.label} · {record.label} — {_rho_text(rho)}",
-                        raster.overlay(shown, q, colormaps.LEVEL, 1.0),
+                        raster.overlay(display, q, colormaps.LEVEL, 1.0),
                     )
                 )
                 rows.append(

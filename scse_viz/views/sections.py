@@ -1,8 +1,9 @@
-"""What a page shows, as plain records: headings, text, rows of pictures or charts, tables and metrics.
+"""What a page shows, as plain records: headings, text, formulas, rows of pictures or charts, tables and metrics,
+and the columns and folds that hold them.
 
-A task's view (``scse_viz.views.<task>``) builds these from a run; ``scse_viz.ui.sections`` shows any list of them
-with Streamlit. Pictures are RGB arrays and charts Vega-Lite specs, already drawn, so the page lays them out and
-computes nothing.
+A view (``scse_viz.views.<task>``, ``views.attention``, ``views.teaching``) builds these from a run; ``scse_viz.ui
+.sections`` shows any list of them with Streamlit. Pictures are RGB arrays, charts Vega-Lite specs and plots
+matplotlib figures drawn on demand, so the page lays them out and computes nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 @dataclass(frozen=True)
 class Heading:
     text: str
+    level: int = 3  # 2: a part of the page (a header), 3: a step inside it (a subheader)
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,46 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Caption:
+    """Small print under what it explains."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A hint in a box: what to do for something to appear here."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Formula:
+    latex: str
+
+
+@dataclass(frozen=True)
 class Pictures:
     """One picture per column: (caption, H×W×3 uint8)."""
 
     items: tuple[tuple[str, np.ndarray], ...]
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """Small pictures in one row that wraps, each ``width`` pixels wide on screen: (caption, H×W×3 uint8)."""
+
+    items: tuple[tuple[str, np.ndarray], ...]
+    width: int = 180
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A matplotlib figure shown as a picture, drawn only the first time ``key`` is shown in a session."""
+
+    key: tuple[Any, ...]
+    make: Callable[[], Figure]
+    caption: str
 
 
 @dataclass(frozen=True)
@@ -51,8 +89,19 @@ class Charts:
 
 
 @dataclass(frozen=True)
+class Column:
+    """How a table shows one column: "number" (``format``: printf-like, or "localized" for thousands separators)
+    or "text"; ``width`` in pixels or "small", "medium", "large"."""
+
+    kind: str = "number"
+    format: str | None = None
+    width: int | str | None = None
+
+
+@dataclass(frozen=True)
 class Table:
     rows: tuple[dict[str, Any], ...]
+    columns: tuple[tuple[str, Column], ...] = ()  # (column name, how to show it) where the default will not do
 
 
 @dataclass(frozen=True)
@@ -62,5 +111,37 @@ class Metrics:
     items: tuple[tuple[str, str, str | None], ...]
 
 
-Section = Heading | Text | Pictures | Scale | Charts | Table | Metrics
+@dataclass(frozen=True)
+class Columns:
+    """Side by side: one list of sections per column, the columns' widths in proportion to ``widths``."""
+
+    widths: tuple[float, ...]
+    parts: tuple[tuple[Section, ...], ...]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Sections folded under ``title`` (open at first when ``expanded``)."""
+
+    title: str
+    sections: tuple[Section, ...]
+    expanded: bool = False
+
+
+Section = (
+    Heading
+    | Text
+    | Caption
+    | Notice
+    | Formula
+    | Pictures
+    | Tiles
+    | Plot
+    | Scale
+    | Charts
+    | Table
+    | Metrics
+    | Columns
+    | Fold
+)
 FigureMaker = tuple[str, Callable[[], Figure]]  # (title, draws the figure when someone asks for it)

@@ -26,13 +26,15 @@ def legend(class_names: tuple[str, ...]) -> Text:
 
 class SegmentationView(TaskView):
     def outputs(self, run: FamilyRun) -> list[Section]:
-        task, shown = task_of(run, SegmentationTask), display_image(run)
+        task, display = task_of(run, SegmentationTask), display_image(run)
         names = task.class_names
         k = len(names)
         areas = {o.label: [a["percent"] for a in task.areas(o.prediction)] for o in run.outputs.values()}
         sections: list[Section] = [
             legend(names),
-            Pictures(tuple((o.label, raster.mask_overlay(shown, o.prediction.mask, k)) for o in run.outputs.values())),
+            Pictures(
+                tuple((o.label, raster.mask_overlay(display, o.prediction.mask, k)) for o in run.outputs.values())
+            ),
             Heading("Area per class (% of the image)"),
             Table(
                 tuple(
@@ -62,7 +64,7 @@ class SegmentationView(TaskView):
                 items.append(
                     (
                         f"{output.label} ≠ {reference.label}: {100 * share:.2f} % of pixels",
-                        raster.highlight(shown, differ),
+                        raster.highlight(display, differ),
                     )
                 )
             sections += [
@@ -72,16 +74,16 @@ class SegmentationView(TaskView):
         return sections
 
     def knockout(self, run: FamilyRun, intact: ModelOutput, knocked: ModelOutput, setting: str) -> list[Section]:
-        task, shown = task_of(run, SegmentationTask), display_image(run)
+        task, display = task_of(run, SegmentationTask), display_image(run)
         k = len(task.class_names)
         differ, share = disagreement(knocked.prediction.mask, intact.prediction.mask)
         effect = task.knockout_effect(intact.prediction, knocked.prediction)
         return [
             Pictures(
                 (
-                    (f"{intact.label}, intact", raster.mask_overlay(shown, intact.prediction.mask, k)),
-                    (f"{intact.label}, {setting}", raster.mask_overlay(shown, knocked.prediction.mask, k)),
-                    (f"changed: {100 * share:.2f} % of pixels", raster.highlight(shown, differ)),
+                    (f"{intact.label}, intact", raster.mask_overlay(display, intact.prediction.mask, k)),
+                    (f"{intact.label}, {setting}", raster.mask_overlay(display, knocked.prediction.mask, k)),
+                    (f"changed: {100 * share:.2f} % of pixels", raster.highlight(display, differ)),
                 )
             ),
             Metrics(
@@ -95,16 +97,19 @@ class SegmentationView(TaskView):
         return rgb.astype(np.float32) / 255.0
 
     def figures(self, run: FamilyRun, variant: str) -> list[FigureMaker]:
-        shown, names = display_image(run), list(run.family.class_names)
+        display, names = display_image(run), list(run.family.class_names)
         masks = [(o.label, o.prediction.mask) for o in run.outputs.values()]
-        makers: list[FigureMaker] = [("outputs side by side", lambda: side_by_side_figure(shown, masks, names))]
+        makers: list[FigureMaker] = [("outputs side by side", lambda: side_by_side_figure(display, masks, names))]
         reference, chosen = run.outputs[run.reference], run.outputs[variant]
         if variant != run.reference:
             makers.append(
                 (
                     f"difference from the {reference.label}",
                     lambda: difference_map_figure(
-                        shown, reference.prediction.mask, chosen.prediction.mask, labels=(reference.label, chosen.label)
+                        display,
+                        reference.prediction.mask,
+                        chosen.prediction.mask,
+                        labels=(reference.label, chosen.label),
                     ),
                 )
             )
