@@ -3,12 +3,12 @@
 How it stays correct when one cached model serves many people at once:
 
 - Hooks are registered for this call only and removed in ``finally``, also when the forward pass raises.
-- Each hook belongs to one :class:`_Session` and acts only when that session is the one active in the *current*
-  context (a ``ContextVar``). Another thread's forward pass on the same module also runs our hooks, but they see
-  their own session there and do nothing: no recording, no knock-out.
+- Each hook belongs to one :class:`CaptureSession` and acts only when a call of that session is the one active in
+  the *current* context (a ``ContextVar``). Another thread's forward pass on the same module also runs our hooks,
+  but they see their own call there and do nothing: no recording, no knock-out.
 - Recorded gates are ``detach().clone()`` copies, so in-place operations after a block cannot change them.
-- Each block is checked: its output must equal its input recombined with the captured gates (sum or max for scSE,
-  (x·w)·q for CBAM, product for cSE/sSE), and every captured gate (unless knocked out) must lie in [0, 1]. A block
+- Each block is checked: its output must equal its input recombined with the captured gates by one of its
+  reader's joins (:mod:`.readers`: sum or max for scSE, (x·w)·q for CBAM, product for cSE/sSE), and every captured gate (unless knocked out) must lie in [0, 1]. A block
   that fails the check is reported "not readable", never shown. The output check runs on a block's first call for
   each feature-map shape and knock-out setting of a model object; the join found is cached with the model's plan
   (the block's code and weights' shapes cannot change without the plan being redone), which keeps capture within a
@@ -23,17 +23,18 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
 from torch import nn
 
 from scse_viz.capture.discovery import BlockPlan, GateBranch, plan_blocks
-from scse_viz.capture.records import BlockRecord, BranchName, CaptureResult
+from scse_viz.capture.readers import BlockReader, Layout, ScseReader
+from scse_viz.capture.records import BlockRecord, BranchName, CaptureResult, Join
 from scse_viz.errors import CaptureError
 
-_active_session: contextvars.ContextVar[_Session | None] = contextvars.ContextVar("scse_capture", default=None)
+_active_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("scse_capture", default=None)
 
 
 @dataclass(frozen=True)
@@ -62,20 +63,23 @@ class _Frame:
     spatial: torch.Tensor | None = None
 
 
-class _Session:
+class _Call:
+    """What one captured forward pass saw: the gates of each block's call under way, the records, kept inputs."""
+
     def __init__(
         self,
-        plans: list[BlockPlan],
+        session: CaptureSession,
         knockouts: Sequence[Knockout],
         input_size: tuple[int, int],
-        verified: dict[tuple, str],
     ) -> None:
-        self.plans = plans
-        self.verified = verified  # (block, feature shape, knock-outs) -> join, shared by captures of one model
+        self.session = session
         self.knockouts = knockouts
         self.input_size = input_size
+        plans = session.plans
+        self.verified = session.verified  # (block, feature shape, knock-outs) -> join, shared by captures of a model
         self.pending: dict[str, _Frame] = {p.info.name: _Frame() for p in plans}  # gates of the call under way
         self.records: dict[str, list[BlockRecord]] = {p.info.name: [] for p in plans}
+        self.inputs: dict[str, list[torch.Tensor]] = {name: [] for name in session.kept}
 
     def knockout_for(self, name: str, branch: str) -> Knockout | None:
         matches = [k for k in self.knockouts if k.branch == branch and k.applies_to(name)]
@@ -84,6 +88,12 @@ class _Session:
     def knockout_value(self, name: str, branch: str) -> float | None:
         knockout = self.knockout_for(name, branch)
         return None if knockout is None else knockout.value
+
+
+def _current(session: CaptureSession) -> _Call | None:
+    """This session's call running in the current context, or None (another session's, or no capture at all)."""
+    call = _active_call.get()
+    return call if call is not None and call.session is session else None
 
 
 # Eval mode for the duration of captures, restored when the last concurrent capture of a model ends.
@@ -117,40 +127,53 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
                 del _mode_users[model]
 
 
-def _gate_hook(session: _Session, plan: BlockPlan, branch: GateBranch, role: str):
+def _gate_hook(session: CaptureSession, plan: BlockPlan, branch: GateBranch, role: str):
     name = plan.info.name
 
     def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
-        if _active_session.get() is not session:
+        call = _current(session)
+        if call is None:
             return None
         gate = torch.sigmoid(output) if branch.recomputed else output
         replacement = None
-        knockout = session.knockout_for(name, "cse" if role == "channel" else "sse")
+        knockout = call.knockout_for(name, "cse" if role == "channel" else "sse")
         if knockout is not None and knockout.channels is None:
             replacement = gate = torch.full_like(output, knockout.value)
         elif knockout is not None:  # some channels only: N×C×1×1 gate, those channels set
             replacement = gate = output.clone()
             replacement[:, list(knockout.channels)] = knockout.value
-        setattr(session.pending[name], role, gate.detach().clone())
+        setattr(call.pending[name], role, gate.detach().clone())
         return replacement
 
     return hook
 
 
-def _block_hook(session: _Session, plan: BlockPlan):
+def _block_hook(session: CaptureSession, plan: BlockPlan):
     name = plan.info.name
 
     def hook(module: nn.Module, args: tuple, output: Any) -> None:
-        if _active_session.get() is not session:
+        call = _current(session)
+        if call is None:
             return
-        frame, session.pending[name] = session.pending[name], _Frame()
-        record = _read_call(session, plan, frame, args[0] if args else None, output)
-        session.records[name].append(record)
+        frame, call.pending[name] = call.pending[name], _Frame()
+        record = _read_call(call, plan, frame, args[0] if args else None, output)
+        call.records[name].append(record)
 
     return hook
 
 
-def _read_call(session: _Session, plan: BlockPlan, frame: _Frame, x: Any, output: Any) -> BlockRecord:
+def _input_hook(session: CaptureSession, name: str):
+    """Keeps a copy of the feature map entering block ``name`` (a pre-hook: before the block can change it)."""
+
+    def hook(module: nn.Module, args: tuple) -> None:
+        call = _current(session)
+        if call is not None and args and isinstance(args[0], torch.Tensor):
+            call.inputs[name].append(args[0].detach().clone())
+
+    return hook
+
+
+def _read_call(session: _Call, plan: BlockPlan, frame: _Frame, x: Any, output: Any) -> BlockRecord:
     """Turn one block call's hooked tensors into a checked record."""
     info = plan.info
     record = BlockRecord(info=info, call=len(session.records[info.name]), ran=True)
@@ -187,10 +210,10 @@ def _read_call(session: _Session, plan: BlockPlan, frame: _Frame, x: Any, output
     key = (info.name, tuple(x.shape[1:]), tuple(sorted(record.knocked_out.items())))
     join = None if recomputed else session.verified.get(key)
     if join is None:
-        join = _identify_join(x, output, gate_w, gate_q, info.kind)
+        join = _identify_join(x, output, gate_w, gate_q, plan.reader)
         if join is None:
             why = "its output could not be rebuilt from its input and the captured gates"
-            if _adds_input_back(x, output, gate_w, gate_q, info.kind):
+            if _adds_input_back(x, output, gate_w, gate_q, plan.reader):
                 why += " (it adds its input back: its output is the gated map plus x)"
             elif recomputed:
                 why += (
@@ -225,12 +248,13 @@ _CHECK_GRID = 16  # positions per axis at which a block's output is rebuilt from
 
 
 def _identify_join(
-    x: torch.Tensor, output: torch.Tensor, gate_w: torch.Tensor | None, gate_q: torch.Tensor | None, kind: str = "scse"
-) -> str | None:
-    """Which recombination of x with the gates reproduces the block's output, or None.
-
-    cSE/sSE: x·w or x·q ("scale"); scSE: x·w + x·q ("sum") or max(x·w, x·q) ("max");
-    CBAM: (x·w)·q ("sequential").
+    x: torch.Tensor,
+    output: torch.Tensor,
+    gate_w: torch.Tensor | None,
+    gate_q: torch.Tensor | None,
+    reader: type[BlockReader] = ScseReader,
+) -> Join | None:
+    """Which of the reader's joins (:attr:`BlockReader.joins`) reproduces the block's output from x and the gates.
 
     The check rebuilds every image and channel on a grid of at most 16×16 positions spread over the whole map: a
     wrong gate or join fails at nearly every position, and the full-size check would cost 15 % of a U-Net forward.
@@ -247,17 +271,13 @@ def _identify_join(
         return t[:, :, rows, cols].float().cpu().numpy()
 
     xs, out = grid(x), grid(output)
+    q = None if gate_q is None else grid(gate_q.reshape(n, 1, h, w))
     scaled_w = None if gate_w is None else xs * gate_w.float().cpu().numpy().reshape(n, c, 1, 1)
-    scaled_q = None if gate_q is None else xs * grid(gate_q.reshape(n, 1, h, w))
-    if scaled_w is None or scaled_q is None:
-        candidates = {"scale": lambda: scaled_w if scaled_q is None else scaled_q}
-    elif kind == "cbam":
-        candidates = {"sequential": lambda: scaled_w * grid(gate_q.reshape(n, 1, h, w))}
-    else:
-        candidates = {"sum": lambda: scaled_w + scaled_q, "max": lambda: np.maximum(scaled_w, scaled_q)}
+    scaled_q = None if q is None else xs * q
+    joins = (Join.SCALE,) if scaled_w is None or scaled_q is None else reader.joins
     tolerance = None
-    for join, rebuild in candidates.items():
-        rebuilt = rebuild()
+    for join in joins:
+        rebuilt = reader.rebuild(join, scaled_w, scaled_q, q)
         if np.array_equal(rebuilt, out):  # the usual case: the block did these very operations
             return join
         tolerance = tolerance or 1e-6 + 1e-5 * float(np.abs(xs).max())
@@ -267,20 +287,20 @@ def _identify_join(
 
 
 def _adds_input_back(
-    x: torch.Tensor, output: Any, gate_w: torch.Tensor | None, gate_q: torch.Tensor | None, kind: str
+    x: torch.Tensor, output: Any, gate_w: torch.Tensor | None, gate_q: torch.Tensor | None, reader: type[BlockReader]
 ) -> bool:
     """Whether ``output - x`` is a join of x with the gates: a residual SE (MONAI's ``ResidualSELayer``). Only to
     explain a refusal; such a block is never shown."""
     if not isinstance(output, torch.Tensor) or output.shape != x.shape:
         return False
-    return _identify_join(x, output - x, gate_w, gate_q, kind) is not None
+    return _identify_join(x, output - x, gate_w, gate_q, reader) is not None
 
 
 @dataclass
 class _ModelPlan:
     signature: tuple[int, ...]  # ids of every module: a replaced or added layer changes it
     blocks: list[BlockPlan]
-    verified: dict[tuple, str]
+    verified: dict[tuple, Join]
 
 
 _plan_cache: weakref.WeakKeyDictionary[nn.Module, _ModelPlan] = weakref.WeakKeyDictionary()
@@ -314,40 +334,94 @@ def _check_knockouts(plans: list[BlockPlan], knockouts: Sequence[Knockout]) -> N
                 )
 
 
+class CaptureSession:
+    """Capture's hooks on one model for the length of a ``with`` block; each :meth:`run` is one captured pass.
+
+    Options: ``keep_inputs`` (True: every block; or block names) keeps a copy of the feature map entering each call
+    of those blocks (``CaptureResult.inputs``), taken by a pre-hook before the block runs; knock-outs are given per
+    call to :meth:`run`. Hooks are registered on entry and removed on exit, also when a pass raises, and act only in
+    the context (thread) whose :meth:`run` is under way, so other requests sharing the cached model see nothing of
+    them. One session serves one request: do not share it between threads.
+    """
+
+    def __init__(self, model: nn.Module, keep_inputs: bool | Sequence[str] = False) -> None:
+        self.model = model
+        model_plan = _model_plan(model)
+        self.plans, self.verified = model_plan.blocks, model_plan.verified
+        names = [p.info.name for p in self.plans]
+        if keep_inputs is True:
+            kept = names
+        else:
+            kept = list(dict.fromkeys(keep_inputs or ()))
+            unknown = [name for name in kept if name not in names]
+            if unknown:
+                raise CaptureError(f"there is no attention block named {unknown[0]!r} in this model")
+        self.kept = kept
+        self._handles: list | None = None
+
+    def __enter__(self) -> Self:
+        if self._handles is not None:
+            raise CaptureError("this capture session is already open")
+        self._handles = []
+        try:
+            for plan in self.plans:
+                if plan.info.name in self.kept:
+                    self._handles.append(plan.module.register_forward_pre_hook(_input_hook(self, plan.info.name)))
+                self._handles.append(plan.module.register_forward_hook(_block_hook(self, plan)))
+                if not plan.info.readable:
+                    continue
+                layout = Layout(plan.channel, plan.spatial)
+                for role, branch in plan.reader.hooks(layout):
+                    hook = _gate_hook(self, plan, branch, role)
+                    self._handles.append(branch.gate_module.register_forward_hook(hook))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles or ():
+            handle.remove()
+        self._handles = None
+
+    def run(self, x: torch.Tensor, knockout: Knockout | Sequence[Knockout] | None = None) -> CaptureResult:
+        """One forward pass of the model on ``x`` in eval mode without gradients, every block's gates recorded.
+
+        The output is identical, bit for bit, to a plain forward pass unless ``knockout`` is given.
+        """
+        if self._handles is None:
+            raise CaptureError("open the capture session with `with` before running it")
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise CaptureError("the input must be an N×C×H×W tensor")
+        knockouts = [knockout] if isinstance(knockout, Knockout) else list(knockout or [])
+        _check_knockouts(self.plans, knockouts)
+        call = _Call(self, knockouts, (x.shape[-2], x.shape[-1]))
+        token = _active_call.set(call)
+        try:
+            with _eval_mode(self.model), torch.no_grad():
+                output = self.model(x)
+        finally:
+            _active_call.reset(token)
+        records = []
+        for plan in self.plans:
+            calls = call.records[plan.info.name]
+            records.extend(calls or [_did_not_run(plan)])
+        return CaptureResult(output=_detach(output), input_size=call.input_size, records=records, inputs=call.inputs)
+
+
 def capture_attention(
     model: nn.Module, x: torch.Tensor, knockout: Knockout | Sequence[Knockout] | None = None
 ) -> CaptureResult:
     """Run ``model(x)`` once in eval mode without gradients and record every attention block's gates.
 
     Returns the model's output (identical, bit for bit, to a plain forward pass unless ``knockout`` is given) and one
-    record per block call; blocks that did not run get one record with ``ran=False``.
+    record per block call; blocks that did not run get one record with ``ran=False``. One :class:`CaptureSession`
+    opened for this pass alone.
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         raise CaptureError("the input must be an N×C×H×W tensor")
-    knockouts = [knockout] if isinstance(knockout, Knockout) else list(knockout or [])
-    model_plan = _model_plan(model)
-    plans = model_plan.blocks
-    _check_knockouts(plans, knockouts)
-    session = _Session(plans, knockouts, (x.shape[-2], x.shape[-1]), model_plan.verified)
-    handles = []
-    token = _active_session.set(session)
-    try:
-        for plan in plans:
-            handles.append(plan.module.register_forward_hook(_block_hook(session, plan)))
-            for role, branch in (("channel", plan.channel), ("spatial", plan.spatial)):
-                if branch is not None and plan.info.readable:
-                    handles.append(branch.gate_module.register_forward_hook(_gate_hook(session, plan, branch, role)))
-        with _eval_mode(model), torch.no_grad():
-            output = model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-        _active_session.reset(token)
-    records = []
-    for plan in plans:
-        calls = session.records[plan.info.name]
-        records.extend(calls or [_did_not_run(plan)])
-    return CaptureResult(output=_detach(output), input_size=session.input_size, records=records)
+    with CaptureSession(model) as session:
+        return session.run(x, knockout)
 
 
 def _did_not_run(plan: BlockPlan) -> BlockRecord:

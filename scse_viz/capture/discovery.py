@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scse_viz.capture.readers import READERS, BlockReader, Layout, NotReadableReader
 from scse_viz.capture.records import BlockInfo
 
 _NEUTRAL_LEAVES = (
@@ -73,6 +74,10 @@ class GateBranch:
     function: str = _SIGMOID  # what the gate layer computes ("sigmoid", "hard sigmoid"), for people
     layout: str = ""  # the branch's layers for people, read from the weights
     reason: str = ""  # why the branch cannot be read ("" when it can)
+    # Its layers by role, in registration order (for a walk-through of the block, which recomputes them):
+    projections: tuple[nn.Module, ...] = ()  # linear maps; of a C→h→C channel branch, first and second in that order
+    others: tuple[nn.Module, ...] = ()  # parameter-free layers that are not the gate layer (activations, pooling)
+    norms: tuple[nn.Module, ...] = ()  # BatchNorms (CBAM's spatial branch, ReXNet's SE bottleneck)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class BlockPlan:
     module: nn.Module
     channel: GateBranch | None
     spatial: GateBranch | None
+    reader: type[BlockReader]  # the layout: where to hook, which joins to verify, the walk-through's steps
 
 
 def _has_own_state(module: nn.Module) -> bool:
@@ -163,7 +169,7 @@ def _activation_after(module: nn.Module, last: nn.Module) -> nn.Module | None:
 
 def analyse_branch(module: nn.Module, cache: dict[int, str | None] | None = None) -> GateBranch | None:
     """Return the branch ``module`` forms, or None if it is not made of gate layers alone."""
-    projections, conv1ds, spatial_convs, norms = [], [], [], []
+    projections, conv1ds, spatial_convs, norms, others = [], [], [], [], []
     gate, function = None, None  # the gate layer after the last projection (one before it produces no gate)
     for leaf in _leaves(module):
         sizes = _projection_sizes(leaf)
@@ -173,8 +179,8 @@ def analyse_branch(module: nn.Module, cache: dict[int, str | None] | None = None
             conv1ds.append((leaf, None))
         elif _is_pooled_spatial_conv(leaf):
             spatial_convs.append((leaf, None))
-        elif isinstance(leaf, nn.BatchNorm2d) and leaf.num_features == 1:
-            norms.append(leaf)  # only CBAM's spatial branch may have one (checked below)
+        elif isinstance(leaf, nn.BatchNorm2d):
+            norms.append(leaf)  # CBAM's spatial branch (1 feature) or an SE bottleneck (ReXNet): checked below
             continue
         elif (fn := gate_function(leaf, cache)) is not None:
             if gate is not None or not (projections or conv1ds or spatial_convs):
@@ -184,10 +190,16 @@ def analyse_branch(module: nn.Module, cache: dict[int, str | None] | None = None
         elif _has_own_state(leaf) or any(True for _ in leaf.children()):
             return None  # other weights: not a gate branch
         else:
-            continue  # activations, pooling, reshaping: parameter-free layers that are not gate layers
+            others.append(leaf)  # activations, pooling, reshaping: parameter-free layers that are not gate layers
+            continue
         gate, function = None, None
     kinds = sum(bool(group) for group in (projections, conv1ds, spatial_convs))
-    if kinds != 1 or (norms and not spatial_convs):
+
+    def layers(branch: GateBranch) -> GateBranch:
+        linear = tuple(leaf for leaf, _ in projections + conv1ds + spatial_convs)
+        return replace(branch, projections=linear, others=tuple(others), norms=tuple(norms))
+
+    if kinds != 1 or (norms and conv1ds) or any(n.num_features != 1 for n in norms if spatial_convs):
         return None
     shown = function if gate is not None else _RECOMPUTED
 
@@ -202,7 +214,7 @@ def analyse_branch(module: nn.Module, cache: dict[int, str | None] | None = None
             f"channel: 1-D conv across the pooled channels ({taps}) → {shown}; C is not fixed by the weights "
             f"and is read from the input at run time"
         )
-        return GateBranch("channel", None, None, gate or convs[-1], gate is None, shown, layout)
+        return layers(GateBranch("channel", None, None, gate or convs[-1], gate is None, shown, layout))
 
     if spatial_convs:  # CBAM's spatial attention: its pooled maps are made inside forward, so a gate layer is needed
         if len(spatial_convs) != 1 or len(norms) > 1 or gate is None:
@@ -211,8 +223,12 @@ def analyse_branch(module: nn.Module, cache: dict[int, str | None] | None = None
         kh, kw = conv.weight.shape[-2:]
         norm = " → BatchNorm" if norms else ""
         layout = f"spatial: {kh}×{kw} conv on {conv.in_channels} channel-pooled map(s) → 1{norm} → {function}"
-        return GateBranch("spatial-pooled", None, None, gate, False, function, layout)
+        return layers(GateBranch("spatial-pooled", None, None, gate, False, function, layout))
 
+    if norms and (
+        gate is None or len(projections) != 2 or len(norms) != 1 or norms[0].num_features != projections[0][1][1]
+    ):
+        return None  # only ReXNet's SE (C→h, BatchNorm(h), act, h→C, gate layer): a BatchNorm needs a gate layer
     last = projections[-1][0]
     reason = ""
     if gate is None and (activation := _activation_after(module, last)) is not None:
@@ -226,16 +242,17 @@ def analyse_branch(module: nn.Module, cache: dict[int, str | None] | None = None
         (_, (c_in, hidden)), (last, (h_in, c_out)) = projections
         if c_in != c_out or h_in != hidden or hidden > c_in:
             return None
-        layout = f"channel: {c_in}→{hidden}→{c_in} projections → {shown}"
-        return GateBranch("channel", c_in, hidden, gate or last, gate is None, shown, layout, reason)
+        norm = " (BatchNorm in the bottleneck)" if norms else ""
+        layout = f"channel: {c_in}→{hidden}→{c_in} projections{norm} → {shown}"
+        return layers(GateBranch("channel", c_in, hidden, gate or last, gate is None, shown, layout, reason))
     if len(projections) == 1 and isinstance(projections[0][0], nn.Conv2d):
         c_in, c_out = projections[0][1]
-        if c_out == 1 and c_in > 1:
+        if c_out == 1:  # C = 1 too (a one-channel scSE, as on the teaching page): one map either way
             layout = f"spatial: {c_in}→1 1×1 conv → {shown}"
-            return GateBranch("spatial", c_in, None, gate_module, gate is None, shown, layout, reason)
+            return layers(GateBranch("spatial", c_in, None, gate_module, gate is None, shown, layout, reason))
         if c_out == c_in and c_in > 1 and gate is not None:
             layout = f"one {c_in}→{c_in} 1×1 conv (no bottleneck) → {function}"
-            return GateBranch("spatial-multi", c_in, None, gate, False, function, layout)
+            return layers(GateBranch("spatial-multi", c_in, None, gate, False, function, layout))
     return None
 
 
@@ -283,61 +300,66 @@ def _functions(*branches: GateBranch | None) -> str:
 
 
 def plan_block(name: str, module: nn.Module, cache: dict[int, str | None] | None = None) -> BlockPlan | None:
-    """Return how to read ``module`` if it is an attention block (readable or not), else None."""
+    """Return how to read ``module`` if it is an attention block (readable or not), else None.
+
+    The module's branches are found here by structure (itself one branch, or one branch per child); which layout
+    they form is decided by the first reader of :data:`~scse_viz.capture.readers.READERS` that recognises them.
+    """
     if _is_plain_sequential(module) or not any(True for _ in module.children()):
         return None
-    implementation = _implementation(module)
-
-    def block(kind: str, channel: GateBranch | None, spatial: GateBranch | None, reason: str = "") -> BlockPlan:
-        reason = reason or next((b.reason for b in (channel, spatial) if b is not None and b.reason), "")
-        channels = next((b.channels for b in (channel, spatial) if b is not None and b.channels is not None), None)
-        hidden = channel.hidden if channel else None
-        layout = "; ".join(b.layout for b in (channel, spatial) if b is not None)
-        info = BlockInfo(
-            name,
-            kind,
-            implementation,
-            channels,
-            hidden,
-            readable=not reason,
-            reason=reason,
-            gate_function=_functions(channel, spatial),
-            layout=layout,
-        )
-        return BlockPlan(info, module, channel, spatial)
-
-    multi_map = "its spatial branch makes one map per channel, not one N×H×W map"
     itself = analyse_branch(module, cache)
-    if itself is not None:  # the module is one whole branch whose forward multiplies: cSE or sSE
-        if itself.role == "channel":
-            return block("cse", itself, None)
-        if itself.role == "spatial-multi":
-            # One C→C projection and a gate layer, applied to x by the module itself: timm's EffectiveSEModule
-            # (applied to the pooled x: one weight per channel). The same layers applied to x itself would give one
-            # weight per channel *and* pixel; capture checks the gate's size on every call and refuses that.
-            layout = f"channel: {itself.layout}"
-            return block("cse", replace(itself, role="channel", layout=layout), None)
-        return block("sse", None, itself)
+    children: list[GateBranch] = []
+    if itself is None:
+        branches = [(child, analyse_branch(child, cache)) for child in module.children()]
+        if any(b is None and _has_parameters(child) for child, b in branches):
+            return None  # other layers with weights: a larger module that contains blocks, not a block
+        children = [b for _, b in branches if b is not None]
+    for reader in READERS:
+        layout = reader.recognise(itself, children)
+        if layout is not None:
+            return _plan(name, module, reader, layout)
+    return None
 
-    branches = [(child, analyse_branch(child, cache)) for child in module.children()]
-    if any(b is None and _has_parameters(child) for child, b in branches):
-        return None  # other layers with weights: a larger module that contains blocks, not a block
-    found = [b for _, b in branches if b is not None]
-    channel = next((b for b in found if b.role == "channel"), None)
-    spatial = next((b for b in found if b.role != "channel"), None)
-    if len(found) != 2 or channel is None or spatial is None:
-        return None
-    if spatial.role == "spatial-multi":
-        return block("scse", channel, spatial, multi_map)
-    if spatial.role == "spatial-pooled":  # CBAM: its spatial gate is made from the channel-gated map
-        return block("cbam", channel, spatial)
-    if channel.channels is not None and spatial.channels != channel.channels:
-        return block("scse", channel, spatial, "its two branches see different channel counts")
-    return block("scse", channel, spatial)
+
+def _plan(name: str, module: nn.Module, reader: type[BlockReader], layout: Layout) -> BlockPlan:
+    channel, spatial = layout.channel, layout.spatial
+    found = [b for b in (channel, spatial) if b is not None]
+    info = BlockInfo(
+        name,
+        reader.kind,
+        _implementation(module),
+        next((b.channels for b in found if b.channels is not None), None),
+        channel.hidden if channel else None,
+        readable=not layout.reason,
+        reason=layout.reason,
+        gate_function=_functions(channel, spatial),
+        layout="; ".join(b.layout for b in found),
+    )
+    return BlockPlan(info, module, channel, spatial, reader)
+
+
+def _listed(name: str, module: nn.Module) -> BlockPlan:
+    """An attention-like module no reader reads: listed with its reason, never hooked."""
+    reason = NotReadableReader.reason(module)
+    info = BlockInfo(
+        name,
+        NotReadableReader.kind,
+        _implementation(module),
+        None,
+        None,
+        readable=False,
+        reason=reason,
+        gate_function="",
+        layout="",
+    )
+    return BlockPlan(info, module, None, None, NotReadableReader)
 
 
 def plan_blocks(model: nn.Module) -> list[BlockPlan]:
-    """Every attention block of ``model``, outermost first; a block's own subtree is not searched again."""
+    """Every attention block of ``model``, outermost first; a block's own subtree is not searched again.
+
+    An attention-like module that no reader reads and that holds no readable block is listed as not readable.
+    """
     plans: list[BlockPlan] = []
     cache: dict[int, str | None] = {}  # gate layer probes, once per module (the model is alive throughout)
 
@@ -346,8 +368,13 @@ def plan_blocks(model: nn.Module) -> list[BlockPlan]:
         if plan is not None:
             plans.append(plan)
             return
+        start = len(plans)
         for child_name, child in module.named_children():
             visit(f"{prefix}.{child_name}" if prefix else child_name, child)
+        inside = plans[start:]
+        if prefix and NotReadableReader.attention_like(module) and all(p.reader is NotReadableReader for p in inside):
+            del plans[start:]  # nothing readable inside: list the outermost attention-like module, not its parts
+            plans.append(_listed(prefix, module))
 
     visit("", model)
     return plans

@@ -3,12 +3,51 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 import numpy as np
 
-Kind = Literal["cse", "sse", "scse", "cbam"]  # cbam: channel gate, then spatial gate on the channel-gated map
+# cbam: channel gate, then spatial gate on the channel-gated map; other: attention-like, listed as not readable
+Kind = Literal["cse", "sse", "scse", "cbam", "other"]
 BranchName = Literal["cse", "sse"]  # which gate a knock-out replaces
+
+
+class Join(StrEnum):
+    """How a block combined its input x with its gates, as verified against the block's own output.
+
+    A ``StrEnum``: ``Join.SUM == "sum"``, so code that still compares the old strings keeps working, while pages ask
+    the join what it means (``has_gain``, ``formula``) instead of branching on its name.
+    """
+
+    SUM = "sum"  # x·w + x·q (the seed's scSE)
+    MAX = "max"  # max(x·w, x·q) (the authors' public code)
+    SEQUENTIAL = "sequential"  # (x·w)·q, q computed from x·w (CBAM)
+    SCALE = "scale"  # x·w or x·q: one gate (cSE, sSE, SE, ECA, ESE)
+
+    @property
+    def has_gain(self) -> bool:
+        """Whether the output is one gain per element times x that adds the two gates, g = w_c + q_ij in (0, 2)
+        (1: left as it was). Only the sum has it; max picks a branch per element, CBAM's q depends on x·w."""
+        return self is Join.SUM
+
+    @property
+    def formula(self) -> str:
+        """The join as people read it (plain text)."""
+        return _JOIN_FORMULAS[self]
+
+    @property
+    def gates(self) -> int:
+        """How many gates the join combines (1 for a single-gate block, 2 otherwise)."""
+        return 1 if self is Join.SCALE else 2
+
+
+_JOIN_FORMULAS = {
+    Join.SUM: "x·w + x·q",
+    Join.MAX: "max(x·w, x·q)",
+    Join.SEQUENTIAL: "(x·w)·q, with q computed from x·w",
+    Join.SCALE: "x·gate",
+}
 
 
 @dataclass(frozen=True)
@@ -47,11 +86,14 @@ class BlockRecord:
     spatial_gate: np.ndarray | None = None  # N×H×W, the sSE gate q
     feature_size: tuple[int, int] | None = None  # (H, W) of the block's input feature map
     stride: tuple[float, float] | None = None  # input size / feature size, per axis
-    join: str | None = None  # how the block combined its gates with x: "sum" (x·w + x·q), "max" (max(x·w, x·q)),
-    # "sequential" ((x·w)·q, CBAM: q is computed from x·w), or "scale" for a single gate (x·w or x·q)
+    join: Join | None = None  # how the block combined its gates with x (a plain string given here becomes a Join)
     knocked_out: dict[str, float] = field(default_factory=dict)  # branch -> constant that replaced its gate
     readable: bool = True
     reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.join is not None and not isinstance(self.join, Join):
+            self.join = Join(self.join)
 
     @property
     def name(self) -> str:
@@ -81,6 +123,8 @@ class CaptureResult:
     output: Any  # exactly what the model returned (detached)
     input_size: tuple[int, int]  # (H, W) of the input tensor
     records: list[BlockRecord]
+    # block name -> the feature map entering each of its calls (tensor copies), for blocks a session was asked to keep
+    inputs: dict[str, list[Any]] = field(default_factory=dict)
 
     def shown(self) -> list[BlockRecord]:
         """Records that have gates to show: the block ran and its gates were read and verified."""

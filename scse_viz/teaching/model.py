@@ -1,17 +1,13 @@
 """A block of a real network walked through on the feature map that network fed it, checked against capture.
 
-The feature map entering a block is taken by a forward pre-hook during one :func:`~scse_viz.capture_attention`
-pass, so the walk-through and capture's record come from the same forward pass of the same model. The hook follows
-capture's own rule for models shared by several sessions (Streamlit caches one model for everybody): it is
-registered for this call only, removed in ``finally``, and acts only when this call's collector is the one active
-in the current context (a ``ContextVar``), so another thread's forward pass through the same module runs the hook
-but records nothing. Capture does not expose the block inputs, hence this one extra hook; a private copy of the model
-would also be safe but would copy every weight per request and lose capture's per-model cache of checked joins.
+The feature map entering a block is kept by the same :class:`~scse_viz.capture.CaptureSession` pass that records the
+block's gates (``keep_inputs``), so the walk-through and capture's record come from one forward pass of one model,
+under capture's own rules for models shared by several sessions (hooks for this call only, acting only in this
+call's context).
 """
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,29 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from scse_viz.capture import BlockInfo, BlockRecord, CaptureResult, capture_attention, find_attention_blocks
+from scse_viz.capture import BlockInfo, BlockRecord, CaptureResult, CaptureSession, find_attention_blocks
 from scse_viz.errors import UnsupportedBlockError
 from scse_viz.teaching.walk import GATE_TOLERANCE, WalkThrough, can_walk_through, gate_differences, walk_through
-
-
-class _Collector:
-    """The feature maps entering the wanted blocks during one call: block name -> one tensor per block call."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.inputs: dict[str, list[torch.Tensor]] = {name: [] for name in names}
-
-
-_active_collector: contextvars.ContextVar[_Collector | None] = contextvars.ContextVar(
-    "scse_teaching_inputs", default=None
-)
-
-
-def _input_hook(collector: _Collector, name: str):
-    def hook(module: nn.Module, args: tuple) -> None:
-        if _active_collector.get() is collector and args and isinstance(args[0], torch.Tensor):
-            collector.inputs[name].append(args[0].detach().clone())  # a copy: later in-place ops cannot change it
-
-    return hook
 
 
 def teaching_blocks(model: nn.Module) -> list[BlockInfo]:
@@ -70,18 +46,9 @@ def capture_with_inputs(
     """
     blocks = list(dict.fromkeys(blocks))
     _check_names(model, blocks)
-    collector = _Collector(blocks)
-    handles = []
-    token = _active_collector.set(collector)
-    try:
-        for name in blocks:
-            handles.append(model.get_submodule(name).register_forward_pre_hook(_input_hook(collector, name)))
-        result = capture_attention(model, x)
-    finally:
-        for handle in handles:
-            handle.remove()
-        _active_collector.reset(token)
-    return result, collector.inputs
+    with CaptureSession(model, keep_inputs=blocks) as session:
+        result = session.run(x)
+    return result, result.inputs
 
 
 def block_input(model: nn.Module, x: torch.Tensor, block: str, call: int = 0) -> torch.Tensor:

@@ -64,6 +64,7 @@ class WalkThrough:
 
     kind: str  # "cse", "sse" or "scse"
     x: np.ndarray  # C×H×W
+    steps: tuple[str, ...] = ()  # the steps the page walks through (keys of STEP_FORMULAS), from the block's reader
     activation: str = "ReLU"  # the excitation's activation (an SE block of timm or torchvision may use SiLU)
     gate: str = "sigmoid"  # the channel gate's function ("hard sigmoid" in MobileNetV3's SE)
     squeeze: np.ndarray | None = None
@@ -118,95 +119,85 @@ def conv_matrix(conv: nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor]:
     return weight, bias
 
 
-def _channel_branch(block: nn.Module) -> tuple[nn.Conv2d, nn.Conv2d] | None:
-    branch = getattr(block, "cSE", None)
-    if branch is None:
-        return None
-    layers = list(branch.children()) if isinstance(branch, nn.Sequential) else []
+@dataclass(frozen=True)
+class _Steps:
+    """The layers a walk-through recomputes, taken from capture's plan of the block (no second recogniser)."""
+
+    kind: str  # "cse", "sse" or "scse": the reader's kind
+    steps: tuple[str, ...]  # the reader's walk-through steps
+    channel: tuple[nn.Conv2d, nn.Module, nn.Conv2d, nn.Module] | None  # first conv, activation, second conv, gate
+    spatial: nn.Conv2d | None
+
+
+_CHANNEL_LAYOUT = "GAP → 1×1 conv → activation → 1×1 conv → gate layer"
+_SCSE_CHANNEL_LAYOUT = "GAP → 1×1 conv → ReLU → 1×1 conv → sigmoid"
+
+
+def _channel_layers(branch, scse: bool) -> tuple[nn.Conv2d, nn.Module, nn.Conv2d, nn.Module]:
+    """First conv, activation, second conv and gate layer of a channel branch, or UnsupportedBlockError.
+
+    Inside an scSE block the page's formulas (ReLU, sigmoid; the gain w + q) are the only ones shown, so the branch
+    must be exactly the seed's; an SE block on its own may use its own activation and gate (timm, torchvision).
+    """
+    pooling = [m for m in branch.others if isinstance(m, (nn.AdaptiveAvgPool2d, nn.Identity))]
+    activations = [m for m in branch.others if m not in pooling]
+    convs = branch.projections
     ok = (
-        len(layers) == 5
-        and isinstance(layers[0], nn.AdaptiveAvgPool2d)
-        and layers[0].output_size in (1, (1, 1))
-        and is_pointwise_conv(layers[1])
-        and type(layers[2]) is nn.ReLU
-        and is_pointwise_conv(layers[3])
-        and isinstance(layers[4], nn.Sigmoid)
-        and layers[3].in_channels == layers[1].out_channels
-        and layers[3].out_channels == layers[1].in_channels
+        not branch.recomputed
+        and not branch.norms
+        and len(convs) == 2
+        and all(is_pointwise_conv(c) for c in convs)
+        and len(activations) == 1
+        and all(isinstance(m, nn.Identity) or m.output_size in (1, (1, 1)) for m in pooling)
     )
+    if ok and scse:
+        ok = type(activations[0]) is nn.ReLU and branch.function == "sigmoid"
     if not ok:
-        raise UnsupportedBlockError(
-            "this block's cSE branch is not GAP → 1×1 conv → ReLU → 1×1 conv → sigmoid; it cannot be walked through"
-        )
-    return layers[1], layers[3]
+        shown = _SCSE_CHANNEL_LAYOUT if scse else _CHANNEL_LAYOUT
+        raise UnsupportedBlockError(f"this block's cSE branch is not {shown}; it cannot be walked through")
+    return convs[0], activations[0], convs[1], branch.gate_module
 
 
-def _spatial_branch(block: nn.Module) -> nn.Conv2d | None:
-    branch = getattr(block, "sSE", None)
-    if branch is None:
-        return None
-    layers = list(branch.children()) if isinstance(branch, nn.Sequential) else []
+def _spatial_layer(branch) -> nn.Conv2d:
+    convs = branch.projections
     if not (
-        len(layers) == 2
-        and is_pointwise_conv(layers[0])
-        and layers[0].out_channels == 1
-        and isinstance(layers[1], nn.Sigmoid)
+        branch.role == "spatial"
+        and not branch.recomputed
+        and branch.function == "sigmoid"
+        and len(convs) == 1
+        and is_pointwise_conv(convs[0])
+        and convs[0].out_channels == 1
+        and not branch.others
+        and not branch.norms
     ):
         raise UnsupportedBlockError(
             "this block's sSE branch is not one 1×1 conv C→1 → sigmoid; it cannot be walked through"
         )
-    return layers[0]
+    return convs[0]
 
 
-def _se_layers(block: nn.Module) -> tuple[nn.Conv2d, nn.Module, nn.Conv2d, nn.Module] | None:
-    """An SE block that is its own channel branch (torchvision ``SqueezeExcitation``, timm ``SEModule``): besides
-    identities and the global average pool, its leaf layers are exactly two 1×1 convs C→C′ and C′→C, one
-    parameter-free activation and one gate layer (sigmoid or hard sigmoid, recognised by what it computes).
-    Registration order does not say the order they run in (torchvision registers both convs first), so the convs
-    are told apart by their shapes; the block's own output checks the result."""
-    from scse_viz.capture.discovery import gate_function
+def _steps(block: nn.Module) -> _Steps:
+    """What to recompute for ``block``, from capture's own plan of it: its reader says the kind and the steps."""
+    from scse_viz.capture.discovery import plan_block
 
-    leaves = [m for m in block.modules() if not any(True for _ in m.children())]
-    leaves = [
-        m
-        for m in leaves
-        if not isinstance(m, nn.Identity) and not (isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1)))
-    ]
-    convs = [m for m in leaves if is_pointwise_conv(m)]
-    gates = [m for m in leaves if m not in convs and gate_function(m) is not None]
-    others = [m for m in leaves if m not in convs and m not in gates]
-    if len(leaves) != 4 or len(convs) != 2 or len(gates) != 1 or len(others) != 1:
-        return None
-    first, second = convs
-    if first.in_channels != second.out_channels:  # registered the other way round
-        first, second = second, first
-    activation = others[0]
-    if not (
-        second.in_channels == first.out_channels
-        and second.out_channels == first.in_channels
-        and not any(True for _ in activation.parameters())
-    ):
-        return None
-    return first, activation, second, gates[0]
-
-
-def _branches(block: nn.Module) -> tuple[tuple[nn.Conv2d, nn.Conv2d] | None, nn.Conv2d | None]:
-    channel, spatial = _channel_branch(block), _spatial_branch(block)
-    if channel is None and spatial is None:
-        if _se_layers(block) is not None:
-            first, _, second, _ = _se_layers(block)  # type: ignore[misc]
-            return (first, second), None
+    plan = plan_block("block", block)
+    if plan is None or not plan.info.readable or (plan.channel is None and plan.spatial is None):
         raise UnsupportedBlockError("this module has neither a cSE nor an sSE branch")
+    if not plan.reader.steps:
+        raise UnsupportedBlockError(f"a {plan.reader.name} block cannot be walked through step by step")
+    scse = plan.channel is not None and plan.spatial is not None
+    channel = None if plan.channel is None else _channel_layers(plan.channel, scse)
+    spatial = None if plan.spatial is None else _spatial_layer(plan.spatial)
     if channel is not None and spatial is not None and channel[0].in_channels != spatial.in_channels:
         raise UnsupportedBlockError("this block's two branches expect different channel counts")
-    return channel, spatial
+    return _Steps(plan.info.kind, plan.reader.steps, channel, spatial)
 
 
 def can_walk_through(block: nn.Module) -> bool:
     """Whether :func:`walk_through` understands ``block``'s layout (our cSE/sSE/scSE children, smp's, or an SE
-    block that is its own channel branch, as in timm and torchvision), by structure."""
+    block that is its own channel branch, as in timm and torchvision), as capture's reader of the block says."""
     try:
-        _branches(block)
+        _steps(block)
     except UnsupportedBlockError:
         return False
     return True
@@ -226,27 +217,26 @@ def walk_through(block: nn.Module, x: torch.Tensor | np.ndarray) -> WalkThrough:
     if x.dim() != 3:
         raise UnsupportedBlockError(f"the feature map must be C×H×W (or 1×C×H×W), got shape {tuple(x.shape)}")
     x = x.detach().to("cpu", torch.float32)
-    channel, spatial = _branches(block)
+    plan = _steps(block)
+    channel, spatial = plan.channel, plan.spatial
     expected = channel[0].in_channels if channel is not None else spatial.in_channels
     if x.shape[0] != expected:
         raise UnsupportedBlockError(f"the block expects {expected} channels, the feature map has {x.shape[0]}")
-    kind = "scse" if channel is not None and spatial is not None else ("cse" if channel is not None else "sse")
-    se = _se_layers(block) if kind == "cse" and getattr(block, "cSE", None) is None else None
-    steps = WalkThrough(kind=kind, x=x.numpy().copy())
-    if se is not None:
+    steps = WalkThrough(kind=plan.kind, x=x.numpy().copy(), steps=plan.steps)
+    if channel is not None:
         from scse_viz.capture.discovery import gate_function
 
-        steps.activation, steps.gate = type(se[1]).__name__, str(gate_function(se[3]))
+        steps.activation, steps.gate = type(channel[1]).__name__, str(gate_function(channel[3]))
     with torch.no_grad():
         if channel is not None:
-            w1, b1 = conv_matrix(channel[0])
-            w2, b2 = conv_matrix(channel[1])
+            first, activation, second, gate = channel
+            w1, b1 = conv_matrix(first)
+            w2, b2 = conv_matrix(second)
             s = x.mean(dim=(1, 2))  # squeeze: global average pooling
             hidden_pre = w1 @ s + b1
-            # our layout: ReLU and sigmoid; an SE block's own activation and gate layers (stateless), run as they are
-            hidden = torch.clamp(hidden_pre, min=0.0) if se is None else se[1](hidden_pre.clone())
+            hidden = activation(hidden_pre.clone())  # the block's own parameter-free layers, run as they are
             logits = w2 @ hidden + b2
-            w = torch.sigmoid(logits) if se is None else se[3](logits.clone())
+            w = gate(logits.clone())
             cse_out = x * w[:, None, None]
             steps.squeeze, steps.w1, steps.b1, steps.hidden_pre, steps.hidden = (
                 t.numpy() for t in (s, w1, b1, hidden_pre, hidden)
@@ -260,7 +250,7 @@ def walk_through(block: nn.Module, x: torch.Tensor | np.ndarray) -> WalkThrough:
             q = torch.sigmoid(sse_logits)
             steps.sse_weights, steps.sse_bias = v[0].numpy(), float(b[0])
             steps.sse_logits, steps.q, steps.sse_out = sse_logits.numpy(), q.numpy(), (x * q[None]).numpy()
-        if kind == "scse":
+        if plan.kind == "scse":
             steps.scse_out = steps.cse_out + steps.sse_out
             steps.gain = steps.w[:, None, None] + steps.q[None]
         device = next(block.parameters()).device
