@@ -31,7 +31,7 @@ from scse_viz.ui.state import memo
 from scse_viz.ui.volume3d import TAB as VOLUME_TAB
 from scse_viz.ui.volume3d import default_tab as volume_default_tab
 from scse_viz.ui.volume3d import volume_tab as show_volume
-from scse_viz.views import view_for
+from scse_viz.views import notes, view_for
 
 st.set_page_config(page_title="Explore · scSE Lens", layout="wide")
 page_links()
@@ -88,6 +88,7 @@ def show_input() -> None:
 
 # ------------------------------------------------------------------------------------------------------ outputs
 def show_outputs() -> None:
+    show_sections(memo(("novelty-note", run.key), lambda: notes.novelty_sections(run)))
     show_sections(memo(("outputs-view", run.key), lambda: task_view.outputs(run)))
 
 
@@ -130,6 +131,7 @@ def show_attention() -> Attention:
             f"{record.feature_size[0]}×{record.feature_size[1]} (stride {record.stride[0]:g}), "
             f"branches joined by {record.join}"
         )
+        show_sections(notes.gate_notes(record, output.label))
         if record.channel_gate is not None:
             show_chart(
                 st, charts.channel_gate_chart(record.channel_gate[0], order, top_k or None, title="cSE channel gate w")

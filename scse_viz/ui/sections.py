@@ -10,7 +10,7 @@ import streamlit as st
 from scse_viz.render import raster
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.pictures import show_colorbar
-from scse_viz.views import Charts, Heading, Metrics, Pictures, Scale, Section, Table, Text
+from scse_viz.views import Charts, Heading, Metrics, Note, Pictures, Scale, Section, Table, Text
 
 
 def show_sections(sections: Sequence[Section], where: Any = st) -> None:
@@ -20,6 +20,8 @@ def show_sections(sections: Sequence[Section], where: Any = st) -> None:
             where.subheader(section.text)
         elif isinstance(section, Text):
             where.markdown(section.text, unsafe_allow_html=section.html)
+        elif isinstance(section, Note):
+            (where.warning if section.level == "warning" else where.info)(section.text)
         elif isinstance(section, Pictures):
             for column, (caption, rgb) in zip(where.columns(len(section.items)), section.items):
                 column.image(raster.enlarge(rgb), caption=caption)

@@ -5,13 +5,14 @@ pages show (``scse_viz.ui.sections``).
 """
 
 from scse_viz.views.base import TaskView, view_for
-from scse_viz.views.sections import Charts, FigureMaker, Heading, Metrics, Pictures, Scale, Section, Table, Text
+from scse_viz.views.sections import Charts, FigureMaker, Heading, Metrics, Note, Pictures, Scale, Section, Table, Text
 
 __all__ = [
     "Charts",
     "FigureMaker",
     "Heading",
     "Metrics",
+    "Note",
     "Pictures",
     "Scale",
     "Section",

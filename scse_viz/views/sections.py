@@ -27,6 +27,15 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A note that must not be missed (drawn as a coloured box): ``level`` "warning" for something that changes how
+    the results read, "info" for context."""
+
+    text: str  # Markdown
+    level: str = "info"
+
+
+@dataclass(frozen=True)
 class Pictures:
     """One picture per column: (caption, H×W×3 uint8)."""
 
@@ -62,5 +71,5 @@ class Metrics:
     items: tuple[tuple[str, str, str | None], ...]
 
 
-Section = Heading | Text | Pictures | Scale | Charts | Table | Metrics
+Section = Heading | Text | Note | Pictures | Scale | Charts | Table | Metrics
 FigureMaker = tuple[str, Callable[[], Figure]]  # (title, draws the figure when someone asks for it)
