@@ -36,11 +36,16 @@ def novelty_sections(run: FamilyRun) -> list[Section]:
     images, one line saying how unusual it is otherwise, and for a model without training data here, that."""
     statistics = statistics_of(run.family)
     if statistics is None:
+        why = (
+            "these models come without their training images"
+            if run.family.loader is not None
+            else "no statistics of these models' training images are shipped"
+        )
         return [
             Note(
-                "**How unusual this input is cannot be measured here**: these models come without their training "
-                "images, so nothing warns when an input is unlike what they learned from. Read the outputs and maps "
-                "as how the attention responds to this input, not as a reading of what it shows.",
+                f"**How unusual this input is cannot be measured here**: {why}, so nothing warns when an input is "
+                "unlike what they learned from. Read the outputs and maps as how the attention responds to this "
+                "input, not as a reading of what it shows.",
                 "info",
             )
         ]
