@@ -19,7 +19,7 @@ from scse_viz.ui.state import memo
 from scse_viz.ui.volume3d import TAB as VOLUME_TAB
 from scse_viz.ui.volume3d import default_tab as volume_default_tab
 from scse_viz.ui.volume3d import volume_tab as show_volume
-from scse_viz.views import attention, view_for
+from scse_viz.views import attention, notes, view_for
 
 st.set_page_config(page_title="Explore · scSE Lens", layout="wide")
 page_links()
@@ -75,6 +75,7 @@ def show_input() -> None:
 
 # ------------------------------------------------------------------------------------------------------ outputs
 def show_outputs() -> None:
+    show_sections(memo(("novelty-note", run.key), lambda: notes.novelty_sections(run)))
     show_sections(memo(("outputs-view", run.key), lambda: task_view.outputs(run)))
 
 
@@ -100,6 +101,7 @@ def show_attention() -> attention.AttentionChoice:
     alpha = links.slider(controls, "Opacity", 0.0, 1.0, 0.5, 0.05, key="att-alpha", param="alpha")
     choice = attention.AttentionChoice(variant, block, order, top_k, cmap, alpha)
     with view:
+        show_sections(notes.gate_notes(output.record(block), output.label))
         show_sections(memo(("attention-view", run.key, choice), lambda: attention.block_sections(run, choice)))
         channels = attention.gain_channels(output.record(block))
         if channels:

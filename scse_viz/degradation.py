@@ -18,6 +18,9 @@ from scse_viz.geometry import resize_nearest
 from scse_viz.tasks.restoration import RestorationTruth
 
 PAINTED, AS_IS = "painted", "already noisy"
+# The noise the app opens on (and the batch adds): one that varies across the picture, so the spatial gates have
+# something to find; with uniform noise every map's ρ with σ is undefined and the family's lesson stays hidden.
+FIRST_PATTERN = "half"
 PATTERN_TITLES: dict[str, str] = {
     "uniform": "uniform (the same σ everywhere)",
     "half": "half (one side clean)",
@@ -34,7 +37,7 @@ class NoiseSetting:
     """Noise of largest σ ``sigma`` (0–255 scale) in ``pattern``; ``painted`` (H×W in [0, 1]) scales σ per pixel
     for the painted pattern; ``seed`` fixes the random pattern's placement and the noise itself."""
 
-    pattern: str = "uniform"
+    pattern: str = FIRST_PATTERN
     sigma: float = 25.0
     seed: int = 0
     painted: np.ndarray | None = field(default=None, compare=False)
@@ -55,6 +58,7 @@ class AddedNoise:
 
     patterns: tuple[str, ...] = (*NOISE_PATTERNS, PAINTED, AS_IS)
     max_sigma: float = MAX_SIGMA * 255.0  # the slider's end: the largest σ the models were trained on
+    first_pattern: str = FIRST_PATTERN  # what the app opens on
     controls: str = "scse_viz.ui.noise"  # the streamlit module whose ``noise_controls`` offers the setting
 
 

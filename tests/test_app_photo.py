@@ -63,7 +63,7 @@ def test_the_first_sample_with_default_noise_shows_the_library_numbers():
     at = ran(page(PAGE, **{FAMILY: "photo"}))
     sample = samples.list_samples("photo")[0]
     clean = np.asarray(load_any(samples.sample_bytes(sample), sample.path.name).pixels)
-    assert_scores(at, expected_scores(clean, NoiseSetting("uniform", 25.0, 0)))
+    assert_scores(at, expected_scores(clean, NoiseSetting("half", 25.0, 0)))
     assert any("ρ(q, σ)" in d.value.columns for d in at.dataframe)  # the gate table is there
 
 
@@ -108,7 +108,7 @@ def test_a_colour_photo_under_fashion_offers_the_photo_family_and_carries_the_fi
     assert at.session_state[FAMILY] == "photo"
     assert any("carried over" in c.value for c in at.sidebar.caption)
     clean = np.asarray(load_any(data, "chelsea.png").pixels)
-    assert_scores(at, expected_scores(clean, NoiseSetting("uniform", 25.0, 0)))
+    assert_scores(at, expected_scores(clean, NoiseSetting("half", 25.0, 0)))
 
 
 def test_a_gray_scan_under_photo_gets_no_switch_offer_but_a_volume_does(tmp_path):
@@ -127,7 +127,7 @@ def test_a_gray_scan_under_photo_gets_no_switch_offer_but_a_volume_does(tmp_path
 
 
 def noisy_first_sample() -> torch.Tensor:
-    """The model input of the first sample with the sidebar's default noise (uniform σ = 25, seed 0)."""
+    """The model input of the first sample with the sidebar's default noise (half, σ = 25, seed 0)."""
     sample = samples.list_samples("photo")[0]
     clean = np.asarray(load_any(samples.sample_bytes(sample), sample.path.name).pixels)
     return PHOTO.prepare(degrade(clean, NoiseSetting())[0]).tensor

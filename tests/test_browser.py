@@ -398,7 +398,7 @@ def test_bring_your_own_model_in_chromium(browser, app_url: str, artifacts_dir: 
 
 
 def _photo_captions(clean) -> dict[str, str]:
-    """What the Outputs tab must caption each model's output with, computed here (uniform σ = 25, seed 0)."""
+    """What the Outputs tab must caption each model's output with, computed here (the noise the app opens on: half the picture, σ = 25, seed 0)."""
     import numpy as np
     import torch
 
@@ -407,7 +407,7 @@ def _photo_captions(clean) -> dict[str, str]:
     from scse_viz.metrics import psnr, ssim
 
     family = zoo.family("photo")
-    noisy, _ = degrade(clean, NoiseSetting("uniform", 25.0, 0))
+    noisy, _ = degrade(clean, NoiseSetting("half", 25.0, 0))
     prepared = family.prepare(noisy)
     captions = {"noisy": f"noisy input — PSNR {psnr(noisy, clean):.2f} dB"}
     for variant in family.variants:
@@ -446,7 +446,7 @@ def test_photo_denoising_in_chromium(browser, app_url: str, artifacts_dir: Path)
         for caption in _photo_captions(clean).values():
             assert page.get_by_text(caption, exact=True).count() == 1, caption
         page.screenshot(path=str(artifacts_dir / "browser-photo-outputs.png"), full_page=True)
-        uniform = float(re.search(r"noisy input — PSNR ([\d.]+) dB", page.content()).group(1))
+        opening = float(re.search(r"noisy input — PSNR ([\d.]+) dB", page.content()).group(1))
 
         before = _runs_finished(page)
         noise_label = page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(r"^Noise$"))
@@ -465,7 +465,7 @@ def test_photo_denoising_in_chromium(browser, app_url: str, artifacts_dir: Path)
         _idle(page, after=before)
         page.get_by_text("noisy input — PSNR", exact=False).first.wait_for(state="visible", timeout=120_000)
         painted = float(re.search(r"noisy input — PSNR ([\d.]+) dB", page.content()).group(1))
-        assert painted > uniform + 1.0  # noise only under the stroke: less noise than everywhere
+        assert painted > opening + 1.0  # noise only under the stroke: less noise than on half the picture
         page.screenshot(path=str(artifacts_dir / "browser-photo-painted.png"), full_page=True)
         _no_errors(page, errors)
     finally:
@@ -525,4 +525,57 @@ def test_dicom_series_and_its_3d_view_in_chromium(browser, app_url: str, artifac
         _no_errors(page, errors)
     finally:
         page.screenshot(path=str(artifacts_dir / "browser-dicom-3d.png"), full_page=True)
+        page.close()
+
+
+def test_an_unusual_input_gets_the_note_above_the_outputs_in_chromium(browser, app_url: str, artifacts_dir: Path):
+    """A striped picture under the brain family (the issue's striped test DICOM, as a PNG): the outputs tab opens
+    with the warning that the input is unlike the training images; the bundled slice before it has none."""
+    import numpy as np
+
+    cols = np.arange(192)[None, :].repeat(192, axis=0)
+    stripes = ((cols // 4) % 2).astype(np.float32)
+    warning = "unlike the images these models were trained on"
+    page, errors = _open(browser, f"{app_url}/Explore", height=2200)
+    try:
+        page.get_by_role("heading", name="Explore", exact=True).wait_for(state="visible", timeout=120_000)
+        _idle(page)
+        page.get_by_text("How unusual this input is", exact=False).first.wait_for(state="visible", timeout=60_000)
+        assert page.get_by_text(warning, exact=False).count() == 0
+        _upload(page, "stripes.png", _png(stripes))
+        note = page.locator('[data-testid="stAlertContentWarning"]', has_text=warning)
+        note.wait_for(state="visible", timeout=120_000)
+        assert note.count() == 1
+        outputs = page.locator('[data-testid="stImage"]').nth(2)  # the first output, drawn after the note
+        assert note.bounding_box()["y"] < outputs.bounding_box()["y"]
+        page.screenshot(path=str(artifacts_dir / "browser-explore-unusual-input.png"), full_page=True)
+        _no_errors(page, errors)
+    finally:
+        page.close()
+
+
+def test_the_block_select_shows_the_drawn_block_after_a_change_of_family_in_chromium(
+    browser, app_url: str, artifacts_dir: Path
+):
+    """Attribution on brain selects the U-Net's last sSE block, decoders.3.attention; the photo models end at
+    decoders.2.attention, and after switching family the select must show that block, not the brain's."""
+    import re
+
+    page, errors = _open(browser, f"{app_url}/Attribution", height=2200)
+    try:
+        page.get_by_role("heading", name="Attention versus attribution", exact=True).wait_for(timeout=120_000)
+        _idle(page)
+        label = page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(r"^Block$"))
+        block = page.locator('[data-testid="stSelectbox"]').filter(has=label)
+        assert "decoders.3.attention" in block.inner_text()
+        before = _runs_finished(page)
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="Photo denoising (residual U-Net)").click()
+        _idle(page, after=before, timeout=240_000)
+        block.wait_for(state="visible", timeout=60_000)
+        shown = block.inner_text()
+        assert "decoders.2.attention" in shown and "decoders.3" not in shown, shown
+        page.screenshot(path=str(artifacts_dir / "browser-attribution-after-family-change.png"), full_page=True)
+        _no_errors(page, errors)
+    finally:
         page.close()

@@ -30,7 +30,7 @@ from scse_viz.data.brain import BRAIN_CLASSES, BrainSlice, labels_from_probabili
 from scse_viz.evaluate import measure_brain, measure_heads
 from scse_viz.family import ASSETS
 from scse_viz.geometry import SquareGeometry, resize_image, resize_nearest
-from scse_viz.preprocess import brain_preprocess, normalise_intensity
+from scse_viz.preprocess import brain_preprocess, brain_tensor, normalise_intensity
 from scse_viz.train.common import (
     TrainResult,
     make_optimizer,
@@ -497,6 +497,42 @@ def write_card_pictures(family: Any, data_root: Path | None = None) -> list[Path
     return [path]
 
 
+NOVELTY_SPLITS = {"fit": "train", "calibrate": "val", "test": "test"}  # novelty split -> slab split
+
+
+def novelty_inputs(split: str, count: int, data_root: Path | None = None) -> list[torch.Tensor]:
+    """Brain inputs of one slab split for the novelty statistics, all on the model's grid.
+
+    To fit and to calibrate: ``count`` samples drawn as training draws them (the template's slices, synthetic heads
+    and the real head, augmented and rendered in drawn contrasts; the recipe's own mix), from the split's slabs and
+    with a seed per split. To calibrate and to test also the split's own slices as an upload of them is prepared
+    (the template's, the real head's; for the test also the card's T1- and T2-like heads)."""
+    config = BrainConfig()
+    slices = load_brain_slices(NOVELTY_SPLITS[split])
+    real = realhead.load_real_head_slices(NOVELTY_SPLITS[split])
+    pictures: list[np.ndarray] = []
+    if split != "fit":
+        pictures += [item.pixels for item in slices] + [item.image for item in real]
+    if split == "test":
+        pictures += [head.image for _, contrast in HEAD_CONDITIONS for head in synthhead.test_heads(contrast)]
+        return [torch.cat([brain_tensor(brain_preprocess(picture)[0]) for picture in pictures])]
+    images, labels = model_inputs(slices, config.size)
+    drawn = MixedSources(
+        SyntheticHeads(slices, images, labels, config), RealHeads(real, config), config.real_head_share
+    )
+    generator_state = torch.get_rng_state()
+    torch.manual_seed(2027 + list(NOVELTY_SPLITS).index(split))
+    try:
+        order = torch.randperm(len(drawn))[:count].tolist()
+        samples = torch.stack([drawn[i % len(drawn)][0] for i in order])
+    finally:
+        torch.set_rng_state(generator_state)
+    batches = [samples]
+    if pictures:
+        batches.append(torch.cat([brain_tensor(brain_preprocess(picture)[0]) for picture in pictures]))
+    return batches
+
+
 PARTS = FamilyTraining(
     config=BrainConfig,
     train=_train,
@@ -511,4 +547,5 @@ PARTS = FamilyTraining(
     check_every_number=True,  # the head conditions and the non-brain shares are re-measured too
     extra_assets=write_card_pictures,
     test_images=test_images,
+    novelty_inputs=novelty_inputs,
 )

@@ -24,7 +24,7 @@ import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only 
 from scse_viz.data.fashion import CLASS_NAMES, load_fashion
 from scse_viz.evaluate import accuracy_report, measure_fashion_test, predict
 from scse_viz.family import Family
-from scse_viz.preprocess import FASHION_MEAN, FASHION_STD, preprocess_fashion_images
+from scse_viz.preprocess import FASHION_MEAN, FASHION_STD, fashion_tensor, preprocess_fashion_images
 from scse_viz.train.common import TrainResult, make_optimizer, one_cycle, shuffled_loader, start_run, write_run
 from scse_viz.train.config import FashionConfig
 from scse_viz.train.parts import FamilyTraining
@@ -176,7 +176,6 @@ def write_excitation(spec: Family, data_root: Path | None) -> list[Path]:
     from scse_viz import zoo
     from scse_viz.evaluate import fashion_test_pixels
     from scse_viz.excitation import excitation_statistics, save_statistics
-    from scse_viz.preprocess import fashion_tensor
 
     pixels, labels = fashion_test_pixels(data_root)
     inputs = fashion_tensor(pixels)
@@ -201,6 +200,19 @@ def test_images(data_root: Path | None) -> Iterator[tuple[str, np.ndarray, str]]
         yield f"test-{i:05d}", image.astype(np.float32) / 255.0, CLASS_NAMES[int(label)]
 
 
+NOVELTY_SOURCES = {"fit": "train", "calibrate": "val", "test": "test"}  # novelty split -> Fashion-MNIST split
+
+
+def novelty_inputs(split: str, count: int, data_root: Path | None = None) -> list[torch.Tensor]:
+    """``count`` images of the split (training images to fit, the held-out validation images to calibrate, the
+    official test images to measure), drawn with a seed per split and prepared as the app prepares an upload."""
+    images, _ = load_fashion(NOVELTY_SOURCES[split], root=data_root)
+    rng = np.random.default_rng([2027, list(NOVELTY_SOURCES).index(split)])
+    chosen = np.sort(rng.choice(len(images), size=min(count, len(images)), replace=False))
+    pixels = preprocess_fashion_images(images[chosen])
+    return [fashion_tensor(pixels)]
+
+
 PARTS = FamilyTraining(
     config=FashionConfig,
     train=train_fashion,
@@ -213,4 +225,5 @@ PARTS = FamilyTraining(
     write_samples=_write_samples,
     extra_assets=write_excitation,
     test_images=test_images,
+    novelty_inputs=novelty_inputs,
 )

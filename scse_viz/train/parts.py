@@ -46,6 +46,9 @@ class FamilyTraining:
     check_every_number: bool = False  # evaluate holds every per-class number to the tolerance, not only the headline
     # the test set as the app would see it, for ``python -m scse_viz.batch test``: (name, pixels in [0, 1], label)
     test_images: Callable[[Path | None], Iterable[tuple[str, np.ndarray, Any]]] | None = None
+    # in-distribution model inputs for the novelty statistics (``python -m scse_viz.train.novelty``):
+    # (split "fit" | "calibrate" | "test", about how many, data_root) -> batches N×C×H×W, drawn reproducibly
+    novelty_inputs: Callable[[str, int, Path | None], list[torch.Tensor]] | None = None
 
 
 def parts_for(family: Family) -> FamilyTraining:

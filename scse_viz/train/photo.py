@@ -298,6 +298,30 @@ def test_images(data_root: Path | None = None) -> Iterator[tuple[str, np.ndarray
         yield name, data.test_photo(name), None
 
 
+NOVELTY_SEEDS = {"fit": 2027, "calibrate": 2028}  # pools unlike any training run's (seeds 0, 1, ...)
+NOVELTY_SIDE = 128  # the statistics' crops: larger than training's 64 (the app shows whole photos)
+
+
+def novelty_inputs(split: str, count: int, data_root: Path | None = None) -> list[torch.Tensor]:
+    """Photo-family inputs for the novelty statistics: to fit and to calibrate, ``count`` noisy crops drawn as
+    training draws them (dead leaves and wallpaper crops, noise of a random pattern and σ up to 50/255) from a pool
+    of its own seed; to test, the card's noisy test photos (scikit-image's, never trained on)."""
+    if split == "test":
+        return [torch.cat([prepare(item["noisy"]).tensor for item in test_inputs()])]
+    thirds = max(count // 3, 1)
+    config = PhotoConfig(
+        seed=NOVELTY_SEEDS[split],
+        dead_leaves=thirds,
+        photos=count - thirds,
+        pool_side=NOVELTY_SIDE,
+        patch=NOVELTY_SIDE,
+        batch_size=count,
+    )
+    pool, _ = build_pool(config)
+    noisy, _ = NoisyBatches(pool, config)()
+    return [noisy]
+
+
 PARTS = FamilyTraining(
     config=PhotoConfig,
     train=train_photo,
@@ -311,4 +335,5 @@ PARTS = FamilyTraining(
     references=references,
     check_every_number=True,  # PSNR, SSIM and every ρ(q, σ) of the card are re-measured
     test_images=test_images,
+    novelty_inputs=novelty_inputs,
 )

@@ -92,14 +92,17 @@ def _control(
     valid: Callable[[Any], bool] = lambda v: True,
     cast: Callable[[Any], Any] = lambda v: v,
 ) -> Any:
-    """What every linked control does: seed its session value from the link once, forget a kept value that is no
-    longer ``valid`` (another input's options), draw the widget unless the link hides it (``draw(True)`` when the
+    """What every linked control does: seed its session value from the link once, reset a kept value that is no
+    longer ``valid`` (another input's options) to the default, draw the widget unless the link hides it (``draw(True)`` when the
     widget must be given its default: the session holds no value for ``key`` yet), and write the value back."""
     ok, value = from_url(param, parse)
     if ok:
         st.session_state[key] = value
     if key in st.session_state and not valid(st.session_state[key]):
-        del st.session_state[key]
+        # set, not deleted: a value set through the session state reaches the browser's widget, while after a
+        # delete the browser kept showing the old choice (a block the new family's models do not have) over the
+        # default that was drawn
+        st.session_state[key] = default
     if param in hidden():
         chosen = cast(st.session_state.get(key, default))
     else:

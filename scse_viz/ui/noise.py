@@ -29,7 +29,13 @@ def noise_controls(degradation: AddedNoise, image: InputImage, family: str, wher
     """The person's noise setting for ``image``: pattern, σ, seed, and for the painted pattern the canvas."""
     where.markdown("**Noise added to the picture**")
     pattern = links.select(
-        where, "Noise", degradation.patterns, format_func=PATTERN_TITLES.get, key=f"noise-{family}", param="noise"
+        where,
+        "Noise",
+        degradation.patterns,
+        format_func=PATTERN_TITLES.get,
+        key=f"noise-{family}",
+        param="noise",
+        index=degradation.patterns.index(degradation.first_pattern),
     )
     if pattern == AS_IS:
         where.caption("The picture goes to the models as it is: no ground truth, so no PSNR or SSIM.")
@@ -64,7 +70,7 @@ def noise_controls(degradation: AddedNoise, image: InputImage, family: str, wher
 
 
 def last_setting(family: str) -> NoiseSetting:
-    """The setting last chosen for ``family`` in this session (uniform σ 25 before any)."""
+    """The setting last chosen for ``family`` in this session (the app's first pattern, σ 25, before any)."""
     return st.session_state.get(SETTING_KEY, {}).get(family, NoiseSetting())
 
 

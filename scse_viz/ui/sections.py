@@ -20,6 +20,7 @@ from scse_viz.views import (
     Formula,
     Heading,
     Metrics,
+    Note,
     Notice,
     Pictures,
     Plot,
@@ -57,6 +58,8 @@ def show_sections(sections: Sequence[Section], where: Any = st) -> None:
             where.info(section.text)
         elif isinstance(section, Formula):
             where.latex(section.latex)
+        elif isinstance(section, Note):
+            (where.warning if section.level == "warning" else where.info)(section.text)
         elif isinstance(section, Pictures):
             if len(section.items) == 1:
                 (caption, rgb), *_ = section.items

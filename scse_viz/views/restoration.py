@@ -24,6 +24,7 @@ from scse_viz.render.restoration import (
 from scse_viz.tasks import Task
 from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores
 from scse_viz.views.base import TaskView, task_of
+from scse_viz.views.notes import gate_notes
 from scse_viz.views.sections import FigureMaker, Heading, Pictures, Scale, Section, Table, Text
 
 NOISE_SCALE = Scale(
@@ -141,6 +142,12 @@ class RestorationView(TaskView):
                 f"Each block's sSE gate q (0 → 1 on {colormaps.LEVEL}), upsampled onto the picture. ρ is Spearman's rank correlation "
                 "of q with the true σ over all pixels: +1 when the gate opens exactly where the noise is strongest."
                 + (
+                    " **What to look for:** a map bright where the noise is and dark where the picture is clean "
+                    "(ρ near +1): that spatial gate found the noise without being told where it is."
+                    if varies
+                    else ""
+                )
+                + (
                     ""
                     if varies
                     else " ρ needs noise that varies across the picture (choose half, blob, band, smooth or "
@@ -173,6 +180,9 @@ class RestorationView(TaskView):
                     }
                 )
             sections.append(Pictures(tuple(items)))
+            sections += [
+                note for r in output.shown() for note in gate_notes(r, output.label) if r.spatial_gate is not None
+            ]
         if sigma:
             sections.append(Scale(SIGMA_CMAP, 0.0, MAX_SIGMA * 255, "true σ of the added noise, in grey levels of 255"))
         sections += [GATE_SCALE, Heading("The spatial gates in numbers"), Table(tuple(rows))]

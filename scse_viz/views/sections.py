@@ -48,6 +48,15 @@ class Formula:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A note that must not be missed (drawn as a coloured box): ``level`` "warning" for something that changes how
+    the results read, "info" for context."""
+
+    text: str  # Markdown
+    level: str = "info"
+
+
+@dataclass(frozen=True)
 class Pictures:
     """One picture per column: (caption, H×W×3 uint8)."""
 
@@ -133,6 +142,7 @@ Section = (
     | Text
     | Caption
     | Notice
+    | Note
     | Formula
     | Pictures
     | Tiles
