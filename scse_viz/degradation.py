@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scse_viz.data.photo import MAX_SIGMA, NOISE_PATTERNS, add_noise, sigma_map
 from scse_viz.geometry import resize_nearest
+from scse_viz.noise import MAX_SIGMA, NOISE_PATTERNS, add_noise, sigma_map
 from scse_viz.tasks.restoration import RestorationTruth
 
 PAINTED, AS_IS = "painted", "already noisy"

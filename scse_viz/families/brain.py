@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scse_viz.color import is_colour
-from scse_viz.data.brain import BRAIN_CLASSES
+from scse_viz.families.classes import BRAIN_CLASSES
 from scse_viz.family import Family
 from scse_viz.io import Volume
 from scse_viz.models.architectures import UNetArchitecture

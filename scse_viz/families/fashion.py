@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scse_viz.color import is_colour
-from scse_viz.data.fashion import CLASS_NAMES
+from scse_viz.families.classes import FASHION_CLASSES as CLASS_NAMES
 from scse_viz.family import Family
 from scse_viz.geometry import ModelGrid
 from scse_viz.io import Volume

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from scse_viz.geometry import upsample_map
 from scse_viz.render import colormaps
 from scse_viz.render.export import new_figure
 from scse_viz.render.geometry import check_image, pixel_extent, show_image
+from scse_viz.upsample import upsample_map
 
 Stride = tuple[float, float] | None
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from scse_viz import explore
-from scse_viz.data.photo import MAX_SIGMA
 from scse_viz.explore import FamilyRun, ModelOutput
 from scse_viz.metrics import ranks, spearman
+from scse_viz.noise import MAX_SIGMA
 from scse_viz.render import colormaps, raster
 from scse_viz.render.restoration import (
     NOISE_CMAP,
