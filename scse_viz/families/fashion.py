@@ -41,6 +41,5 @@ FAMILY = Family(
     prepare=prepare,
     build=ARCHITECTURE.build,
     trained_on="Fashion-MNIST: 28×28 gray photos of single garments, light on a black background",
-    training="scse_viz.train.fashion",
     suits=suits,
 )

@@ -23,7 +23,7 @@ from scse_viz.render.restoration import (
 )
 from scse_viz.tasks import Task
 from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores
-from scse_viz.views.base import TaskView, task_of
+from scse_viz.views.base import TaskView, register_view, task_of
 from scse_viz.views.sections import FigureMaker, Heading, Pictures, Scale, Section, Table, Text
 
 NOISE_SCALE = Scale(
@@ -231,3 +231,4 @@ class RestorationView(TaskView):
 
 
 VIEW = RestorationView()
+register_view(RestorationTask, VIEW)
