@@ -23,6 +23,7 @@ import json
 import platform
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ import torch
 
 from scse_viz import explore, zoo
 from scse_viz.capture import BlockRecord
+from scse_viz.errors import ScseVizError
 from scse_viz.family import Family
 
 LOW, HIGH = 0.05, 0.95  # a gate below LOW is (nearly) shut, above HIGH (nearly) fully open
@@ -110,7 +112,6 @@ class FolderImages(torch.utils.data.Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> Item | tuple[str, str]:
-        from scse_viz.errors import ScseVizError
         from scse_viz.io import LoadedImage, load_any
 
         path = self.files[index]
@@ -135,16 +136,30 @@ def folder_items(folder: Path, max_side: int, workers: int, skip: set[str]) -> I
     yield from loader
 
 
+class NotAVolumeError(ScseVizError):
+    """A 2-D image given where the batch takes one volume (a 2-D image belongs in a folder of images)."""
+
+
+class NoTestSetError(ScseVizError):
+    """The family has no test set here: a brought model, a family without one, or no training code installed to
+    read it (the test sets are the training data's own; the app and the batch run without them)."""
+
+
 def volume_items(path: Path, axis: str, max_side: int, skip: set[str]) -> Iterator[Item]:
+    """Every slice of the volume at ``path`` along ``axis``; :class:`NotAVolumeError` (at once) for a 2-D image."""
     from scse_viz.io import Volume, load_any, slice_count
 
     volume = load_any(path.read_bytes(), path.name)
     if not isinstance(volume, Volume):
-        raise SystemExit(f"{path} is a 2-D image, not a volume: put it in a folder")
-    for index in range(slice_count(volume, axis)):
-        name = f"{path.name}#{axis}:{index:04d}"
-        if name not in skip:
-            yield Item(name, explore.input_from_volume(volume, axis, index, max_side=max_side).pixels)
+        raise NotAVolumeError(f"{path} is a 2-D image, not a volume: put it in a folder")
+
+    def slices() -> Iterator[Item]:
+        for index in range(slice_count(volume, axis)):
+            name = f"{path.name}#{axis}:{index:04d}"
+            if name not in skip:
+                yield Item(name, explore.input_from_volume(volume, axis, index, max_side=max_side).pixels)
+
+    return slices()
 
 
 class LabelledFolderImages(FolderImages):
@@ -183,14 +198,26 @@ def labelled_folder_items(
 
 
 def test_items(family: Family, data_root: Path | None, skip: set[str]) -> Iterator[Item]:
-    from scse_viz.train.parts import parts_for
+    """The family's own test set, as its training parts read it; :class:`NoTestSetError` (at once) where there is
+    none. The one door from the batch into the training code, and an optional one: the import is late and guarded,
+    so without the training code the batch and the app still run and only this input is missing."""
+    try:
+        from scse_viz.train.parts import parts_for
+    except ImportError as error:
+        raise NoTestSetError("the test sets are read by the training code, which is not installed here") from error
+    try:
+        images = parts_for(family).test_images
+    except ValueError as error:  # a family with no training parts
+        raise NoTestSetError(str(error)) from error
+    if images is None:
+        raise NoTestSetError(f"the {family.name} family's training parts name no test images")
 
-    parts = parts_for(family)
-    if parts.test_images is None:
-        raise SystemExit(f"the {family.name} family's training parts name no test images")
-    for name, pixels, label in parts.test_images(data_root):
-        if name not in skip:
-            yield Item(name, pixels, label)
+    def items() -> Iterator[Item]:
+        for name, pixels, label in images(data_root):
+            if name not in skip:
+                yield Item(name, pixels, label)
+
+    return items()
 
 
 # ------------------------------------------------------------------------------------------------------ running
@@ -234,10 +261,11 @@ def faithfulness_rows(
     knock-out effect (:mod:`scse_viz.faithfulness`), for the task's default target on this input."""
     from scse_viz import faithfulness as F
     from scse_viz.attribution.targets import build_objective, output_score
-    from scse_viz.compare_attribution.runs import black_baseline, default_target, target_for
+    from scse_viz.compare_attribution.runs import black_baseline, target_for
 
     x, baseline = run.prepared.tensor, black_baseline(run)
-    target = target_for(run, default_target(run))
+    own = run.outputs[variant].prediction  # the class this variant itself would be asked about first
+    target = target_for(run, family.task.default_target(own, [own]))
     objective = build_objective(model, x, target)
     grid = run.prepared.grid
     reference = {
@@ -288,46 +316,43 @@ def run_batch(
     progress: bool = True,
     faithfulness: bool = False,
 ) -> dict[str, Any]:
-    """Run every item through every variant; rows are flushed in whole parts (the resume unit is an image whose
-    rows are all in one part: a part is written only after all variants of its images ran)."""
+    """Run every item through every variant (``explore.run_images``, the app's own run); rows are flushed in whole
+    parts (the resume unit is an image whose rows are all in one part: a part is written only after all variants of
+    its images ran)."""
     from tqdm import tqdm
 
     models = {v: m for v, m in zoo.models_of(family).items() if v in variants}
     rows: list[dict[str, Any]] = []
     counts = {"images": 0, "rows": 0, "failed": []}
-    started = time.perf_counter()
-    for item in tqdm(items, desc=f"{family.name} gates", disable=not progress, unit="image"):
-        if isinstance(item, tuple):  # a file that could not be read
-            counts["failed"].append({"image": item[0], "why": item[1]})
-            continue
-        image = explore.InputImage(item.name, item.pixels, item.name, item.pixels.shape[:2])
-        if family.degradation is not None:
-            from scse_viz.degradation import NoiseSetting
+    labels: deque[Any] = deque()  # the label of each image handed to the run and not yet written
 
-            image = explore.degraded_input(image, NoiseSetting(seed=counts["images"]))
-        prepared = family.prepare(image.pixels)
-        arrays = {}
-        for variant, model in models.items():
-            output = explore.run_model(family, model, variant, prepared)
-            new = block_rows(item.name, variant, output.records, item.label)
+    def inputs() -> Iterator[explore.InputImage]:
+        for item in tqdm(items, desc=f"{family.name} gates", disable=not progress, unit="image"):
+            if isinstance(item, tuple):  # a file that could not be read
+                counts["failed"].append({"image": item[0], "why": item[1]})
+                continue
+            labels.append(item.label)
+            yield _input(family, item, seed=counts["images"])
+
+    started = time.perf_counter()
+    for run in explore.run_images(family, models, inputs()):
+        name, label = run.image.name, labels.popleft()
+        for variant, output in run.outputs.items():
+            new = block_rows(name, variant, output.records, label)
             if faithfulness:
-                run = explore.FamilyRun(family, image, prepared, {variant: output})
-                extra = faithfulness_rows(family, model, run, variant)
+                extra = faithfulness_rows(family, models[variant], run, variant)
                 for row in new:
                     row.update(extra.get(row["block"], {}))
             rows.extend(new)
-            if maps:
-                run = explore.FamilyRun(family, image, prepared, {variant: output})
-                arrays.update(
-                    {
-                        f"{variant}/{r.label}": explore.spatial_map(run, r).astype(np.float32)
-                        for r in output.shown()
-                        if r.spatial_gate is not None
-                    }
-                )
-        if maps and arrays:
+        arrays = {
+            f"{variant}/{r.label}": explore.spatial_map(run, r).astype(np.float32)
+            for variant, output in run.outputs.items()
+            for r in output.shown()
+            if maps and r.spatial_gate is not None
+        }
+        if arrays:
             (out / "maps").mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(out / "maps" / f"{_safe(item.name)}.npz", **arrays)
+            np.savez_compressed(out / "maps" / f"{_safe(name)}.npz", **arrays)
         counts["images"] += 1
         if len(rows) >= PART_ROWS:
             _write_part(out, rows)
@@ -386,6 +411,17 @@ def _sanity_items(args: argparse.Namespace, family: Family, max_side: int) -> It
     return itertools.islice(items, args.sanity_images)
 
 
+def _input(family: Family, item: Item, seed: int) -> explore.InputImage:
+    """The item as the app's input, through the family's degradation with its default setting (noise seed: the
+    item's place in the run)."""
+    image = explore.InputImage(item.name, item.pixels, item.name, item.pixels.shape[:2])
+    if family.degradation is None:
+        return image
+    from scse_viz.degradation import NoiseSetting
+
+    return explore.degraded_input(image, NoiseSetting(seed=seed))
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
@@ -397,7 +433,6 @@ def manifest(family: Family, variants: Sequence[str], settings: dict[str, Any], 
     import pyarrow
 
     import scse_viz
-    from scse_viz.train.common import sha256_of
 
     if family.loader is not None:  # a brought model: its files and their hashes, as read
         brought = family.provenance.get("models", {})
@@ -407,7 +442,7 @@ def manifest(family: Family, variants: Sequence[str], settings: dict[str, Any], 
             v: {
                 "label": family.label(v),
                 "weights": family.weights_path(v).name,
-                "sha256": sha256_of(family.weights_path(v)),
+                "sha256": _sha256_of(family.weights_path(v)),
             }
             for v in variants
         }
@@ -429,6 +464,11 @@ def manifest(family: Family, variants: Sequence[str], settings: dict[str, Any], 
     }
 
 
+def _sha256_of(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def _files(paths: Sequence[Path]) -> dict[str, bytes]:
     """Files (a folder stands for its files) by name, as the app's uploader gives them to ``load_user_model``."""
     found = [f for p in paths for f in (sorted(p.iterdir()) if p.is_dir() else [p]) if f.is_file()]
@@ -438,7 +478,6 @@ def _files(paths: Sequence[Path]) -> dict[str, bytes]:
 def _brought(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Family:
     """The family ``--model`` describes, built the way the app builds an uploaded one; one message if it cannot."""
     from scse_viz.bring import load_user_model
-    from scse_viz.errors import ScseVizError
 
     missing = [p for p in [*args.model, *(args.baseline or [])] if not p.exists()]
     if missing:
@@ -510,20 +549,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     skip = done_images(args.out)
     max_side = family.max_side or explore.MAX_SIDE
     source = Path(args.input)
-    if args.input == "test":
-        if family.loader is not None:
-            parser.error("'test' is a shipped family's test set; give your model a folder or a volume")
-        items: Iterator[Any] = test_items(family, args.data_root, skip)
-    elif source.is_dir() and args.labels_from_folders:
-        items = labelled_folder_items(source, max_side, args.workers, skip)
-    elif args.labels_from_folders:
-        parser.error("--labels-from-folders needs a folder of class folders as INPUT")
-    elif source.is_dir():
-        items = folder_items(source, max_side, args.workers, skip)
-    elif source.is_file():
-        items = volume_items(source, args.axis, max_side, skip)
-    else:
-        parser.error(f"{args.input}: no such folder or file (or 'test')")
+    try:
+        if args.input == "test":
+            if family.loader is not None:
+                parser.error("'test' is a shipped family's test set; give your model a folder or a volume")
+            items: Iterator[Any] = test_items(family, args.data_root, skip)
+        elif source.is_dir() and args.labels_from_folders:
+            items = labelled_folder_items(source, max_side, args.workers, skip)
+        elif args.labels_from_folders:
+            parser.error("--labels-from-folders needs a folder of class folders as INPUT")
+        elif source.is_dir():
+            items = folder_items(source, max_side, args.workers, skip)
+        elif source.is_file():
+            items = volume_items(source, args.axis, max_side, skip)
+        else:
+            parser.error(f"{args.input}: no such folder or file (or 'test')")
+    except (NoTestSetError, NotAVolumeError) as error:
+        raise SystemExit(str(error)) from None  # the command's one message; the library raised a typed error
     counts = run_batch(
         family, variants, items, args.out, maps=args.maps, progress=not args.quiet, faithfulness=args.faithfulness
     )

@@ -1,10 +1,10 @@
 """What the app does to a clean picture before a restoration family's models see it: noise of a chosen σ map.
 
-A family whose models undo a degradation names one here (``Family.degradation``); the sidebar then offers its
-controls (the module its ``controls`` names, in ``scse_viz.ui``) and the input goes through :func:`degrade`, which
-returns the degraded picture with what is known of it: the clean picture and the σ map, so the task can score the
-outputs and the sSE maps can be set against the true noise. "Already noisy" passes the picture on untouched and
-with no ground truth.
+A family whose models undo a degradation names one here (``Family.degradation``); the sidebar then offers the
+controls registered for its type (``scse_viz.ui.degradations``, the pages layer) and the input goes through
+:func:`degrade`, which returns the degraded picture with what is known of it: the clean picture and the σ map, so
+the task can score the outputs and the sSE maps can be set against the true noise. "Already noisy" passes the
+picture on untouched and with no ground truth.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scse_viz.data.photo import MAX_SIGMA, NOISE_PATTERNS, add_noise, sigma_map
 from scse_viz.geometry import resize_nearest
+from scse_viz.noise import MAX_SIGMA, NOISE_PATTERNS, add_noise, sigma_map
 from scse_viz.tasks.restoration import RestorationTruth
 
 PAINTED, AS_IS = "painted", "already noisy"
@@ -59,7 +59,6 @@ class AddedNoise:
     patterns: tuple[str, ...] = (*NOISE_PATTERNS, PAINTED, AS_IS)
     max_sigma: float = MAX_SIGMA * 255.0  # the slider's end: the largest σ the models were trained on
     first_pattern: str = FIRST_PATTERN  # what the app opens on
-    controls: str = "scse_viz.ui.noise"  # the streamlit module whose ``noise_controls`` offers the setting
 
 
 def painted_sigma(painted: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:

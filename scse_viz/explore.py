@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -220,6 +220,13 @@ def run_family(
     if progress:
         progress(1.0, "done")
     return run
+
+
+def run_images(family: Family, models: Mapping[str, nn.Module], images: Iterable[InputImage]) -> Iterator[FamilyRun]:
+    """:func:`run_family` over many images, one run at a time: the next image is taken (and so decoded, degraded,
+    prepared) only when the caller has finished with the last run, so a batch over thousands keeps one in memory."""
+    for image in images:
+        yield run_family(family, models, image)
 
 
 # ------------------------------------------------------------------------------------------------------ outputs

@@ -4,7 +4,7 @@ A brought model (``scse_viz.bring``) is a family too, whose ``loader`` hands out
 Everything that differs between families is a field here, so nothing else branches on a family's name: pages ask
 ``family.task`` what the outputs mean, ``family.prepare`` turns a picture into the models' input, ``family.build``
 makes the untrained architecture of a variant. Training, evaluation and shipping find their per-family parts in
-the module ``family.training`` names (imported only by them, so loading a model needs no training code).
+``scse_viz/train/<name>.py`` themselves (the record names no training code, so loading a model needs none).
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ class Family:
     variants: tuple[str, ...] = ATTENTION_KINDS
     baseline: str | None = "none"  # the variant without attention that the others are compared with (None: none)
     variant_labels: Mapping[str, str] = field(default_factory=lambda: dict(VARIANT_LABELS))
-    training: str | None = None  # module with the family's training, evaluation and shipping parts
     loader: Callable[[str], nn.Module] | None = None  # a brought family's ready models; None: the shipped weights
     provenance: Mapping[str, Any] = field(default_factory=dict)  # where a brought model came from (exports say it)
     degradation: Any = None  # what the app does to a clean picture first (``scse_viz.degradation``); None: nothing

@@ -216,3 +216,53 @@ def test_a_brought_model_that_cannot_be_read_is_one_message(tmp_path, capsys):
             ]
         )
     assert "shipped family's test set" in capsys.readouterr().err
+
+
+def test_run_images_is_run_family_on_each_image_taken_one_at_a_time():
+    """The batch's loop is the app's: each run equals ``run_family`` on that image alone, and the next image is not
+    taken before the caller is done with the last run (one run in memory, whatever the batch's size)."""
+    from scse_viz import explore
+
+    family = zoo.family("fashion")
+    models = {v: zoo.load_model("fashion", v) for v in ("none", "scse")}
+    rng = np.random.default_rng(3)
+    pictures = [rng.random((28, 28)).astype(np.float32) for _ in range(3)]
+    taken = []
+
+    def images():
+        for i, pixels in enumerate(pictures):
+            taken.append(i)
+            yield explore.InputImage(f"{i}.png", pixels, f"k{i}", pixels.shape)
+
+    runs = explore.run_images(family, models, images())
+    for i, run in enumerate(runs):
+        assert taken == list(range(i + 1))  # only the images up to this one were asked for
+        alone = explore.run_family(family, models, explore.InputImage(f"{i}.png", pictures[i], f"k{i}", (28, 28)))
+        assert list(run.outputs) == list(alone.outputs) == ["none", "scse"]
+        for variant in run.outputs:
+            np.testing.assert_array_equal(
+                run.outputs[variant].prediction.probabilities, alone.outputs[variant].prediction.probabilities
+            )
+    assert taken == [0, 1, 2]
+
+
+def test_the_library_raises_typed_errors_and_only_main_exits(tmp_path, capsys):
+    """A 2-D image given as a volume and a test set a brought family cannot have are typed errors from the library
+    at once (not on first use); the command turns the first into its one message."""
+    from scse_viz import batch
+    from scse_viz.bring import load_user_model
+    from scse_viz.errors import ScseVizError
+
+    image = tmp_path / "flat.png"
+    image.write_bytes(png_bytes(np.random.default_rng(0).random((20, 24))))
+    with pytest.raises(batch.NotAVolumeError, match="not a volume") as raised:
+        batch.volume_items(image, "axial", 512, set())
+    assert isinstance(raised.value, ScseVizError)
+    brought = load_user_model(
+        {"sse.safetensors": zoo.family("brain").weights_path("sse").read_bytes()}, "scse_viz:brain"
+    )
+    with pytest.raises(batch.NoTestSetError, match="no training code"):
+        batch.test_items(brought, None, set())
+    with pytest.raises(SystemExit) as exited:
+        main([str(image), "--family", "brain", "--variant", "sse", "--out", str(tmp_path / "o"), "--quiet"])
+    assert "not a volume" in str(exited.value)

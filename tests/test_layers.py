@@ -13,6 +13,7 @@ import pytest
 from scse_viz import zoo
 
 from .conftest import REPO_ROOT
+from .imports import Graph, imports_of_source, in_any
 
 # The app's pages and flows, and the commands that look their per-family parts up instead of branching.
 ASKING_FILES = sorted(
@@ -75,11 +76,10 @@ def test_no_page_or_flow_names_a_family_or_task(path: Path):
     assert not found, f"{path.name} names {found}"
 
 
-@pytest.mark.parametrize("path", ASKING_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
-def test_no_page_or_flow_compares_a_task_or_family(path: Path):
-    """No ``x.task == …``, ``family.name == …``, ``isinstance(…, SomeTask)`` outside the task's own view, and no
-    model output picked by a literal variant name (``run.outputs["none"]``: a brought model may have no baseline)."""
-    tree = ast.parse(path.read_text(), str(path))
+def branch_lines(tree: ast.AST, in_view: bool = False) -> list[int]:
+    """Lines that branch on a task or family: ``x.task == …``, ``family.name == …``, a model output picked by a
+    literal variant name (``run.outputs["none"]``: a brought model may have no baseline), and outside a task's own
+    view (``in_view``) ``isinstance(…, SomeTask)``."""
     bad = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("outputs"):
@@ -91,10 +91,19 @@ def test_no_page_or_flow_compares_a_task_or_family(path: Path):
                     bad.append(node.lineno)
                 if isinstance(side, ast.Attribute) and side.attr == "name" and "family" in ast.unparse(side.value):
                     bad.append(node.lineno)
-    if path.parent.name != "views":  # a view may check that it was handed its own task
+    if not in_view:  # a view may check that it was handed its own task
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and ast.unparse(node.func) == "isinstance" and "Task" in ast.unparse(node):
                 bad.append(node.lineno)
+    return bad
+
+
+@pytest.mark.parametrize("path", ASKING_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_no_page_or_flow_compares_a_task_or_family(path: Path):
+    """No ``x.task == …``, ``family.name == …``, ``isinstance(…, SomeTask)`` outside the task's own view, and no
+    model output picked by a literal variant name (``run.outputs["none"]``: a brought model may have no baseline)."""
+    tree = ast.parse(path.read_text(), str(path))
+    bad = branch_lines(tree, in_view=path.parent.name == "views")
     assert not bad, f"{path.name} lines {bad}"
 
 
@@ -103,6 +112,35 @@ def test_the_name_check_catches_a_branch():
     tree = ast.parse('if family.task.name == "segmentation":\n    pass\nshow(run.outputs["none"])\n')
     assert {text for _, text in _string_constants(tree)} & _names() == {"segmentation"}
     assert any(isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) for n in ast.walk(tree))
+
+
+PLANTED_BRANCHES = {
+    "if family.task == SEGMENTATION:\n    pass\n": [1],
+    "x = 1\nshown = run.outputs['none']\n": [2],
+    "if spec.family.name != 'x':\n    pass\n": [1],
+    "if isinstance(family.task, SegmentationTask):\n    pass\n": [1],
+}
+
+
+@pytest.mark.parametrize("source", PLANTED_BRANCHES)
+def test_the_branch_check_flags_a_planted_branch(source: str):
+    """The checker itself can fail: each planted branch is reported on its own line."""
+    assert branch_lines(ast.parse(source)) == PLANTED_BRANCHES[source]
+
+
+def test_the_branch_check_passes_code_that_asks_the_task():
+    """What pages do instead (ask the task, its view, the run's reference) is not flagged, and a view may check its
+    own task's type."""
+    asking = (
+        "view = view_for(family.task)\n"
+        "sections = view.outputs(run)\n"
+        "reference = run.outputs[run.reference]\n"
+        "if family.baseline in run.outputs:\n    pass\n"
+    )
+    assert branch_lines(ast.parse(asking)) == []
+    own_type = "if not isinstance(task, SegmentationTask):\n    raise TypeError\n"
+    assert branch_lines(ast.parse(own_type), in_view=True) == []
+    assert branch_lines(ast.parse(own_type), in_view=False) == [1]
 
 
 def test_loading_a_shipped_model_imports_no_training_code():
@@ -132,3 +170,192 @@ def test_the_pages_layer_is_the_only_one_importing_streamlit():
             if any(m.split(".")[0] == "streamlit" or m.startswith("scse_viz.ui") for m in modules):
                 offenders.append(str(path.relative_to(REPO_ROOT)))
     assert not offenders
+
+
+# ------------------------------------------------------------------------------------------------ the layer table
+# ARCHITECTURE.md's layers, module by module. Every module of the package is in exactly one (checked below), so a
+# new module has to be placed before its imports are checked.
+
+LAYERS: dict[str, tuple[str, ...]] = {
+    "core": (
+        "scse_viz._torchvision",
+        "scse_viz.attribution",
+        "scse_viz.blocks",
+        "scse_viz.bring",
+        "scse_viz.capture",
+        "scse_viz.color",
+        "scse_viz.degradation",
+        "scse_viz.errors",
+        "scse_viz.excitation",
+        "scse_viz.families",
+        "scse_viz.family",
+        "scse_viz.geometry",
+        "scse_viz.io",
+        "scse_viz.memory",
+        "scse_viz.metrics",
+        "scse_viz.models",
+        "scse_viz.noise",
+        "scse_viz.preprocess",
+        "scse_viz.progress",
+        "scse_viz.tasks",
+        "scse_viz.teaching",
+        "scse_viz.upsample",
+        "scse_viz.zoo",
+    ),
+    "rendering": ("scse_viz.render",),
+    "flows": (
+        "scse_viz.batch",
+        "scse_viz.compare_attribution",
+        "scse_viz.explore",
+        "scse_viz.export",
+        "scse_viz.faithfulness",
+        "scse_viz.gate_health",
+        "scse_viz.samples",
+        "scse_viz.views",
+        "scse_viz.volume_run",
+    ),
+    "pages": ("scse_viz.ui", "scse_viz.serve"),
+    "training": ("scse_viz.data", "scse_viz.evaluate", "scse_viz.train"),
+}
+TORCH = ("torch", "torchvision", "timm", "segmentation_models_pytorch", "monai", "captum")
+# What each layer must not reach, directly or through the package modules it imports (guarded late imports of the
+# training layer are the one optional door, see tests/imports.py).
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "core": (*LAYERS["rendering"], *LAYERS["flows"], *LAYERS["pages"], *LAYERS["training"], "streamlit", "matplotlib"),
+    "rendering": (*LAYERS["flows"], *LAYERS["pages"], *LAYERS["training"], "streamlit", *TORCH),
+    "flows": (*LAYERS["pages"], *LAYERS["training"], "streamlit"),
+    "pages": LAYERS["training"],
+}
+GRAPH = Graph(REPO_ROOT)
+
+
+def _layer_of(module: str) -> str | None:
+    found = [layer for layer, prefixes in LAYERS.items() if in_any(module, prefixes)]
+    return found[0] if len(found) == 1 else None
+
+
+def test_every_module_is_in_one_layer():
+    unplaced = [m for m in GRAPH.modules if m != "scse_viz" and _layer_of(m) is None]
+    assert not unplaced, f"place these in LAYERS (and ARCHITECTURE.md's table): {unplaced}"
+
+
+CHECKED = [
+    *((m, None) for m in sorted(GRAPH.modules) if _layer_of(m) in FORBIDDEN),
+    *((str(p.relative_to(REPO_ROOT)), p) for p in [REPO_ROOT / "app.py", *sorted(REPO_ROOT.glob("pages/*.py"))]),
+]
+
+
+@pytest.mark.parametrize(("module", "path"), CHECKED, ids=[m for m, _ in CHECKED])
+def test_each_layer_imports_only_what_lies_below_it(module: str, path: Path | None):
+    """core: no rendering, flows, pages, training, streamlit or matplotlib; rendering: no torch (nor torchvision,
+    timm, smp, MONAI, captum), no flows, pages or training; flows: no pages, training or streamlit; pages (``ui/``,
+    ``pages/``, ``app.py``): no training code. Followed through every package module imported on the way."""
+    layer = _layer_of(module) if path is None else "pages"
+    reached = GRAPH.reached(module, path)
+    bad = {target: chain for target, chain in reached.items() if in_any(target, FORBIDDEN[layer])}
+    assert not bad, "\n".join(" -> ".join(chain) for chain in bad.values())
+
+
+def test_the_import_walk_sees_a_planted_import_and_a_real_chain():
+    """The import check itself can fail: a planted late import of the training code is read (and a guarded one is
+    marked so), and the walk follows a real chain, geometry -> torch."""
+    known = {"scse_viz.train", "scse_viz.train.parts"}
+    planted = "def f():\n    from scse_viz.train import parts\n"
+    (edge,) = imports_of_source(planted, "scse_viz.views.base", known=known)
+    assert (edge.target, edge.late, edge.guarded) == ("scse_viz.train.parts", True, False)
+    guarded = "def f():\n    try:\n        from .train import parts\n    except ImportError:\n        pass\n"
+    (edge,) = imports_of_source(guarded, "scse_viz.batch", known=known)
+    assert (edge.target, edge.guarded) == ("scse_viz.train.parts", True)
+    assert "torch" in GRAPH.reached("scse_viz.geometry")
+    assert "torch" not in GRAPH.reached("scse_viz.upsample")
+
+
+def test_nothing_on_the_app_s_path_needs_the_training_code_except_behind_a_guard():
+    """The training layer is reached from the app only through a guarded late import (the batch's test sets); each
+    such door is listed here, so a new one is a decision, not an accident."""
+    doors = sorted(
+        (edge.source, edge.target)
+        for module in GRAPH.modules
+        if _layer_of(module) in FORBIDDEN
+        for edge in GRAPH.edges(module)
+        if in_any(edge.target, LAYERS["training"])
+    )
+    assert doors == [("scse_viz.batch", "scse_viz.train.parts")]
+    assert all(e.guarded for e in GRAPH.edges("scse_viz.batch") if in_any(e.target, LAYERS["training"]))
+
+
+# A string naming a module of a higher layer is an import waiting to happen (``importlib.import_module(task.view)``):
+# the higher layer registers what it adds instead.
+HIGHER: dict[str, tuple[str, ...]] = {
+    "core": FORBIDDEN["core"],
+    "rendering": (*LAYERS["flows"], *LAYERS["pages"], *LAYERS["training"]),
+    "flows": (*LAYERS["pages"], *LAYERS["training"]),
+}
+
+
+def upper_names(tree: ast.AST, higher: tuple[str, ...]) -> list[tuple[int, str]]:
+    """String literals (not docstrings) that name a module of ``higher``."""
+    return [(line, text) for line, text in _string_constants(tree) if in_any(text, higher)]
+
+
+@pytest.mark.parametrize("module", [m for m in sorted(GRAPH.modules) if _layer_of(m) in HIGHER])
+def test_no_lower_layer_names_an_upper_one_in_a_string(module: str):
+    tree = ast.parse(GRAPH.modules[module].read_text())
+    assert not upper_names(tree, HIGHER[_layer_of(module)])
+
+
+def test_the_string_check_flags_a_planted_module_name():
+    planted = 'class T:\n    """Drawn by scse_viz.views.x."""\n    view = "scse_viz.views.segmentation"\n'
+    assert upper_names(ast.parse(planted), HIGHER["core"]) == [(3, "scse_viz.views.segmentation")]
+
+
+# ------------------------------------------------------------------------------------------------ without training
+
+NO_TRAINING = """
+import importlib.abc, pkgutil, sys
+
+class NoTraining(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[:2] in (["scse_viz", "train"], ["scse_viz", "data"]) or name == "scse_viz.evaluate":
+            raise ImportError(f"{name}: the training code is not installed here")
+        return None
+
+sys.meta_path.insert(0, NoTraining())
+import numpy as np
+import scse_viz
+from scse_viz import batch, explore, zoo
+from scse_viz.views import view_for
+
+for family in zoo.list_families():
+    pixels = np.random.default_rng(0).random((48, 56)).astype(np.float32)
+    image = explore.InputImage("noise.png", pixels, "noise", pixels.shape)
+    if family.degradation is not None:
+        from scse_viz.degradation import NoiseSetting
+        image = explore.degraded_input(image, NoiseSetting())
+    run = explore.run_family(family, zoo.models_of(family), image)
+    assert set(run.outputs) == set(family.variants), family.name
+    assert view_for(family.task).outputs(run), family.name
+    try:
+        batch.test_items(family, None, set())
+    except batch.NoTestSetError as error:
+        assert "not installed" in str(error), error
+    else:
+        raise AssertionError("a test set without the training code")
+import scse_viz.ui
+for module in pkgutil.iter_modules(scse_viz.ui.__path__):
+    importlib.import_module(f"scse_viz.ui.{module.name}")
+print("ran", sorted(zoo.FAMILIES), "and imported", len(list(pkgutil.iter_modules(scse_viz.ui.__path__))), "ui modules")
+assert not [m for m in sys.modules if m.startswith(("scse_viz.train", "scse_viz.data"))]
+"""
+
+
+@pytest.mark.slow
+def test_the_app_s_path_runs_without_the_training_code():
+    """With ``scse_viz.train``, ``scse_viz.data`` and ``scse_viz.evaluate`` made unimportable, every shipped family
+    loads all its models and runs through ``explore`` and its task's view, every ``ui`` module imports, and the
+    batch's test set (the one optional door) says in one typed error that the training code is missing."""
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TRAINING], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ran ['brain', 'fashion', 'photo']" in done.stdout

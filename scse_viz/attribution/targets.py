@@ -14,9 +14,10 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -24,15 +25,14 @@ from torch import nn
 
 from scse_viz.attribution.records import AttributionError
 
-TargetKind = Literal["class", "class_region", "error_reduction"]
-TARGET_KINDS: tuple[TargetKind, ...] = ("class", "class_region", "error_reduction")
+TargetKindName = Literal["class", "class_region", "error_reduction"]
 
 
 @dataclass(frozen=True)
 class AttributionTarget:
     """A class of a classifier (``kind="class"``) or a class region of a segmentation model (``"class_region"``)."""
 
-    kind: TargetKind
+    kind: TargetKindName  # names one of :data:`KINDS`
     class_index: int
     class_name: str | None = None
     # A model with one logit map for two classes (binary segmentation): the class's logit is output channel 0 and
@@ -76,49 +76,125 @@ class Objective:
     region: np.ndarray | None = None  # class region: H×W bool mask, fixed from the unperturbed prediction
 
 
+class TargetKind(ABC):
+    """What one kind of target explains and how: the objective it builds from one forward pass, and how it scores
+    any other output of the same input. Each kind is one small type (``AttributionTarget.kind`` names it), so the
+    objective never branches on the kind's name."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def objective(self, model: nn.Module, x: torch.Tensor, output: Any, target: AttributionTarget) -> Objective:
+        """The objective of ``target`` on ``model`` at input ``x``, whose unperturbed output is ``output``."""
+
+    def scorer(
+        self, target: AttributionTarget, x: torch.Tensor, intact: torch.Tensor, base: Objective
+    ) -> Callable[[torch.Tensor], float]:
+        """The objective as a score of any model output on ``x`` (``base``: its objective on the ``intact`` output)."""
+        return lambda output: float(build_objective(_Fixed(output), x, target).value)
+
+
+class _ClassScores(TargetKind):
+    """A target read from per-class logits: which output channel holds the class, checked against the output."""
+
+    rank: ClassVar[int]  # the logits' dimensions this kind reads
+    wanted: ClassVar[str]  # those logits, for people
+
+    def channel(self, output: Any, target: AttributionTarget) -> tuple[int, torch.Tensor | None]:
+        """The class's logit channel, and for a one-logit model the pixels where its logit is positive."""
+        if not isinstance(output, torch.Tensor):
+            raise AttributionError("the model must return one tensor of class scores")
+        if output.dim() != self.rank:
+            shape = "×".join(str(s) for s in output.shape)
+            raise AttributionError(
+                f"a {target.kind!r} target needs a model that returns {self.wanted}; this one returns {shape}"
+            )
+        k, classes = target.class_index, output.shape[1]
+        if target.single_logit:
+            if classes != 1 or k != 1:
+                raise AttributionError(
+                    "a one-logit model explains its foreground (class 1) only: its background has no logit of its own"
+                )
+            return 0, output[0, 0] > 0
+        if not 0 <= k < classes:
+            raise AttributionError(f"class {k} does not exist: this model has classes 0 to {classes - 1}")
+        return k, None
+
+
+class ClassLogit(_ClassScores):
+    """A classifier's class: the logit of class k (pre-softmax, so the score does not saturate)."""
+
+    name = "class"
+    rank = 2
+    wanted = "N×K class scores"
+
+    def objective(self, model: nn.Module, x: torch.Tensor, output: Any, target: AttributionTarget) -> Objective:
+        k, _ = self.channel(output, target)
+        return Objective(lambda z: model(z)[:, k], f"logit of {target.class_label}", float(output[0, k]))
+
+
+class ClassRegion(_ClassScores):
+    """A segmentation class: the sum of class k's logits over the pixels predicted as k, a mask fixed from the
+    unperturbed prediction."""
+
+    name = "class_region"
+    rank = 4
+    wanted = "N×K×H×W per-pixel class scores"
+
+    def objective(self, model: nn.Module, x: torch.Tensor, output: Any, target: AttributionTarget) -> Objective:
+        k, predicted = self.channel(output, target)
+        if predicted is None:
+            predicted = output.argmax(dim=1)[0] == k  # H×W
+        pixels = int(predicted.sum())
+        if pixels == 0:
+            raise AttributionError(
+                f"the model predicts {target.class_label} at no pixel of this image, so it has no region to explain; "
+                "choose a class that appears in the predicted mask"
+            )
+        weights = predicted.to(output.dtype)
+
+        def region_logits(z: torch.Tensor) -> torch.Tensor:
+            return (model(z)[:, k] * weights).sum(dim=(-2, -1))
+
+        description = f"sum of {target.class_label} logits over its {pixels} predicted pixels"
+        return Objective(region_logits, description, float((output[0, k] * weights).sum()), predicted.cpu().numpy())
+
+    def scorer(
+        self, target: AttributionTarget, x: torch.Tensor, intact: torch.Tensor, base: Objective
+    ) -> Callable[[torch.Tensor], float]:
+        """The region stays the intact output's: what a knock-out changed is measured on the same pixels."""
+        region = torch.from_numpy(np.asarray(base.region)).to(intact.dtype)
+        k = 0 if target.single_logit else target.class_index
+        return lambda output: float((output[0, k] * region).sum())
+
+
+class ErrorReduction(TargetKind):
+    """A restoration model's region: how much closer to the clean picture the model brings the input there."""
+
+    name = "error_reduction"
+
+    def objective(self, model: nn.Module, x: torch.Tensor, output: Any, target: AttributionTarget) -> Objective:
+        return _error_reduction(model, x, output, target)
+
+
+KINDS: dict[str, TargetKind] = {kind.name: kind for kind in (ClassLogit(), ClassRegion(), ErrorReduction())}
+TARGET_KINDS: tuple[TargetKindName, ...] = tuple(KINDS)  # type: ignore[assignment]
+
+
+def kind_of(target: AttributionTarget) -> TargetKind:
+    """The kind ``target.kind`` names; :class:`AttributionError` for an unknown one."""
+    kind = KINDS.get(target.kind)
+    if kind is None:
+        raise AttributionError(f"unknown target kind {target.kind!r}; use one of {', '.join(KINDS)}")
+    return kind
+
+
 def build_objective(model: nn.Module, x: torch.Tensor, target: AttributionTarget) -> Objective:
     """Run ``model(x)`` once (no grad) and return the objective for ``target``; typed errors for every misfit."""
-    if target.kind not in TARGET_KINDS:
-        raise AttributionError(f"unknown target kind {target.kind!r}; use one of {', '.join(TARGET_KINDS)}")
+    kind = kind_of(target)
     with torch.no_grad():
         output = model(x)
-    if target.kind == "error_reduction":
-        return _error_reduction(model, x, output, target)
-    if not isinstance(output, torch.Tensor):
-        raise AttributionError("the model must return one tensor of class scores")
-    expected = 2 if target.kind == "class" else 4
-    if output.dim() != expected:
-        shape = "×".join(str(s) for s in output.shape)
-        wanted = "N×K class scores" if expected == 2 else "N×K×H×W per-pixel class scores"
-        raise AttributionError(
-            f"a {target.kind!r} target needs a model that returns {wanted}; this one returns {shape}"
-        )
-    k, classes = target.class_index, output.shape[1]
-    if target.single_logit:
-        if classes != 1 or k != 1:
-            raise AttributionError(
-                "a one-logit model explains its foreground (class 1) only: its background has no logit of its own"
-            )
-        k, predicted = 0, output[0, 0] > 0
-    elif not 0 <= k < classes:
-        raise AttributionError(f"class {k} does not exist: this model has classes 0 to {classes - 1}")
-    if target.kind == "class":
-        return Objective(lambda z: model(z)[:, k], f"logit of {target.class_label}", float(output[0, k]))
-    if not target.single_logit:
-        predicted = output.argmax(dim=1)[0] == k  # H×W
-    pixels = int(predicted.sum())
-    if pixels == 0:
-        raise AttributionError(
-            f"the model predicts {target.class_label} at no pixel of this image, so it has no region to explain; "
-            "choose a class that appears in the predicted mask"
-        )
-    weights = predicted.to(output.dtype)
-
-    def region_logits(z: torch.Tensor) -> torch.Tensor:
-        return (model(z)[:, k] * weights).sum(dim=(-2, -1))
-
-    description = f"sum of {target.class_label} logits over its {pixels} predicted pixels"
-    return Objective(region_logits, description, float((output[0, k] * weights).sum()), predicted.cpu().numpy())
+    return kind.objective(model, x, output, target)
 
 
 def _error_reduction(model: nn.Module, x: torch.Tensor, output: Any, target: AttributionTarget) -> Objective:
@@ -179,8 +255,4 @@ def output_score(target: AttributionTarget, x: torch.Tensor, intact: torch.Tenso
     the ``intact`` output (as :func:`build_objective` fixes it from the unperturbed prediction): what a knock-out
     changed is measured on the same pixels."""
     base = build_objective(_Fixed(intact), x, target)
-    if target.kind == "class_region":
-        region = torch.from_numpy(np.asarray(base.region)).to(intact.dtype)
-        k = 0 if target.single_logit else target.class_index
-        return lambda output: float((output[0, k] * region).sum())
-    return lambda output: float(build_objective(_Fixed(output), x, target).value)
+    return kind_of(target).scorer(target, x, intact, base)

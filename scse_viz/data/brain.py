@@ -27,9 +27,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from scse_viz.families.classes import BRAIN_CLASSES  # noqa: F401  (the labels' names, shared with the family)
 from scse_viz.io import ORIENTATIONS, Volume, image_from_slice, load_volume, volume_slice
 
-BRAIN_CLASSES: tuple[str, ...] = ("background", "CSF", "GM", "WM")
 TEMPLATE = "mni_icbm152_{}_tal_nlin_sym_09a_converted.nii.gz"
 MIN_BRAIN_PIXELS = 200
 SLABS = 12

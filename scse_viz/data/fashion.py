@@ -15,20 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from scse_viz.data.idx import read_idx
+from scse_viz.families.classes import FASHION_CLASSES as CLASS_NAMES
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 VALIDATION_SIZE = 5_000
 SPLITS = ("train", "val", "train-full", "test")
 _FILES = {

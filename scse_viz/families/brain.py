@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scse_viz.color import is_colour
-from scse_viz.data.brain import BRAIN_CLASSES
+from scse_viz.families.classes import BRAIN_CLASSES
 from scse_viz.family import Family
 from scse_viz.io import Volume
 from scse_viz.models.architectures import UNetArchitecture
@@ -36,6 +36,5 @@ FAMILY = Family(
     "Debian's mricron-data: skull, scalp, eyes and face labelled background), 60 % of its samples rendered from its "
     "label map in random, T1-, T2-, PD- and FLAIR-like contrasts; and the MNI152 2009a brain template, two thirds "
     "drawn as synthetic heads, the rest its own slices; all cropped and deformed like uploads",
-    training="scse_viz.train.brain",
     suits=suits,
 )

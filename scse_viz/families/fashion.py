@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scse_viz.color import is_colour
-from scse_viz.data.fashion import CLASS_NAMES
+from scse_viz.families.classes import FASHION_CLASSES as CLASS_NAMES
 from scse_viz.family import Family
 from scse_viz.geometry import ModelGrid
 from scse_viz.io import Volume
@@ -41,6 +41,5 @@ FAMILY = Family(
     prepare=prepare,
     build=ARCHITECTURE.build,
     trained_on="Fashion-MNIST: 28×28 gray photos of single garments, light on a black background",
-    training="scse_viz.train.fashion",
     suits=suits,
 )

@@ -58,7 +58,6 @@ FAMILY = Family(
     build=ARCHITECTURE.build,
     trained_on="synthetic 'dead leaves' images and crops of Debian's wallpaper photographs, with Gaussian noise of "
     "σ 0–50 (of 255) that varies across the image",
-    training="scse_viz.train.photo",
     degradation=AddedNoise(),
     max_side=WORKING_SIDE,
     suits=suits,

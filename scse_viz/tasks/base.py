@@ -3,8 +3,8 @@
 Pages, flows, export and attribution never test which task they hold; they ask it. A task reads the raw output of
 one forward pass into a typed :class:`Prediction`, scores it against ground truth, says what a knock-out changed,
 names the attribution target a class index stands for, and lists the arrays an export holds. How a task's results
-are drawn lives one layer up, in the module its ``view`` names (``scse_viz.views``), so this layer needs no
-matplotlib.
+are drawn lives one layer up: each ``scse_viz.views`` module registers its view for its task's type
+(``views.register_view``), so this layer names no upper module and needs no matplotlib.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ class Task(ABC):
     """One kind of output (segmentation, classification, …) over a fixed list of classes."""
 
     name: ClassVar[str]  # for people and exported metadata; never branched on
-    view: ClassVar[str]  # module whose ``VIEW`` draws this task's results (``scse_viz.views.<…>``)
     output_rank: ClassVar[int]  # dimensions of the logits tensor the task reads (N×K: 2, N×K×H×W: 4)
     target_explanation: ClassVar[str]  # one sentence: what an attribution for a class explains
     target_label: ClassVar[str] = "Target class"  # what the attribution page calls the choice of a target

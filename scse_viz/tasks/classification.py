@@ -33,7 +33,6 @@ class ClassificationTask(Task):
     """One label per image from a fixed list of classes."""
 
     name = "classification"
-    view = "scse_viz.views.classification"
     output_rank = 2
     target_explanation = "Explained: the class's logit (before the softmax)."
 

@@ -67,7 +67,6 @@ class RestorationTask(Task):
     """Image in, image out (``channels`` colours); no classes. Attribution explains the error a model removes."""
 
     name = "restoration"
-    view = "scse_viz.views.restoration"
     output_rank = 4
     target_label = "Target region"
     target_explanation = (

@@ -45,7 +45,6 @@ class SegmentationTask(Task):
     """
 
     name = "segmentation"
-    view = "scse_viz.views.segmentation"
     output_rank = 4
     target_explanation = "Explained: the class's summed logits over the pixels each model predicts as that class."
 

@@ -1,12 +1,15 @@
 """What training, evaluation, shipping and the sample builder need to know of one family, in one record.
 
-Each family's training module (the one ``Family.training`` names) defines ``PARTS``; the commands look it up here
-instead of branching on the family's name, so a new family brings its parts and touches none of the commands.
+Each shipped family's training module, ``scse_viz/train/<family name>.py``, defines ``PARTS``; the commands look it
+up here instead of branching on the family's name, so a new family brings its parts and touches none of the
+commands. The family record does not name its training module (dependencies point down: loading a model needs no
+training code); this layer finds it by that name.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,13 +54,22 @@ class FamilyTraining:
     novelty_inputs: Callable[[str, int, Path | None], list[torch.Tensor]] | None = None
 
 
+def _training_module(family: Family) -> str | None:
+    """``scse_viz.train.<family name>`` where that module exists and the family is a shipped one."""
+    if family.loader is not None or not family.name.isidentifier():
+        return None
+    name = f"{__package__}.{family.name}"
+    return name if importlib.util.find_spec(name) is not None else None
+
+
 def parts_for(family: Family) -> FamilyTraining:
-    """The ``PARTS`` of the module ``family.training`` names; ValueError for a family that cannot be trained here."""
-    if family.training is None:
+    """The ``PARTS`` of the family's training module; ValueError for a family that cannot be trained here."""
+    module = _training_module(family)
+    if module is None:
         raise ValueError(f"the {family.name} family has no training code")
-    parts = getattr(importlib.import_module(family.training), "PARTS", None)
+    parts = getattr(importlib.import_module(module), "PARTS", None)
     if not isinstance(parts, FamilyTraining):
-        raise ValueError(f"{family.training} defines no FamilyTraining called PARTS")
+        raise ValueError(f"{module} defines no FamilyTraining called PARTS")
     return parts
 
 
@@ -65,4 +77,4 @@ def trainable_families() -> list[str]:
     """Names of the shipped families that have training code."""
     from scse_viz import zoo
 
-    return [f.name for f in zoo.list_families() if f.training is not None]
+    return [f.name for f in zoo.list_families() if _training_module(f) is not None]

@@ -41,7 +41,7 @@ def batch_table(family: Family, limit: int, faithfulness: bool = False) -> list[
 
     try:
         rows = memo(key, compute)
-    except SystemExit as error:  # the family has no test images
+    except batch.NoTestSetError as error:
         st.error(str(error))
         return None
     st.session_state[done] = True

@@ -7,8 +7,6 @@ the volume again.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -20,6 +18,7 @@ from scse_viz.io import ORIENTATIONS, LoadedImage, Volume, load_any, slice_count
 from scse_viz.io.images import DEFAULT_MIN_SIDE
 from scse_viz.ui import links
 from scse_viz.ui.brought import bring_form, brought, brought_families
+from scse_viz.ui.degradations import controls_for
 from scse_viz.ui.state import FAMILY, chosen_input, keep_input, memo
 
 SAMPLE, UPLOAD, CAMERA = "Bundled sample", "Upload your own", "Camera"
@@ -338,12 +337,8 @@ def choose_input(family: zoo.Family) -> explore.InputImage | None:
     image = chosen_input(family.name)
     if image is None or family.degradation is None:
         return image
-    setting = _degradation_controls(family)(family.degradation, image, family.name)
+    setting = controls_for(family.degradation).choose(family.degradation, image, family.name)
     return degraded(family, image, setting)
-
-
-def _degradation_controls(family: zoo.Family) -> Callable[..., Any]:
-    return importlib.import_module(family.degradation.controls).noise_controls
 
 
 def degraded(family: zoo.Family, image: explore.InputImage, setting: Any = None) -> explore.InputImage:
@@ -352,5 +347,5 @@ def degraded(family: zoo.Family, image: explore.InputImage, setting: Any = None)
     if family.degradation is None:
         return image
     if setting is None:
-        setting = importlib.import_module(family.degradation.controls).last_setting(family.name)
+        setting = controls_for(family.degradation).last_setting(family.name)
     return memo(("degraded", family.name, image.key, setting.key()), lambda: explore.degraded_input(image, setting))

@@ -1,10 +1,12 @@
 """How each task's results are drawn (flows layer: uses ``scse_viz.render``, no streamlit).
 
-A task names its view module (``Task.view``); :func:`view_for` finds it. Sections are the plain records the
-pages show (``scse_viz.ui.sections``).
+Each task's view module registers its view for the task's type (:func:`register_view`); importing this package
+imports them all, so :func:`view_for` finds every shipped task's view. Sections are the plain records the pages show
+(``scse_viz.ui.sections``).
 """
 
-from scse_viz.views.base import TaskView, view_for
+from scse_viz.views import classification, restoration, segmentation  # noqa: F401  (each registers its view)
+from scse_viz.views.base import TaskView, register_view, view_for
 from scse_viz.views.sections import (
     Caption,
     Charts,
@@ -46,5 +48,6 @@ __all__ = [
     "TaskView",
     "Text",
     "Tiles",
+    "register_view",
     "view_for",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from typing import TypeVar
 
@@ -45,9 +44,18 @@ class TaskView(ABC):
         return raster.to_rgb(base)
 
 
+_VIEWS: dict[type[Task], TaskView] = {}
+
+
+def register_view(task_type: type[Task], view: TaskView) -> None:
+    """Draw every task of ``task_type`` (and its subclasses) with ``view``: the views layer adds a task's drawing
+    here, so the task itself never names the module that draws it (dependencies point down)."""
+    _VIEWS[task_type] = view
+
+
 def view_for(task: Task) -> TaskView:
-    """The ``VIEW`` of the module the task names (its ``view`` attribute)."""
-    view = getattr(importlib.import_module(task.view), "VIEW", None)
-    if not isinstance(view, TaskView):
-        raise TypeError(f"{task.view} defines no TaskView called VIEW")
-    return view
+    """The view registered for the task's type, or for the nearest of its base classes."""
+    for kind in type(task).__mro__:
+        if kind in _VIEWS:
+            return _VIEWS[kind]
+    raise TypeError(f"no view is registered for {type(task).__name__}: call scse_viz.views.register_view")

@@ -6,7 +6,7 @@ from scse_viz.explore import FamilyRun, ModelOutput
 from scse_viz.render import class_probability_figure
 from scse_viz.render.charts import probability_chart
 from scse_viz.tasks.classification import ClassificationTask
-from scse_viz.views.base import TaskView, task_of
+from scse_viz.views.base import TaskView, register_view, task_of
 from scse_viz.views.sections import Charts, FigureMaker, Metrics, Section, Text
 
 
@@ -52,3 +52,4 @@ class ClassificationView(TaskView):
 
 
 VIEW = ClassificationView()
+register_view(ClassificationTask, VIEW)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from scse_viz import explore
-from scse_viz.data.photo import MAX_SIGMA
 from scse_viz.explore import FamilyRun, ModelOutput
 from scse_viz.metrics import ranks, spearman
+from scse_viz.noise import MAX_SIGMA
 from scse_viz.render import colormaps, raster
 from scse_viz.render.restoration import (
     NOISE_CMAP,
@@ -23,7 +23,7 @@ from scse_viz.render.restoration import (
 )
 from scse_viz.tasks import Task
 from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores
-from scse_viz.views.base import TaskView, task_of
+from scse_viz.views.base import TaskView, register_view, task_of
 from scse_viz.views.notes import gate_notes
 from scse_viz.views.sections import FigureMaker, Heading, Pictures, Scale, Section, Table, Text
 
@@ -241,3 +241,4 @@ class RestorationView(TaskView):
 
 
 VIEW = RestorationView()
+register_view(RestorationTask, VIEW)

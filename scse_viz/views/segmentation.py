@@ -9,7 +9,7 @@ from scse_viz.render import difference_map_figure, raster, side_by_side_figure
 from scse_viz.render.outputs import class_colors
 from scse_viz.tasks import Task
 from scse_viz.tasks.segmentation import SegmentationTask, disagreement
-from scse_viz.views.base import TaskView, task_of
+from scse_viz.views.base import TaskView, register_view, task_of
 from scse_viz.views.sections import FigureMaker, Heading, Metrics, Pictures, Section, Table, Text
 
 
@@ -117,3 +117,4 @@ class SegmentationView(TaskView):
 
 
 VIEW = SegmentationView()
+register_view(SegmentationTask, VIEW)
