@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from scse_viz import zoo
-from scse_viz.train.card import about_text, card_markdown
+from scse_viz.train.card import NOVELTY_HEADING, about_text, card_markdown
 from scse_viz.train.ship import load_runs, measure_run, median_seed, summarise
 
 # --------------------------------------------------------------------------------------------- tiny run records
@@ -197,6 +197,15 @@ def test_every_number_in_card_md_is_card_json(shipped) -> None:
     about = about_text(zoo.ASSETS / "models" / name).rstrip()
     assert about and about in text
     generated = text.replace(about, "")
+    if card.get("novelty"):  # the novelty fit's section: its AUROC table parsed back against card.json's record
+        novelty = card["novelty"]
+        section = generated[generated.index(NOVELTY_HEADING) :]
+        header, rows, _ = _table_rows(section.splitlines(), "| inputs | count | AUROC |")
+        assert [r[0] for r in rows] == list(novelty["auroc"])
+        for row in rows:
+            assert _close(row[2], novelty["auroc"][row[0]]), row
+        assert f"({novelty['inputs']['calibrate']}; fitted on {novelty['inputs']['fit']} training inputs)" in section
+        generated = generated[: generated.index(NOVELTY_HEADING)]
     recipe_block = re.search(r"```json\n(.*?)\n```", generated, re.DOTALL)
     assert json.loads(recipe_block.group(1)) == card["recipe"]
     lines = generated.replace(recipe_block.group(0), "").splitlines()

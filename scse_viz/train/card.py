@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 ABOUT_FILE = "about.md"
+NOVELTY_HEADING = "## Inputs unlike the training data"
 
 
 def _fmt(mean_std: dict[str, float] | None, digits: int = 4) -> str:
@@ -108,6 +109,42 @@ def about_text(folder: Path) -> str:
     """The family's fixed description for its card (``about.md`` beside ``card.json``; empty when absent)."""
     path = folder / ABOUT_FILE
     return path.read_text() if path.is_file() else ""
+
+
+def novelty_section(record: dict[str, Any]) -> str:
+    """The card's section on inputs unlike the training data, from ``card.json``'s ``novelty`` record (written by
+    ``python -m scse_viz.train.novelty``)."""
+    lines = [
+        NOVELTY_HEADING,
+        "",
+        (
+            "The app says how unusual an input is for these models: the Mahalanobis distance of the "
+            f"gates of the {record['models']} models ({record['features']}) from its training inputs' (Ledoit–Wolf "
+            f"shrinkage {record['shrinkage']}), as a percentile of held-out in-distribution inputs "
+            f"({record['inputs']['calibrate']}; fitted on {record['inputs']['fit']} training inputs). Above 99 it "
+            "says the maps show the mechanism on an input the models never learned, not a reading of it."
+        ),
+        "",
+        (
+            f"How well it tells this family's {record['inputs']['test']} test inputs from inputs it was not made for "
+            "(AUROC: 1 = every such input scores above every test input; measured by "
+            "`python -m scse_viz.train.novelty`):"
+        ),
+        "",
+        "| inputs | count | AUROC | share above the 99th percentile | least unusual (percentile) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for label, value in record["auroc"].items():
+        count = record["counts"].get(label, sum(record["counts"].values()))
+        above = record["above 99"].get(label)
+        least = record["least unusual"].get(label, "")
+        lines.append(f"| {label} | {count} | {value:.3f} | {'' if above is None else f'{above:.2f}'} | {least} |")
+    lines += [
+        "",
+        f"Test inputs above the 99th percentile: {record['test percentile above 99']:.3f} of them (false alarms).",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str:
@@ -213,4 +250,6 @@ def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str
                 "trained on a GPU."
             ),
         ]
+    if card.get("novelty"):
+        lines += ["", novelty_section(card["novelty"]).rstrip("\n")]
     return "\n".join(lines) + "\n"

@@ -16,7 +16,6 @@ import argparse
 import datetime
 import hashlib
 import json
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -31,12 +30,12 @@ from scse_viz.capture import capture_attention
 from scse_viz.degradation import NoiseSetting, degrade
 from scse_viz.family import Family
 from scse_viz.novelty import FILE_NAME, NoveltyModel, batch_features, feature_blocks, save_model
+from scse_viz.train.card import about_text, card_markdown
 from scse_viz.train.parts import parts_for, trainable_families
 
 COUNTS = {"fit": 1000, "calibrate": 500, "test": 500}  # inputs per split (fewer where a split has fewer)
 OTHER_PER_FAMILY = 60  # test pictures taken from each other family
 PHOTOS: tuple[str, ...] = ("astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "page", "horse")
-CARD_HEADING = "## Inputs unlike the training data"
 BATCH = 64
 Models = Mapping[str, torch.nn.Module]
 
@@ -200,55 +199,14 @@ def fit_family(name: str, data_root: Path | None = None, counts: dict[str, int] 
     return record
 
 
-def card_section(record: dict[str, Any]) -> str:
-    lines = [
-        CARD_HEADING,
-        "",
-        (
-            "The app says how unusual an input is for these models: the Mahalanobis distance of the "
-            f"gates of the {record['models']} models ({record['features']}) from its training inputs' (Ledoit–Wolf "
-            f"shrinkage {record['shrinkage']}), as a percentile of held-out in-distribution inputs "
-            f"({record['inputs']['calibrate']}; fitted on {record['inputs']['fit']} training inputs). Above 99 it "
-            "says the maps show the mechanism on an input the models never learned, not a reading of it."
-        ),
-        "",
-        (
-            f"How well it tells this family's {record['inputs']['test']} test inputs from inputs it was not made for "
-            "(AUROC: 1 = every such input scores above every test input; measured by "
-            "`python -m scse_viz.train.novelty`):"
-        ),
-        "",
-        "| inputs | count | AUROC | share above the 99th percentile | least unusual (percentile) |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for label, value in record["auroc"].items():
-        count = record["counts"].get(label, sum(record["counts"].values()))
-        above = record["above 99"].get(label)
-        least = record["least unusual"].get(label, "")
-        lines.append(f"| {label} | {count} | {value:.3f} | {'' if above is None else f'{above:.2f}'} | {least} |")
-    lines += [
-        "",
-        f"Test inputs above the 99th percentile: {record['test percentile above 99']:.3f} of them (false alarms).",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def write_card(spec: Family, record: dict[str, Any]) -> None:
-    """``card.json``'s ``novelty`` record and ``card.md``'s section (replaced where it is already there)."""
+    """``card.json``'s ``novelty`` record, then ``card.md`` regenerated from it (the card writer draws the section),
+    so card.md stays exactly what the card writer makes of card.json."""
     card_json = spec.folder / "card.json"
     card = json.loads(card_json.read_text())
     card["novelty"] = record
     card_json.write_text(json.dumps(card, indent=2) + "\n")
-    card_md = spec.folder / "card.md"
-    text = card_md.read_text()
-    section = card_section(record)
-    pattern = re.compile(rf"{re.escape(CARD_HEADING)}\n.*?(?=\n## |\Z)", re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    card_md.write_text(text)
+    (spec.folder / "card.md").write_text(card_markdown(card, about_text(spec.folder), spec.baseline))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
