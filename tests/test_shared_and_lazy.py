@@ -67,11 +67,12 @@ def test_an_upload_computes_and_sends_only_the_outputs_tab_and_the_rest_on_deman
         ran(at)
         assert counts["forwards"] == 4  # the four variants, once
         assert "outputs-view" in memo_kinds(at) and area_table(at)
-        assert not {"q", "gain", "sse", "knockout-view"} & memo_kinds(at)  # nothing of the closed tabs
+        closed = {"attention-view", "gain-view", "every-map-view", "knockout-view"}
+        assert not closed & memo_kinds(at)  # nothing of the closed tabs
         assert not [s for s in at.selectbox if s.key in ("att-model", "att-block", "ko-model", "cmp-model")]
         assert not [b for b in at.download_button]  # the Export tab built nothing
         open_tab(at, "Attention")
-        assert {"q", "sse"} <= memo_kinds(at) and at.selectbox(key="att-block")
+        assert {"attention-view", "every-map-view"} <= memo_kinds(at) and at.selectbox(key="att-block")
         assert not [d for d in at.dataframe if "class" in d.value.columns]  # the Outputs tab is not sent now
         open_tab(at, "Export")
         assert len(at.download_button) >= 4  # CSV, NPZ and the figures' PNG and SVG
