@@ -5,8 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import scse_viz  # noqa: F401  (torchvision shim first)
-from scse_viz import compare_attribution as ca
-from scse_viz import explore
+from scse_viz import compare_attribution, explore
 from scse_viz.attribution import METHOD_LABELS, METHODS, Settings
 from scse_viz.render import figure_bytes, raster
 from scse_viz.render.attribution import (
@@ -48,12 +47,12 @@ if image is None:
 run = family_run(family, image)
 names = list(family.class_names)
 shown = explore.display_image(run)
-blocks = ca.sse_blocks(run)
+blocks = compare_attribution.sse_blocks(run)
 picture = picture_memo("attr-picture", run.key)
 
 
 def target_name(k: int) -> str:
-    missing = ca.missing_from(run, k)
+    missing = compare_attribution.missing_from(run, k)
     return names[k] + (f" (predicted nowhere by {', '.join(missing)})" if missing else "")
 
 
@@ -64,7 +63,7 @@ with controls:
         st,
         family.task.target_label,
         range(len(names)),
-        index=ca.default_target(run),
+        index=compare_attribution.default_target(run),
         format_func=target_name,
         key=f"attr-target-{run.key}",
         param="target",
@@ -91,7 +90,7 @@ with controls:
     )
     nt_samples = links.slider(st, "NoiseTunnel samples", 2, 16, 4, key="attr-nt", param="nt")
     settings = Settings(n_steps=n_steps, nt_samples=nt_samples)
-    todo = ca.jobs(run, methods)
+    todo = compare_attribution.jobs(run, methods)
     pressed = st.button("Compute attributions", type="primary", disabled=not todo, key="attr-compute")
     st.divider()
     block = (
@@ -128,9 +127,9 @@ with view:
         )
 
 
-def panel(method_run: ca.MethodRun) -> ca.Panel:
+def panel(method_run: compare_attribution.MethodRun) -> compare_attribution.Panel:
     key = ("attr-panel", run.key, method_run.variant, method_run.method, class_index, method_run.settings, block, top_k)
-    return memo(key, lambda: ca.panel(run, method_run, block, top_k))
+    return memo(key, lambda: compare_attribution.panel(run, method_run, block, top_k))
 
 
 legend = " ".join(
@@ -188,7 +187,7 @@ with view:
         if any(p.sse is not None for p in panels):
             show_colorbar(st, cmap, 0.0, 1.0, f"sSE gate q of {block}: 0 shuts a pixel's features, 1 lets them through")
 
-    rows = ca.agreement_rows(run, [r for r in done if not r.error], top_k)
+    rows = compare_attribution.agreement_rows(run, [r for r in done if not r.error], top_k)
     if rows:
         st.subheader("Agreement per block")
         st.dataframe(
@@ -235,7 +234,7 @@ with view:
         left, middle, right = st.columns(3)
         left.download_button(
             "CSV (maps and scores)",
-            lambda: ca.to_csv(run, kept_runs, top_k, page_settings),
+            lambda: compare_attribution.to_csv(run, kept_runs, top_k, page_settings),
             f"{stem}.csv",
             "text/csv",
             key="attr-csv",
@@ -243,7 +242,7 @@ with view:
         )
         middle.download_button(
             "NPZ (maps and scores)",
-            lambda: ca.to_npz(run, kept_runs, top_k, page_settings),
+            lambda: compare_attribution.to_npz(run, kept_runs, top_k, page_settings),
             f"{stem}.npz",
             "application/octet-stream",
             key="attr-npz",
