@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -206,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
             f"the end ({growth:+.1f} %); lowest reading in the first / last third after warm-up {first_low:.0f} / "
             f"{last_low:.0f} MB ({trough:+.1f} %), highest {max(v[r] for _, v in after):.0f} MB"
         )
+        # The median and the peak of each third say whether the level and the worst case rise, not only the troughs.
+        firsts, lasts = [v[r] for _, v in after[:third]], [v[r] for _, v in after[-third:]]
+        for name, measure in (("median", statistics.median), ("highest", max)):
+            a, b = measure(firsts), measure(lasts)
+            print(f"  {name} reading, first / last third: {a:.0f} / {b:.0f} MB ({100 * (b - a) / a:+.1f} %)")
     print("minutes," + ",".join(f"replica{r}_mb" for r in range(len(pids))))
     for t, values in series:
         print(f"{t / 60:.2f}," + ",".join(f"{v:.0f}" for v in values))
