@@ -239,22 +239,7 @@ def _plain(port: int, log: Path, threads: int, cores: set[int] | None = None) ->
     env = {**os.environ, serve_timing(): str(log), "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
     pin = ["taskset", "--cpu-list", ",".join(map(str, sorted(cores)))] if cores else []  # the server's cores only
     process = subprocess.Popen(
-        [
-            *pin,
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        [*pin, *serve.app_command(port)],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

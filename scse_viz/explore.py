@@ -18,7 +18,6 @@ import numpy as np
 from torch import nn
 
 from scse_viz.capture import BlockRecord, Knockout, capture_attention
-from scse_viz.capture.records import Join
 from scse_viz.color import luma
 from scse_viz.degradation import NoiseSetting, degrade
 from scse_viz.geometry import resize_image, resize_nearest, upsample_map
@@ -261,7 +260,7 @@ def knockout_effect(run: FamilyRun, intact: ModelOutput, knocked: ModelOutput) -
 def join_has_gain(record: BlockRecord) -> bool:
     """Whether the block's output is one gain times x, w_c + q_ij (both gates joined by a sum): asked of the join
     itself (``Join.has_gain``) in one place, so the pages, the views and the export decide alike."""
-    return record.channel_gate is not None and record.spatial_gate is not None and Join(record.join).has_gain
+    return record.channel_gate is not None and record.spatial_gate is not None and record.join.has_gain
 
 
 def effective_gain(record: BlockRecord, index: int = 0) -> np.ndarray:

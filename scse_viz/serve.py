@@ -144,6 +144,26 @@ def _replica_megabytes(replicas: int) -> float:
     return 0.75 * physical / max(1, replicas)
 
 
+def app_command(port: int) -> list[str]:
+    """The command line of one app server on 127.0.0.1:``port`` (headless, no usage statistics), run from the
+    repository root: the replicas, the benchmarks and the browser tests start the app the same way."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
 def start(
     replicas: int = 2,
     port: int = 8501,
@@ -181,21 +201,7 @@ def start(
             log = (logs / f"replica-r{i}.log").open("w")
             cluster.replicas.append(
                 subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "streamlit",
-                        "run",
-                        "app.py",
-                        "--server.port",
-                        str(replica_port),
-                        "--server.address",
-                        "127.0.0.1",
-                        "--server.headless",
-                        "true",
-                        "--browser.gatherUsageStats",
-                        "false",
-                    ],
+                    app_command(replica_port),
                     cwd=REPO,
                     env=env,
                     stdout=log,

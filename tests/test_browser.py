@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from scse_viz import serve
 
 from .browsing import COUNT_FINISHED_RUNS, choose_upload, free_port
 from .browsing import idle as _idle
@@ -48,21 +49,7 @@ def app_url(repo_root: Path, artifacts_dir: Path) -> Iterator[str]:
     log = artifacts_dir / "streamlit-browser-test.log"
     with log.open("w") as log_file:
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            serve.app_command(port),
             cwd=repo_root,
             stdout=log_file,
             stderr=subprocess.STDOUT,
