@@ -31,7 +31,7 @@ weight `q` in (0, 1) per pixel.
 **scSE** applies both gates to the same feature map and adds the results: `x·w + x·q`.
 """
 )
-st.image(diagram_png(), caption="The scSE block (Roy, Navab and Wachinger, MICCAI 2018).")
+st.image(diagram_png(), caption="The scSE block (Roy, Navab and Wachinger, MICCAI 2018).", output_format="PNG")
 
 st.subheader("Model families")
 st.markdown(

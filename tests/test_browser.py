@@ -254,6 +254,26 @@ def _baseline_differences(pixels) -> dict[str, str]:
     return {v: f"{labels[v]} ≠ baseline: {100 * np.mean(masks[v] != masks['none']):.2f} % of pixels" for v in labels}
 
 
+def _the_browser_gets_the_uploaded_pixels(page, gray) -> None:
+    """The first picture's bytes as the browser fetched them: JPEG without chroma subsampling whose pixels are the
+    upload's, repeated by an integer factor, within 4/255 (Streamlit's default JPEG moved colours by up to 118)."""
+    import io
+    from urllib.parse import urljoin
+
+    import numpy as np
+    from PIL import Image, JpegImagePlugin
+
+    images = page.locator('[data-testid="stImage"] img')
+    sources = [images.nth(i).get_attribute("src") for i in range(images.count())]
+    assert sources and all(src.endswith(".jpg") for src in sources[:5]), sources
+    shown = Image.open(io.BytesIO(page.request.get(urljoin(page.url, sources[0])).body()))
+    assert shown.format == "JPEG" and JpegImagePlugin.get_sampling(shown) == 0
+    factor = shown.height // gray.shape[0]
+    assert factor >= 1 and shown.size == (gray.shape[1] * factor, gray.shape[0] * factor)
+    expected = np.repeat(np.repeat(gray, factor, axis=0), factor, axis=1).astype(int)
+    assert np.abs(np.asarray(shown.convert("L"), dtype=int) - expected).max() <= 4
+
+
 def test_explorer_upload_in_chromium(browser, app_url: str, artifacts_dir: Path):
     import numpy as np
 
@@ -267,6 +287,7 @@ def test_explorer_upload_in_chromium(browser, app_url: str, artifacts_dir: Path)
         _upload(page, "axial-75.png", _png(pixels))
         page.locator('[data-testid="stImage"]').nth(5).wait_for(state="visible", timeout=60_000)
         page.screenshot(path=str(artifacts_dir / "browser-explore-outputs.png"), full_page=True)
+        _the_browser_gets_the_uploaded_pixels(page, np.round(pixels * 255).astype(np.uint8))
         expected = _baseline_differences(np.round(pixels * 255).astype(np.float32) / 255)
         for caption in expected.values():
             assert page.get_by_text(caption, exact=True).count() == 1, caption

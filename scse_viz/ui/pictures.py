@@ -9,23 +9,42 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from scse_viz.render import colorbars, colormaps, raster
+from scse_viz.render import colorbars, colormaps
+from scse_viz.render.encode import EncodedPicture, encode_picture, shown_picture
 from scse_viz.ui.state import memo
 
 COLORMAPS = list(colormaps.SEQUENTIAL)  # offered for sSE maps (0 → 1): uniform, readable in colour-blind vision
 
 
-def picture_memo(scope: str, run_key: str) -> Callable[[tuple[Hashable, ...], Callable[[], np.ndarray]], np.ndarray]:
-    """``picture(key, make)``: ``make()`` enlarged pixel by pixel when small, computed once per (scope, run, key)
-    in this session, so a rerun that changes one widget redraws only the pictures that depend on it."""
+def picture_memo(scope: str, run_key: str) -> Callable[[tuple[Hashable, ...], Callable[[], np.ndarray]], bytes]:
+    """``picture(key, make)``: the bytes ``st.image`` sends for ``make()`` (enlarged pixel by pixel when small, JPEG
+    that keeps colours within 4/255: ``render.encode``), made once per (scope, run, key) in this session, so a rerun
+    that changes one widget redraws only the pictures that depend on it."""
 
-    def picture(key: tuple[Hashable, ...], make: Callable[[], np.ndarray]) -> np.ndarray:
-        return memo((scope, run_key, *key), lambda: raster.enlarge(make()))
+    def picture(key: tuple[Hashable, ...], make: Callable[[], np.ndarray]) -> bytes:
+        return memo((scope, run_key, *key), lambda: shown_picture(make()).data)
 
     return picture
 
 
-def tile_width(pictures: Sequence[np.ndarray], width: int) -> int | str:
+def show_picture(where: Any, rgb: np.ndarray, caption: str | None = None) -> None:
+    """One picture in ``where``, sent as ``render.encode.shown_picture`` makes it (never Streamlit's default
+    JPEG, whose chroma subsampling moves a map's colours by up to 118/255)."""
+    where.image(shown_picture(rgb).data, caption=caption, output_format="JPEG")
+
+
+def show_tiles(where: Any, items: Sequence[tuple[str, np.ndarray]], width: int) -> None:
+    """Small pictures in one wrapping row, each ``width`` pixels wide on screen (see ``tile_width``)."""
+    tiles = [shown_picture(rgb) for _, rgb in items]
+    where.image(
+        [t.data for t in tiles],
+        caption=[caption for caption, _ in items],
+        width=tile_width(tiles, width),
+        output_format="JPEG",
+    )
+
+
+def tile_width(pictures: Sequence[np.ndarray | EncodedPicture], width: int) -> int | str:
     """``width`` for pictures shown as tiles, or "stretch" where a picture would be under 2 px tall at that width
     (a strip of 1:200; Streamlit cannot draw an image 0 px tall)."""
     flattest = min(p.shape[0] / p.shape[1] for p in pictures) if len(pictures) else 1.0
@@ -36,11 +55,11 @@ COLORBAR_WIDTH = 480  # on screen, pixels: readable ticks, narrower than a page 
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _colorbar(cmap: str, vmin: float, vmax: float, label: str) -> np.ndarray:
-    return colorbars.colorbar(cmap, vmin, vmax, label).picture
+def _colorbar(cmap: str, vmin: float, vmax: float, label: str) -> bytes:
+    return encode_picture(colorbars.colorbar(cmap, vmin, vmax, label).picture).data
 
 
 def show_colorbar(where: Any, cmap: str, vmin: float, vmax: float, label: str) -> None:
     """The colour bar of the maps just shown in ``where``: ``cmap`` from ``vmin`` to ``vmax``, ticked, with
     ``label`` saying what the colours mean (shared by every session: it depends on nothing else)."""
-    where.image(_colorbar(cmap, float(vmin), float(vmax), label), width=COLORBAR_WIDTH)
+    where.image(_colorbar(cmap, float(vmin), float(vmax), label), width=COLORBAR_WIDTH, output_format="JPEG")

@@ -7,9 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from scse_viz.render import figure_bytes, raster
+from scse_viz.render import figure_bytes
 from scse_viz.ui.charts import show_chart
-from scse_viz.ui.pictures import show_colorbar, tile_width
+from scse_viz.ui.pictures import show_colorbar, show_picture, show_tiles
 from scse_viz.ui.state import memo
 from scse_viz.views import (
     Caption,
@@ -63,18 +63,15 @@ def show_sections(sections: Sequence[Section], where: Any = st) -> None:
         elif isinstance(section, Pictures):
             if len(section.items) == 1:
                 (caption, rgb), *_ = section.items
-                where.image(raster.enlarge(rgb), caption=caption)
+                show_picture(where, rgb, caption)
                 continue
             for column, (caption, rgb) in zip(where.columns(len(section.items)), section.items):
-                column.image(raster.enlarge(rgb), caption=caption)
+                show_picture(column, rgb, caption)
         elif isinstance(section, Tiles):
-            tiles = [raster.enlarge(rgb) for _, rgb in section.items]
-            where.image(
-                tiles, caption=[caption for caption, _ in section.items], width=tile_width(tiles, section.width)
-            )
+            show_tiles(where, section.items, section.width)
         elif isinstance(section, Plot):
             png = memo(("plot-png", *section.key), lambda make=section.make: figure_bytes(make(), "png"))
-            where.image(png, caption=section.caption)
+            where.image(png, caption=section.caption, output_format="PNG")
         elif isinstance(section, Scale):
             show_colorbar(where, section.cmap, section.vmin, section.vmax, section.label)
         elif isinstance(section, Charts):

@@ -18,7 +18,7 @@ from scse_viz.family import Family
 from scse_viz.io import ORIENTATIONS, Volume
 from scse_viz.render import colormaps, raster
 from scse_viz.ui.models import family_models
-from scse_viz.ui.pictures import show_colorbar, tile_width
+from scse_viz.ui.pictures import show_colorbar, show_tiles
 from scse_viz.ui.state import keep, recall
 from scse_viz.views import view_for
 
@@ -110,7 +110,7 @@ def _planes(family: Family, result: volume_run.VolumeResult, volume: Volume, con
         if block != "none":
             q = volume_run.plane(result.gates[block], orientation, at[orientation])
             picture = raster.overlay(picture, q, GATE_CMAP, alpha, 0.0, 1.0)
-        pictures.append(raster.enlarge(np.asarray(picture)))
+        pictures.append(np.asarray(picture))
         captions.append(f"{orientation} {at[orientation]}")
     with view:
         st.markdown(
@@ -122,7 +122,7 @@ def _planes(family: Family, result: volume_run.VolumeResult, volume: Volume, con
                 else ""
             )
         )
-        st.image(pictures, caption=captions, width=tile_width(pictures, 300))
+        show_tiles(st, list(zip(captions, pictures)), 300)
         if block != "none":
             show_colorbar(st, GATE_CMAP, 0.0, 1.0, f"sSE gate q of {block}: 0 shuts, 1 opens")
         st.markdown(

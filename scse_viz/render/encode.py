@@ -1,0 +1,91 @@
+"""Pictures as bytes for the browser: JPEG that keeps every colour within 4/255, at JPEG's cost.
+
+Measured (``python -m benchmarks.picture_cost``): an RGB array handed to ``st.image`` is sent as Streamlit's "auto"
+format, JPEG at quality 100 with 4:2:0 chroma subsampling, which moves the colours of a map's edges by up to 52/255
+on the brain's outputs and 118/255 on the photo's: a gate of 0.2 next to one of 0.9 bleeds into it, which a
+visualiser must not do. Without subsampling (4:4:4) the largest change is 4/255 on every shipped family's pictures
+(1.6 % of a colormap's range) at about the same encoding time; PNG would be exact, but costs 3 to 8 times the
+encoding time on the photo family's pictures (417 against 49 ms for one upload's outputs) and more bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from scse_viz.render.raster import enlarge
+
+JPEG_QUALITY = 100
+JPEG_MAX_ERROR = 4  # of 255: the largest colour change measured on the shipped families' pictures (4:4:4, q 100)
+CACHE_BYTES = 64 * 1024 * 1024  # encoded pictures kept per process (a photo upload's 26 pictures take about 4.5 MB)
+
+
+@dataclass(frozen=True)
+class EncodedPicture:
+    """A picture's JPEG bytes and size (``st.image`` is told the format, so it never re-encodes them)."""
+
+    data: bytes
+    width: int
+    height: int
+    format: str = "JPEG"
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(height, width, 3), as the array it came from (what layout helpers such as ``tile_width`` read)."""
+        return (self.height, self.width, 3)
+
+
+def encode_picture(rgb: np.ndarray) -> EncodedPicture:
+    """H×W×3 uint8 (or float in [0, 1], as ``raster.to_rgb`` makes) -> JPEG at quality 100, no chroma subsampling."""
+    pixels = np.asarray(rgb)
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"expected an H×W×3 picture, got shape {pixels.shape}")
+    if np.issubdtype(pixels.dtype, np.floating):
+        pixels = np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
+    elif pixels.dtype != np.uint8:
+        raise ValueError(f"expected uint8 or float pixels, got {pixels.dtype}")
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
+    return EncodedPicture(buffer.getvalue(), pixels.shape[1], pixels.shape[0])
+
+
+_CACHE: OrderedDict[bytes, EncodedPicture] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_cached_bytes = 0
+
+
+def _digest(pixels: np.ndarray) -> bytes:
+    """Every byte of the picture, its shape and dtype: two pictures that differ in one pixel never share bytes
+    (unlike a cache that hashes a sample of a large array)."""
+    contiguous = np.ascontiguousarray(pixels)
+    digest = hashlib.blake2b(contiguous.data, digest_size=20)
+    digest.update(repr((contiguous.shape, contiguous.dtype.str)).encode())
+    return digest.digest()
+
+
+def shown_picture(rgb: np.ndarray) -> EncodedPicture:
+    """What the app sends for ``rgb``: enlarged pixel by pixel when small (``raster.enlarge``), then encoded; once
+    per process for the same pixels (the reruns of a session and every session on a shared sample reuse it), the
+    least recently shown dropped beyond ``CACHE_BYTES``."""
+    global _cached_bytes
+    key = _digest(np.asarray(rgb))
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
+        if found is not None:
+            _CACHE.move_to_end(key)
+            return found
+    encoded = encode_picture(enlarge(np.asarray(rgb)))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = encoded
+            _cached_bytes += len(encoded.data)
+            while _cached_bytes > CACHE_BYTES and len(_CACHE) > 1:
+                _, dropped = _CACHE.popitem(last=False)
+                _cached_bytes -= len(dropped.data)
+    return encoded

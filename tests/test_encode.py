@@ -1,0 +1,62 @@
+"""The bytes the app sends for a picture: colours within the stated bound, and one encoding per distinct picture."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, JpegImagePlugin
+
+from scse_viz.render import encode, raster
+
+
+def _decoded(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=int)
+
+
+def _map_edges(side: int = 96) -> np.ndarray:
+    """Saturated colormap colours in stripes 3 px wide: the worst case for chroma subsampling (sharp colour edges)."""
+    values = (np.arange(side)[None, :] // 3 % 2).repeat(side, axis=0).astype(float)
+    return raster.overlay(np.full((side, side), 0.5), values, "RdBu_r", 1.0, 0.0, 1.0)
+
+
+def test_the_sent_colours_stay_within_the_stated_bound_where_streamlits_default_does_not():
+    rgb = _map_edges()
+    sent = encode.encode_picture(rgb)
+    assert JpegImagePlugin.get_sampling(Image.open(io.BytesIO(sent.data))) == 0  # 4:4:4: no chroma subsampling
+    assert np.abs(_decoded(sent.data) - rgb.astype(int)).max() <= encode.JPEG_MAX_ERROR
+    default = io.BytesIO()
+    Image.fromarray(rgb).save(default, format="JPEG", quality=100)  # what st.image does with an RGB array
+    assert np.abs(_decoded(default.getvalue()) - rgb.astype(int)).max() > 5 * encode.JPEG_MAX_ERROR  # 40 measured
+
+
+def test_a_small_picture_is_enlarged_pixel_by_pixel_and_floats_are_read_as_unit_range():
+    rgb = np.zeros((28, 28, 3), dtype=np.float32)
+    rgb[10:14, 5:9] = (1.0, 1.0, 1.0)
+    sent = encode.shown_picture(rgb)
+    assert (sent.height, sent.width) == (224, 224)  # 8 × 28: the shorter side reaches 224
+    decoded = _decoded(sent.data)
+    assert np.abs(decoded[80:112, 40:72] - 255).max() <= encode.JPEG_MAX_ERROR  # the 4×4 block, 8 times larger
+    assert np.abs(decoded[:80]).max() <= encode.JPEG_MAX_ERROR
+
+
+def test_one_encoding_per_distinct_picture_even_when_one_pixel_of_a_large_one_differs():
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 256, (1200, 1000, 3), dtype=np.uint8)  # 3.6 M values: a sampled hash could miss a pixel
+    second = first.copy()
+    second[600, 500] = 255 - first[600, 500]
+    a, again, b = encode.shown_picture(first), encode.shown_picture(first.copy()), encode.shown_picture(second)
+    assert again is a  # the same pixels: encoded once in this process
+    assert b is not a and b.data != a.data
+    changed = np.abs(_decoded(b.data)[600, 500] - _decoded(a.data)[600, 500]).max()
+    assert changed > 50  # the other picture's bytes show the changed pixel
+
+
+def test_the_cache_stays_within_its_byte_budget(monkeypatch):
+    monkeypatch.setattr(encode, "CACHE_BYTES", 1_000_000)
+    rng = np.random.default_rng(1)
+    for _ in range(8):
+        encode.shown_picture(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8))  # about 270 KB each as JPEG
+    assert 0 < encode._cached_bytes <= 1_000_000
+    assert len(encode._CACHE) == 3  # the three most recent kept (about 810 KB), the older ones dropped
+    assert sum(len(p.data) for p in encode._CACHE.values()) == encode._cached_bytes
