@@ -29,7 +29,7 @@ from streamlit.testing.v1 import AppTest
 
 import scse_viz  # noqa: F401
 from scse_viz import zoo
-from scse_viz.data.brain import brain_slice
+from scse_viz.datasets.brain import brain_slice
 
 SIZE = 256
 APP = Path(__file__).resolve().parent.parent / "app.py"

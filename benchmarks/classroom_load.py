@@ -61,7 +61,7 @@ class Round:
 
 def _slices(count: int) -> list[bytes]:
     """``count`` different 256×256 gray slices of the template (8-bit PNG), as students would upload."""
-    from scse_viz.data.brain import brain_slice
+    from scse_viz.datasets.brain import brain_slice
 
     out = []
     for i in range(count):

@@ -19,7 +19,7 @@ import torch
 
 import scse_viz  # noqa: F401
 from scse_viz import explore, zoo
-from scse_viz.data.photo import test_photo
+from scse_viz.datasets.photos import test_photo
 from scse_viz.degradation import NoiseSetting
 from scse_viz.views import view_for
 

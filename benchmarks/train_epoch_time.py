@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import scse_viz  # noqa: F401
-from scse_viz.data.fashion import load_fashion
+from scse_viz.datasets.fashion import load_fashion
 from scse_viz.preprocess import preprocess_fashion_images
 from scse_viz.train.common import make_optimizer
 from scse_viz.train.config import FashionConfig

@@ -15,12 +15,10 @@ import streamlit as st
 import scse_viz  # noqa: F401  (torchvision shim first)
 from scse_viz import teaching, zoo
 from scse_viz.errors import ScseVizError
-from scse_viz.render import class_excitation_figure, figure_bytes, raster
 from scse_viz.ui import links
 from scse_viz.ui.inputs import choose_family, choose_input
 from scse_viz.ui.models import family_models
 from scse_viz.ui.navigation import page_links
-from scse_viz.ui.pictures import tile_width
 from scse_viz.ui.sections import show_sections
 from scse_viz.ui.state import memo
 from scse_viz.views import teaching as teaching_view
@@ -91,28 +89,10 @@ def model_walk(family, image) -> Walk | None:
     if status == "error":
         st.error(walked)
         return None
-    steps, record = walked.walk, walked.record
-    (height, width), stride = steps.x.shape[1:], record.stride[0]
-    picture, text = right.columns([1, 3])
-    seen = raster.enlarge(raster.to_rgb(prepared.pixels), 112)
-    picture.image(seen, caption="what the model sees", width=tile_width([seen], 112))
-    bottleneck = (
-        f"; its cSE bottleneck has C′ = {steps.hidden_channels} units (r = {steps.channels // steps.hidden_channels})"
-        if steps.hidden_channels
-        else ""
-    )
-    text.markdown(
-        f"**{family.label(variant)} model · {block}** on *{image.name}*. x is the feature map the "
-        f"network feeds this block: **{steps.channels} channels of {height}×{width}** (stride {stride:g}){bottleneck}."
-    )
-    gaps = ", ".join(f"{name}: {value:.1e}" for name, value in walked.differences.items())
-    text.success(
-        f"Every number below is recomputed from this block's weights. Largest difference from the gates "
-        f"capture recorded in the same forward pass — {gaps} (float32 rounding; at most "
-        f"{teaching.GATE_TOLERANCE:g} is accepted)."
-    )
-    reduction = steps.channels // steps.hidden_channels if steps.hidden_channels else st.session_state.get("cost-r", 16)
-    return Walk(steps, key, "-".join(map(str, key)), (steps.channels, height, width, reduction), False)
+    show_sections(teaching_view.model_intro(walked, prepared.pixels, family.label(variant), block, image.name), right)
+    channels, height, width, reduction = teaching_view.model_shape(walked)
+    shape = (channels, height, width, reduction or st.session_state.get("cost-r", 16))
+    return Walk(walked.walk, key, "-".join(map(str, key)), shape, False)
 
 
 def toy_walk() -> Walk | None:
@@ -213,50 +193,30 @@ def show_joins(walk: Walk | None) -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def per_class(path: str, variant: str) -> tuple[dict, tuple[str, ...]]:
-    return teaching.class_excitation(path, variant)
-
-
-@st.cache_data(show_spinner=False)
-def per_class_png(path: str, variant: str) -> bytes:
-    chosen, names = per_class(path, variant)
-    return figure_bytes(class_excitation_figure(teaching.class_excitation_panels(chosen), names))
+def per_class(family_name: str, variant: str) -> teaching_view.ClassStatistics:
+    return teaching_view.class_statistics(zoo.family(family_name), variant)
 
 
 def show_per_class() -> None:
-    shipped = [f for f in zoo.list_families() if f.excitation_file is not None]
-    if not shipped:
-        st.warning("No family ships per-class statistics with this installation.")
+    shipped = teaching_view.class_families()
+    if len(shipped) > 1:
+        chosen = st.selectbox("Family", shipped, format_func=lambda f: f.title, key="teach-class-family")
+    else:
+        chosen = shipped[0] if shipped else None
+    show_sections(teaching_view.class_intro(chosen))
+    if chosen is None:
         return
-    spec = (
-        shipped[0]
-        if len(shipped) == 1
-        else st.selectbox("Family", shipped, format_func=lambda f: f.title, key="teach-class-family")
-    )
-    st.markdown(
-        f"{spec.title}: the channel gate w averaged over each class's test images, at an early, a middle "
-        "and the last block, as in SE-Net (Hu et al., Fig. 6). These statistics were measured once over "
-        "the test set and ship with the models; they do not depend on the input or the mode above."
-    )
-    path = str(spec.excitation_file)
-    variants = teaching.class_excitation_variants(path)
     variant = links.select(
         st,
         "Model",
-        variants,
-        format_func=spec.label,
+        teaching_view.class_variants(chosen),
+        format_func=chosen.label,
         horizontal=True,
         kind="radio",
         key="teach-class-model",
         param="class-model",
     )
-    chosen, _ = per_class(path, variant)
-    st.markdown(f"**What to look for.** {teaching.PER_CLASS_EXPLANATION}")
-    st.dataframe(teaching.depth_table(chosen), hide_index=True)
-    st.image(
-        per_class_png(path, variant),
-        caption="Mean channel gate w per class (rows) and channel (columns), at three depths.",
-    )
+    show_sections(teaching_view.class_sections(per_class(chosen.name, variant), (chosen.name, variant)))
 
 
 # ------------------------------------------------------------------------------------------------------ the page

@@ -5,7 +5,7 @@ upload (:func:`scse_viz.bring.load_user_model`: an smp ``save_pretrained`` folde
 ``--architecture``; ``--baseline`` adds the model to compare it with), so its rows are the gates the app shows.
 
 INPUT is a folder of images (every file the app reads, in name order), one volume (NIfTI, DICOM file or zipped
-series: every slice along ``--axis``), or ``test`` (the family's own test set, from its training parts). Each image
+series: every slice along ``--axis``), or ``test`` (the family's own test set, ``Family.test_images``). Each image
 goes through the app's own path (``explore.input_from_image``, the family's degradation with its default setting,
 ``prepare``, ``run_model``) for each chosen variant, and each block that ran gives one row of gate statistics
 (:func:`gate_statistics`). Rows are written as Parquet parts (``DIR/gates/part-NNNNN.parquet``, read together with
@@ -141,8 +141,7 @@ class NotAVolumeError(ScseVizError):
 
 
 class NoTestSetError(ScseVizError):
-    """The family has no test set here: a brought model, a family without one, or no training code installed to
-    read it (the test sets are the training data's own; the app and the batch run without them)."""
+    """The family has no test set (``Family.test_images`` is None): a brought model, or a family that ships none."""
 
 
 def volume_items(path: Path, axis: str, max_side: int, skip: set[str]) -> Iterator[Item]:
@@ -198,19 +197,11 @@ def labelled_folder_items(
 
 
 def test_items(family: Family, data_root: Path | None, skip: set[str]) -> Iterator[Item]:
-    """The family's own test set, as its training parts read it; :class:`NoTestSetError` (at once) where there is
-    none. The one door from the batch into the training code, and an optional one: the import is late and guarded,
-    so without the training code the batch and the app still run and only this input is missing."""
-    try:
-        from scse_viz.train.parts import parts_for
-    except ImportError as error:
-        raise NoTestSetError("the test sets are read by the training code, which is not installed here") from error
-    try:
-        images = parts_for(family).test_images
-    except ValueError as error:  # a family with no training parts
-        raise NoTestSetError(str(error)) from error
+    """The family's own test set (:attr:`Family.test_images`, read by :mod:`scse_viz.datasets`, below this layer);
+    :class:`NoTestSetError` (at once) for a family that has none, such as a brought model."""
+    images = family.test_images
     if images is None:
-        raise NoTestSetError(f"the {family.name} family's training parts name no test images")
+        raise NoTestSetError(f"the {family.name} family has no test set here: give its models a folder or a volume")
 
     def items() -> Iterator[Item]:
         for name, pixels, label in images(data_root):

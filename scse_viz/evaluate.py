@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from scse_viz.data.brain import BRAIN_CLASSES, BrainSlice
-from scse_viz.data.fashion import CLASS_NAMES, load_fashion
+from scse_viz.datasets.brain import BRAIN_CLASSES, BrainSlice
+from scse_viz.datasets.fashion import CLASS_NAMES, load_fashion
 from scse_viz.metrics import accuracy_report, dice_counts, dice_report
 from scse_viz.preprocess import brain_preprocess, brain_tensor, fashion_tensor, preprocess_fashion_images
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -46,6 +46,9 @@ class Family:
     degradation: Any = None  # what the app does to a clean picture first (``scse_viz.degradation``); None: nothing
     max_side: int | None = None  # longest side the models run at (larger inputs are shrunk); None: the app's default
     suits: Callable[[Any], bool] | None = None  # does a decoded upload (LoadedImage or Volume) fit these models?
+    # the family's test set as the app would see it, (name, pixels in [0, 1], label or None) from data_root (None: the
+    # default place), for ``python -m scse_viz.batch test`` and the Gate health page; None: the family has none
+    test_images: Callable[[Path | None], Iterable[tuple[str, np.ndarray, Any]]] | None = None
 
     @property
     def class_names(self) -> tuple[str, ...]:

@@ -127,7 +127,7 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
 FASHION_SIZE = 28
 FASHION_OBJECT_THRESHOLD = 0.05  # normalised intensity above which a pixel counts as garment when finding the box
 # Mean and standard deviation of the training pixels *after* fashion_preprocess (the 55,000-image train split, values
-# in [0, 1]); computed once with ``scse_viz.data.fashion.pixel_stats(preprocess_fashion_images(load_fashion("train")[0]))``
+# in [0, 1]); computed once with ``scse_viz.datasets.fashion.pixel_stats(preprocess_fashion_images(load_fashion("train")[0]))``
 # and hard-coded so the app needs no dataset. (Raw Fashion-MNIST: 0.2860 / 0.3530.)
 FASHION_MEAN = 0.2879
 FASHION_STD = 0.3532

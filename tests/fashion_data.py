@@ -7,7 +7,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from scse_viz.data.fashion import DatasetMissingError, load_fashion
+from scse_viz.datasets.fashion import DatasetMissingError, load_fashion
 
 
 @cache

@@ -15,7 +15,7 @@ import torch
 
 import scse_viz
 from scse_viz import capture_attention, samples, zoo
-from scse_viz.data.brain import brain_slice
+from scse_viz.datasets.brain import brain_slice
 from scse_viz.io import load_any
 from scse_viz.ui.state import FAMILY
 

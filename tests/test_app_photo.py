@@ -112,7 +112,7 @@ def test_a_colour_photo_under_fashion_offers_the_photo_family_and_carries_the_fi
 
 
 def test_a_gray_scan_under_photo_gets_no_switch_offer_but_a_volume_does(tmp_path):
-    from scse_viz.data.brain import brain_slice
+    from scse_viz.datasets.brain import brain_slice
 
     at = upload(ran(page(PAGE, **{FAMILY: "photo"})), "axial.png", png_bytes(brain_slice("axial", 70).pixels))
     assert not at.sidebar.warning  # a gray picture can be denoised: no other family is clearly better

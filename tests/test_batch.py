@@ -261,7 +261,7 @@ def test_the_library_raises_typed_errors_and_only_main_exits(tmp_path, capsys):
     brought = load_user_model(
         {"sse.safetensors": zoo.family("brain").weights_path("sse").read_bytes()}, "scse_viz:brain"
     )
-    with pytest.raises(batch.NoTestSetError, match="no training code"):
+    with pytest.raises(batch.NoTestSetError, match="has no test set"):
         batch.test_items(brought, None, set())
     with pytest.raises(SystemExit) as exited:
         main([str(image), "--family", "brain", "--variant", "sse", "--out", str(tmp_path / "o"), "--quiet"])

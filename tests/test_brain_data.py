@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from scse_viz.data.brain import brain_slice, split_indices
+from scse_viz.datasets.brain import brain_slice, split_indices
 
 ORIENTATIONS = ("sagittal", "coronal", "axial")  # slicing along x, y, z of the RAS template
 

@@ -277,7 +277,7 @@ def _the_browser_gets_the_uploaded_pixels(page, gray) -> None:
 def test_explorer_upload_in_chromium(browser, app_url: str, artifacts_dir: Path):
     import numpy as np
 
-    from scse_viz.data.brain import brain_slice
+    from scse_viz.datasets.brain import brain_slice
 
     pixels = brain_slice("axial", 75).pixels
     page, errors = _open(browser, f"{app_url}/Explore", height=2200)
@@ -308,7 +308,7 @@ def test_two_sessions_at_once_in_chromium(browser, app_url: str, artifacts_dir: 
     """Two people upload different slices at the same moment; each sees the numbers of their own slice."""
     import numpy as np
 
-    from scse_viz.data.brain import brain_slice
+    from scse_viz.datasets.brain import brain_slice
 
     slices = {"a": brain_slice("axial", 60).pixels, "b": brain_slice("sagittal", 110).pixels}
     contexts = {k: browser.new_context(viewport={"width": 1400, "height": 1200}) for k in slices}

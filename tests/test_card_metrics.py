@@ -27,7 +27,7 @@ from __future__ import annotations
 import pytest
 
 from scse_viz import zoo
-from scse_viz.data.brain import load_brain_slices
+from scse_viz.datasets.brain import load_brain_slices
 from scse_viz.evaluate import measure_brain, measure_fashion_test
 from tests.fashion_data import fashion_test_set
 

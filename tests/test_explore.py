@@ -14,7 +14,7 @@ from torch.nn import functional as F
 import scse_viz  # noqa: F401
 from scse_viz import capture_attention, explore, export, zoo
 from scse_viz.capture import BlockInfo, BlockRecord, Knockout
-from scse_viz.data.brain import brain_slice
+from scse_viz.datasets.brain import brain_slice
 from scse_viz.io import LoadedImage, Volume, volume_slice
 from scse_viz.render import charts, raster
 from scse_viz.tasks import SegmentationTask, class_areas

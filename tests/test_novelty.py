@@ -62,7 +62,7 @@ def test_shipped_statistics_belong_to_the_shipped_weights(name):
 
 
 def test_fashion_training_images_are_typical_and_patterns_are_not():
-    from scse_viz.data.fashion import load_fashion
+    from scse_viz.datasets.fashion import load_fashion
 
     spec = zoo.family("fashion")
     models = zoo.models_of(spec)
@@ -74,7 +74,7 @@ def test_fashion_training_images_are_typical_and_patterns_are_not():
 
 
 def test_brain_training_slices_are_typical_and_a_striped_picture_is_not():
-    from scse_viz.data.brain import load_brain_slices
+    from scse_viz.datasets.brain import load_brain_slices
 
     spec = zoo.family("brain")
     models = zoo.models_of(spec)
@@ -86,7 +86,7 @@ def test_brain_training_slices_are_typical_and_a_striped_picture_is_not():
 
 
 def test_photo_training_like_crops_are_typical_and_a_checkerboard_is_not():
-    from scse_viz.data.photo import test_photo
+    from scse_viz.datasets.photos import test_photo
     from scse_viz.degradation import NoiseSetting, degrade
 
     spec = zoo.family("photo")
@@ -113,7 +113,7 @@ def test_the_note_above_the_outputs_warns_on_stripes_under_brain():
 
 
 def test_the_note_on_a_template_slice_is_one_quiet_line():
-    from scse_viz.data.brain import brain_slice
+    from scse_viz.datasets.brain import brain_slice
 
     sections = novelty_sections(family_run("brain", brain_slice("axial", 70).pixels))
     assert len(sections) == 1 and isinstance(sections[0], Text)

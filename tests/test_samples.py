@@ -16,7 +16,7 @@ from PIL import Image
 
 from scse_viz import samples as samples_module
 from scse_viz import zoo
-from scse_viz.data.brain import brain_slice, slab_of, split_indices, template_volumes
+from scse_viz.datasets.brain import brain_slice, slab_of, split_indices, template_volumes
 from scse_viz.io import LoadedImage, Volume, load_any
 from scse_viz.preprocess import fashion_preprocess
 from scse_viz.samples import list_samples, sample_bytes, sample_truth_mask

@@ -11,7 +11,7 @@ from torchvision import tv_tensors
 
 import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
 from scse_viz.data import synthhead as sh
-from scse_viz.data.brain import BRAIN_CLASSES, brain_slice, labels_from_probabilities, split_indices
+from scse_viz.datasets.brain import BRAIN_CLASSES, brain_slice, labels_from_probabilities, split_indices
 from scse_viz.evaluate import measure_heads
 from scse_viz.train.brain import SyntheticHeads, model_inputs
 from scse_viz.train.config import BrainConfig

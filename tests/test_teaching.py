@@ -200,7 +200,7 @@ def fashion_input() -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def brain_input() -> torch.Tensor:
-    from scse_viz.data.brain import brain_slice
+    from scse_viz.datasets.brain import brain_slice
 
     return zoo.family("brain").prepare(brain_slice("axial", 95).pixels).tensor  # a real MNI152 slice, 160×160
 

@@ -15,8 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from scse_viz.data import write_idx
-from scse_viz.data.brain import load_brain_slices
+from scse_viz.datasets.brain import load_brain_slices
+from scse_viz.datasets.idx import write_idx
 from scse_viz.preprocess import fashion_tensor, preprocess_fashion_images
 from scse_viz.train.brain import model_inputs, soft_dice_loss, train_brain
 from scse_viz.train.common import seed_everything

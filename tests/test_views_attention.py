@@ -13,7 +13,7 @@ from torch.nn import functional as F
 import scse_viz  # noqa: F401
 from scse_viz import explore, zoo
 from scse_viz.capture import BlockInfo, BlockRecord
-from scse_viz.data.brain import brain_slice
+from scse_viz.datasets.brain import brain_slice
 from scse_viz.views import Caption, Charts, Pictures, Tiles
 from scse_viz.views import attention as views
 

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from scse_viz import find_attention_blocks, zoo
-from scse_viz.data.brain import brain_slice
+from scse_viz.datasets.brain import brain_slice
 from scse_viz.errors import CheckpointError
 from scse_viz.io import load_any
 from scse_viz.samples import list_samples, sample_bytes

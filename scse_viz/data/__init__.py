@@ -1,15 +1,2 @@
-"""Datasets read from local files (IDX parsing, Fashion-MNIST splits); numpy only, no downloads."""
-
-from scse_viz.data.fashion import CLASS_NAMES, FASHION_DIR, DatasetMissingError, load_fashion, pixel_stats
-from scse_viz.data.idx import parse_idx, read_idx, write_idx
-
-__all__ = [
-    "CLASS_NAMES",
-    "FASHION_DIR",
-    "DatasetMissingError",
-    "load_fashion",
-    "parse_idx",
-    "pixel_stats",
-    "read_idx",
-    "write_idx",
-]
+"""Data only training needs: synthetic heads, the real head (Colin 27), the photo family's training pools; numpy and
+scipy, no downloads. The families' datasets with their test sets are :mod:`scse_viz.datasets` (below the app)."""

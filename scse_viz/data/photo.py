@@ -10,8 +10,8 @@ Nothing is downloaded. The training images are of two kinds:
   training command), downscaled by a random factor first so that JPEG blocks and the cameras' own noise shrink
   below the noise we add.
 
-The evaluation photographs are the colour photos inside the scikit-image wheel (:data:`TEST_PHOTOS`), never trained
-on. Noise: ``noisy = clean + σ(x, y) · n``, n standard normal per pixel and colour, σ on the 0–1 scale (0–50/255
+The evaluation photographs are the colour photos inside the scikit-image wheel (:data:`TEST_PHOTOS`, read by
+:mod:`scse_viz.datasets.photos`, below the app), never trained on. Noise: ``noisy = clean + σ(x, y) · n``, n standard normal per pixel and colour, σ on the 0–1 scale (0–50/255
 in training), in one of the :data:`NOISE_PATTERNS`.
 """
 
@@ -34,7 +34,6 @@ WALLPAPER_DIRS: tuple[str, ...] = (
     "/usr/share/backgrounds/mate",
     "/usr/share/backgrounds/gnome",
 )
-TEST_PHOTOS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 
 
 class WallpapersMissingError(FileNotFoundError):
@@ -79,16 +78,6 @@ def read_rgb(path: str | Path, max_side: int | None = None) -> np.ndarray:
                 (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.LANCZOS
             )
         return np.asarray(image, dtype=np.float32) / 255.0
-
-
-def test_photo(name: str) -> np.ndarray:
-    """One of scikit-image's bundled colour photographs as H×W×3 float32 in [0, 1] (read from the wheel)."""
-    from skimage import data
-
-    if name not in TEST_PHOTOS:
-        raise ValueError(f"unknown test photo {name!r}; choose one of {TEST_PHOTOS}")
-    image = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
-    return np.ascontiguousarray(image[..., :3], dtype=np.float32) / 255.0
 
 
 def evaluation_crop(image: np.ndarray, side: int) -> np.ndarray:

@@ -25,7 +25,7 @@ Labels, all decided on the scan's 1 mm grid:
   brain mask holds it), everything from the skull outwards background.
 
 Split: along each orientation the slices with at least ``MIN_BRAIN_PIXELS`` brain voxels are cut into 12 slabs as the
-template's are (:mod:`scse_viz.data.brain`); slabs 2 and 9 are the test set, 5 and 6 validation, the rest training with
+template's are (:mod:`scse_viz.datasets.brain`); slabs 2 and 9 are the test set, 5 and 6 validation, the rest training with
 a guard of ``GUARD`` slices, and the slices beyond the brain (face, neck, top of the scalp) are training slices too.
 Along the sagittal axis slabs 2 and 9 are each other's mirror image (the brain's extent is centred on the midline
 within a few mm, :func:`sagittal_asymmetry_mm`), so no test slice's mirror twin is trained on. Every slab comes from the
@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from scse_viz.data.brain import GUARD, MIN_BRAIN_PIXELS, SLABS, SPLITS, TEST_SLABS, VAL_SLABS, template_volumes
 from scse_viz.data.synthhead import (
     AIR,
     CSF,
@@ -60,6 +59,7 @@ from scse_viz.data.synthhead import (
     WM,
     training_labels,
 )
+from scse_viz.datasets.brain import GUARD, MIN_BRAIN_PIXELS, SLABS, SPLITS, TEST_SLABS, VAL_SLABS, template_volumes
 from scse_viz.io import ORIENTATIONS, Volume, image_from_slice, load_volume, volume_slice
 from scse_viz.metrics import dice_counts, dice_report
 

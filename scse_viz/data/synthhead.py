@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from scse_viz.data.brain import labels_from_probabilities, load_brain_slices
+from scse_viz.datasets.brain import labels_from_probabilities, load_brain_slices
 from scse_viz.geometry import resize_image
 from scse_viz.io import ORIENTATIONS
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scse_viz.color import is_colour
+from scse_viz.datasets.brain import test_images
 from scse_viz.families.classes import BRAIN_CLASSES
 from scse_viz.family import Family
 from scse_viz.io import Volume
@@ -37,4 +38,5 @@ FAMILY = Family(
     "label map in random, T1-, T2-, PD- and FLAIR-like contrasts; and the MNI152 2009a brain template, two thirds "
     "drawn as synthetic heads, the rest its own slices; all cropped and deformed like uploads",
     suits=suits,
+    test_images=test_images,
 )

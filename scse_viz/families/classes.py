@@ -1,5 +1,5 @@
 """The class names of the shipped families' tasks: plain constants, so a family record and its dataset reader
-(:mod:`scse_viz.data`, training only) share one list while the record imports nothing from the training layer.
+(:mod:`scse_viz.datasets`) share one list.
 
 ``scse_viz.zoo`` skips this module (it defines no ``FAMILY``).
 """

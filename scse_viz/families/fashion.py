@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scse_viz.color import is_colour
+from scse_viz.datasets.fashion import test_images
 from scse_viz.families.classes import FASHION_CLASSES as CLASS_NAMES
 from scse_viz.family import Family
 from scse_viz.geometry import ModelGrid
@@ -42,4 +43,5 @@ FAMILY = Family(
     build=ARCHITECTURE.build,
     trained_on="Fashion-MNIST: 28×28 gray photos of single garments, light on a black background",
     suits=suits,
+    test_images=test_images,
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from scse_viz.datasets.photos import test_images
 from scse_viz.degradation import AddedNoise
 from scse_viz.family import Family
 from scse_viz.geometry import PaddedGeometry
@@ -61,4 +62,5 @@ FAMILY = Family(
     degradation=AddedNoise(),
     max_side=WORKING_SIDE,
     suits=suits,
+    test_images=test_images,
 )

@@ -12,7 +12,6 @@ command runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from tqdm import tqdm
 
 import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
 from scse_viz.data import realhead, synthhead
-from scse_viz.data.brain import BRAIN_CLASSES, BrainSlice, labels_from_probabilities, load_brain_slices
+from scse_viz.datasets.brain import BRAIN_CLASSES, BrainSlice, labels_from_probabilities, load_brain_slices
 from scse_viz.evaluate import measure_brain, measure_heads
 from scse_viz.family import ASSETS
 from scse_viz.geometry import SquareGeometry, resize_image, resize_nearest
@@ -406,12 +405,6 @@ def _write_samples(out: Path, data_root: Path | None, card_assets: Path | None) 
     return write_brain(out)
 
 
-def test_images(data_root: Path | None = None) -> Iterator[tuple[str, np.ndarray, None]]:
-    """The test slabs' slices, as the app shows them (tissue labels are per pixel: no label per image)."""
-    for item in load_brain_slices("test"):
-        yield f"{item.orientation}-{item.index:03d}", item.pixels, None
-
-
 # ------------------------------------------------------------------------------------------------ the card's pictures
 
 REAL_SCAN = "anatomical.nii"  # a real T1 scan of a person (not the template) inside nibabel's test data
@@ -546,6 +539,5 @@ PARTS = FamilyTraining(
     write_samples=_write_samples,
     check_every_number=True,  # the head conditions and the non-brain shares are re-measured too
     extra_assets=write_card_pictures,
-    test_images=test_images,
     novelty_inputs=novelty_inputs,
 )

@@ -9,7 +9,6 @@ evaluation command runs, so the card's numbers can be re-measured exactly.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from torchvision.transforms import v2
 from tqdm import tqdm
 
 import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
-from scse_viz.data.fashion import CLASS_NAMES, load_fashion
+from scse_viz.datasets.fashion import CLASS_NAMES, load_fashion
 from scse_viz.evaluate import accuracy_report, measure_fashion_test, predict
 from scse_viz.family import Family
 from scse_viz.preprocess import FASHION_MEAN, FASHION_STD, fashion_tensor, preprocess_fashion_images
@@ -193,13 +192,6 @@ def _write_samples(out: Path, data_root: Path | None, card_assets: Path | None) 
     return write_fashion(out, data_root, card_assets)
 
 
-def test_images(data_root: Path | None) -> Iterator[tuple[str, np.ndarray, str]]:
-    """The 10,000 official test images as stored (light garment on black, 0–1), with their class names."""
-    images, labels = load_fashion("test", root=data_root)
-    for i, (image, label) in enumerate(zip(images, labels)):
-        yield f"test-{i:05d}", image.astype(np.float32) / 255.0, CLASS_NAMES[int(label)]
-
-
 NOVELTY_SOURCES = {"fit": "train", "calibrate": "val", "test": "test"}  # novelty split -> Fashion-MNIST split
 
 
@@ -224,6 +216,5 @@ PARTS = FamilyTraining(
     tolerance=3e-4,
     write_samples=_write_samples,
     extra_assets=write_excitation,
-    test_images=test_images,
     novelty_inputs=novelty_inputs,
 )

@@ -79,7 +79,7 @@ def other_family_pictures(spec: Family, data_root: Path | None) -> list[tuple[st
     for other in trainable_families():
         if other == spec.name:
             continue
-        test_images = parts_for(zoo.family(other)).test_images
+        test_images = zoo.family(other).test_images
         if test_images is None:
             continue
         items = list(test_images(data_root))

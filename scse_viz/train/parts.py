@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -47,8 +46,6 @@ class FamilyTraining:
     # methods without training measured on the same test inputs (method -> measure -> value), for the card
     references: Callable[[], dict[str, dict[str, float]]] | None = None
     check_every_number: bool = False  # evaluate holds every per-class number to the tolerance, not only the headline
-    # the test set as the app would see it, for ``python -m scse_viz.batch test``: (name, pixels in [0, 1], label)
-    test_images: Callable[[Path | None], Iterable[tuple[str, np.ndarray, Any]]] | None = None
     # in-distribution model inputs for the novelty statistics (``python -m scse_viz.train.novelty``):
     # (split "fit" | "calibrate" | "test", about how many, data_root) -> batches N×C×H×W, drawn reproducibly
     novelty_inputs: Callable[[str, int, Path | None], list[torch.Tensor]] | None = None

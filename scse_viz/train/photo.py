@@ -17,7 +17,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from tqdm import tqdm
 import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
 from scse_viz.capture import capture_attention
 from scse_viz.data import photo as data
+from scse_viz.datasets.photos import TEST_PHOTOS, test_photo
 from scse_viz.families.photo import ARCHITECTURE, FAMILY, prepare
 from scse_viz.geometry import upsample_map
 from scse_viz.metrics import psnr, spearman, ssim
@@ -203,8 +203,8 @@ def train_photo(config: PhotoConfig, out_dir: str | Path, data_root: Path | None
 def test_inputs() -> list[dict[str, Any]]:
     """Every (photo, condition) of the test: clean crop, σ map, clipped noisy crop; the noise seeded by position."""
     items = []
-    for p, name in enumerate(data.TEST_PHOTOS):
-        clean = data.evaluation_crop(data.test_photo(name), EVAL_SIDE)
+    for p, name in enumerate(TEST_PHOTOS):
+        clean = data.evaluation_crop(test_photo(name), EVAL_SIDE)
         for c, (condition, pattern, sigma) in enumerate(UNIFORM_CONDITIONS + VARYING_CONDITIONS):
             rng = np.random.default_rng([2026, p, c])
             sigmas = data.sigma_map(pattern, clean.shape[:2], sigma / 255.0, rng)
@@ -292,12 +292,6 @@ def references() -> dict[str, dict[str, float]]:
     return table
 
 
-def test_images(data_root: Path | None = None) -> Iterator[tuple[str, np.ndarray, None]]:
-    """The clean test photos (the batch adds the family's default noise, as the app does)."""
-    for name in data.TEST_PHOTOS:
-        yield name, data.test_photo(name), None
-
-
 NOVELTY_SEEDS = {"fit": 2027, "calibrate": 2028}  # pools unlike any training run's (seeds 0, 1, ...)
 NOVELTY_SIDE = 128  # the statistics' crops: larger than training's 64 (the app shows whole photos)
 
@@ -334,6 +328,5 @@ PARTS = FamilyTraining(
     write_samples=write_photo,
     references=references,
     check_every_number=True,  # PSNR, SSIM and every ρ(q, σ) of the card are re-measured
-    test_images=test_images,
     novelty_inputs=novelty_inputs,
 )

@@ -59,7 +59,7 @@ def show_sections(sections: Sequence[Section], where: Any = st) -> None:
         elif isinstance(section, Formula):
             where.latex(section.latex)
         elif isinstance(section, Note):
-            (where.warning if section.level == "warning" else where.info)(section.text)
+            {"warning": where.warning, "success": where.success}.get(section.level, where.info)(section.text)
         elif isinstance(section, Pictures):
             if len(section.items) == 1:
                 (caption, rgb), *_ = section.items

@@ -50,7 +50,7 @@ class Formula:
 @dataclass(frozen=True)
 class Note:
     """A note that must not be missed (drawn as a coloured box): ``level`` "warning" for something that changes how
-    the results read, "info" for context."""
+    the results read, "success" for a check that passed, "info" for context."""
 
     text: str  # Markdown
     level: str = "info"

@@ -1,5 +1,5 @@
-"""What the Teach page shows, as sections: a block's cSE, sSE and scSE steps, the cost of the attention blocks and
-the ways of joining the two branches.
+"""What the Teach page shows, as sections: the block of a trained model that is walked through, its cSE, sSE and scSE
+steps, the cost of the attention blocks, the ways of joining the two branches and the per-class excitation.
 
 Every number comes from :mod:`scse_viz.teaching` (a block recomputed from its own weights and checked against
 capture); this module only decides what is shown, in which order and with which words. Widgets stay on the page,
@@ -14,16 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from scse_viz import teaching
+from scse_viz import teaching, zoo
+from scse_viz.excitation import ClassExcitation
+from scse_viz.family import Family
 from scse_viz.render import (
     channel_maps_figure,
     charts,
+    class_excitation_figure,
     gain_figure,
     join_comparison_figure,
+    raster,
     sse_map_figure,
     vector_figure,
 )
-from scse_viz.teaching import WalkThrough
+from scse_viz.teaching import ModelWalkThrough, WalkThrough
 from scse_viz.views.sections import (
     Caption,
     Charts,
@@ -32,11 +36,13 @@ from scse_viz.views.sections import (
     Fold,
     Formula,
     Heading,
+    Note,
     Notice,
     Plot,
     Section,
     Table,
     Text,
+    Tiles,
 )
 
 PICK_A_CHANNEL = "Pick at least one channel above to see it before and after."
@@ -71,6 +77,42 @@ def _before_after(
             f"The chosen channels before the block (x) and after it ({label}), on one colour scale.",
         )
     ]
+
+
+# ------------------------------------------------------------------------------------------------ the model's block
+SEEN_WIDTH = 112  # on screen, pixels: the input beside the sentence on the block, small enough to leave it room
+
+
+def model_shape(walked: ModelWalkThrough) -> tuple[int, int, int, int | None]:
+    """C, H and W of the feature map entering the walked block and its cSE reduction ratio r (None: the block has no
+    cSE bottleneck), for the cost section's "use this block" button."""
+    steps = walked.walk
+    height, width = steps.x.shape[1:]
+    reduction = steps.channels // steps.hidden_channels if steps.hidden_channels else None
+    return steps.channels, int(height), int(width), reduction
+
+
+def model_intro(
+    walked: ModelWalkThrough, pixels: np.ndarray, model_label: str, block: str, image_name: str
+) -> list[Section]:
+    """What the model sees beside one sentence on the block (its feature map's shape, stride and cSE bottleneck)
+    and how far the recomputed gates are from what capture recorded in the same pass (``walked.differences``)."""
+    steps = walked.walk
+    channels, height, width, reduction = model_shape(walked)
+    bottleneck = f"; its cSE bottleneck has C′ = {steps.hidden_channels} units (r = {reduction})" if reduction else ""
+    gaps = ", ".join(f"{name}: {value:.1e}" for name, value in walked.differences.items())
+    sentence = Text(
+        f"**{model_label} model · {block}** on *{image_name}*. x is the feature map the network feeds this block: "
+        f"**{channels} channels of {height}×{width}** (stride {walked.record.stride[0]:g}){bottleneck}."
+    )
+    checked = Note(
+        f"Every number below is recomputed from this block's weights. Largest difference from the gates capture "
+        f"recorded in the same forward pass — {gaps} (float32 rounding; at most {teaching.GATE_TOLERANCE:g} is "
+        "accepted).",
+        level="success",
+    )
+    seen = Tiles((("what the model sees", raster.to_rgb(pixels)),), width=SEEN_WIDTH)
+    return [Columns((1, 3), ((seen,), (sentence, checked)))]
 
 
 def toy_sections(steps: WalkThrough, key: tuple[Hashable, ...], differences: dict[str, float]) -> list[Section]:
@@ -316,3 +358,59 @@ def join_sections(joins: dict[str, np.ndarray], channel: int, key: tuple[Hashabl
         ),
         Table(tuple(teaching.join_table(joins, channel))),
     ]
+
+
+# ------------------------------------------------------------------------------------------------------ per class
+PER_CLASS_CAPTION = "Mean channel gate w per class (rows) and channel (columns), at three depths."
+NO_CLASS_STATISTICS = "No family ships per-class statistics with this installation."
+ClassStatistics = tuple[dict[str, ClassExcitation], tuple[str, ...]]  # (blocks by depth, class names)
+
+
+def class_families() -> list[Family]:
+    """The shipped families whose per-class statistics ship with their models (``Family.excitation_file``)."""
+    return [family for family in zoo.list_families() if family.excitation_file is not None]
+
+
+def class_intro(family: Family | None) -> list[Section]:
+    """What the per-class section shows for ``family`` (None: no family ships the statistics)."""
+    if family is None:
+        return [Note(NO_CLASS_STATISTICS, level="warning")]
+    return [
+        Text(
+            f"{family.title}: the channel gate w averaged over each class's test images, at an early, a middle "
+            "and the last block, as in SE-Net (Hu et al., Fig. 6). These statistics were measured once over "
+            "the test set and ship with the models; they do not depend on the input or the mode above."
+        )
+    ]
+
+
+def class_variants(family: Family) -> list[str]:
+    """The family's variants with per-class statistics (those with a channel gate)."""
+    return teaching.class_excitation_variants(_statistics_file(family))
+
+
+def class_statistics(family: Family, variant: str) -> ClassStatistics:
+    """The early, middle and late blocks' per-class statistics of ``variant``, and the class names (read from the
+    shipped file; the page keeps them for the process)."""
+    return teaching.class_excitation(_statistics_file(family), variant)
+
+
+def class_sections(statistics: ClassStatistics, key: tuple[Hashable, ...]) -> list[Section]:
+    """How to read the per-class excitation, one row per depth (block, channels, spread across classes) and the
+    class means at the three depths; ``key`` names the statistics (family, variant) so the figure is drawn once."""
+    chosen, class_names = statistics
+    return [
+        Text(f"**What to look for.** {teaching.PER_CLASS_EXPLANATION}"),
+        Table(tuple(teaching.depth_table(chosen))),
+        Plot(
+            _plot_key(key, "per-class"),
+            lambda: class_excitation_figure(teaching.class_excitation_panels(chosen), class_names),
+            PER_CLASS_CAPTION,
+        ),
+    ]
+
+
+def _statistics_file(family: Family) -> str:
+    if family.excitation_file is None:
+        raise ValueError(f"the {family.title} family ships no per-class statistics")
+    return str(family.excitation_file)

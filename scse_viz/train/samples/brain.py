@@ -14,7 +14,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from scse_viz.data.brain import TEST_SLABS, BrainSlice, brain_slice, slab_of, split_indices, template_volumes
+from scse_viz.datasets.brain import TEST_SLABS, BrainSlice, brain_slice, slab_of, split_indices, template_volumes
 from scse_viz.io import ORIENTATIONS
 from scse_viz.train.samples.common import entry, png_bytes, write_index
 

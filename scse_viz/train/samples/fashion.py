@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-from scse_viz.data.fashion import CLASS_NAMES, load_fashion
+from scse_viz.datasets.fashion import CLASS_NAMES, load_fashion
 from scse_viz.preprocess import fashion_preprocess
 from scse_viz.render import figure_bytes, new_figure
 from scse_viz.train.samples.common import entry, png_bytes, write_index

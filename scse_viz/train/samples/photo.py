@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from scse_viz.data.photo import test_photo
+from scse_viz.datasets.photos import test_photo
 from scse_viz.train.samples.common import entry, write_index
 
 PHOTOS = (

@@ -10,11 +10,12 @@ Splits (all deterministic, nothing shuffled here):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from scse_viz.data.idx import read_idx
+from scse_viz.datasets.idx import read_idx
 from scse_viz.families.classes import FASHION_CLASSES as CLASS_NAMES
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -74,3 +75,11 @@ def pixel_stats(images: np.ndarray) -> tuple[float, float]:
     """Mean and standard deviation of all pixels (float images in [0, 1]), computed in float64."""
     values = np.asarray(images, dtype=np.float64)
     return float(values.mean()), float(values.std())
+
+
+def test_images(data_root: str | Path | None = None) -> Iterator[tuple[str, np.ndarray, str]]:
+    """The fashion family's test set: the 10,000 official test images as stored (light garment on black, 0–1),
+    with their class names (``data_root``: where the IDX files are; default :data:`FASHION_DIR`)."""
+    images, labels = load_fashion("test", root=data_root)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        yield f"test-{i:05d}", image.astype(np.float32) / 255.0, CLASS_NAMES[int(label)]

@@ -1,7 +1,7 @@
 """2-D brain slices with tissue labels from the MNI152 2009a symmetric template that ships inside nilearn's wheel.
 
 Nothing is downloaded: the T1 template and its GM/WM probability maps are read from the installed ``nilearn``
-package (training and evaluation only; the app never needs them).
+package (its test slabs are the brain family's test set, read by the batch and the Gate health page).
 
 Labels (one per voxel, decided at the template's 1 mm):
 
@@ -22,8 +22,10 @@ slices in the other two orientations: the test measures new 2-D sections of the 
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -121,3 +123,13 @@ def brain_slice(orientation: str, index: int) -> BrainSlice:
 def load_brain_slices(split: str, orientations: tuple[str, ...] = ORIENTATIONS) -> list[BrainSlice]:
     """Every slice of ``split`` in the given orientations, in orientation then index order."""
     return [brain_slice(o, i) for o in orientations for i in split_indices(o, split)]
+
+
+def test_images(data_root: Path | None = None) -> Iterator[tuple[str, np.ndarray, None]]:
+    """The brain family's test set as the app shows it: the test slabs' slices, one at a time, in orientation then
+    index order (tissue labels are per pixel: no label per image); ``data_root`` unused (the template ships inside
+    nilearn)."""
+    for orientation in ORIENTATIONS:
+        for index in split_indices(orientation, "test"):
+            item = brain_slice(orientation, index)
+            yield f"{item.orientation}-{item.index:03d}", item.pixels, None
