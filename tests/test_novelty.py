@@ -13,9 +13,9 @@ from scse_viz import zoo
 from scse_viz.capture import BlockInfo, BlockRecord
 from scse_viz.explore import input_from_image, run_family
 from scse_viz.io import LoadedImage
-from scse_viz.novelty import NoveltyModel, load_model, novelty, save_model, statistics_of
+from scse_viz.novelty import NoveltyModel, Part, load_model, novelty, output_features, save_model, statistics_of
 from scse_viz.views import Note, Text
-from scse_viz.views.notes import gate_notes, gate_problem, novelty_sections
+from scse_viz.views.notes import gate_notes, gate_problem, novelty_percentile, novelty_sections
 
 FAMILIES = [f.name for f in zoo.list_families()]
 
@@ -43,6 +43,64 @@ def test_distance_and_percentile_have_known_values(tmp_path):
     back = load_model(save_model(tmp_path / "n.npz", model))
     assert back.blocks == ("scse/a",) and back.variants == ("scse",)
     assert back.distance(np.array([2.0, 0.0])) == pytest.approx([1.0])
+
+
+def test_parts_score_the_largest_standardised_log_distance(tmp_path):
+    # two parts of one column each, unit precision: distances |x0| and |x1|; part a standardised by (log 2, 0.5),
+    # part b by (0, 1)
+    parts = (Part("a", 0, 1, float(np.log(2.0)), 0.5), Part("b", 1, 2, 0.0, 1.0))
+    model = NoveltyModel(("scse/a",), np.zeros(2), np.eye(2), np.array([0.0, 1.0]), outputs=("scse",), parts=parts)
+    rows = np.array([[4.0, 1.0], [1.0, np.e**3], [np.nan, 1.0]])
+    assert model.part_distances(rows)[:2] == pytest.approx(np.array([[4.0, 1.0], [1.0, np.e**3]]))
+    # row 0: a = (log 4 − log 2) / 0.5 = 2 log 2, b = 0; row 1: a = −2 log 2, b = 3; a NaN gate: NaN
+    expected = [2 * np.log(2.0), 3.0]
+    assert model.score(rows)[:2] == pytest.approx(expected) and np.isnan(model.score(rows)[2])
+    back = load_model(save_model(tmp_path / "parts.npz", model))
+    assert back.parts == parts and back.outputs == ("scse",) and back.variants == ("scse",)
+    assert back.score(rows[:2]) == pytest.approx(expected)
+
+
+def test_statistics_without_parts_score_the_plain_distance(tmp_path):
+    model = NoveltyModel(("scse/a",), np.zeros(2), np.diag([0.25, 1.0]), np.array([1.0, 2.0]))
+    back = load_model(save_model(tmp_path / "plain.npz", model))
+    assert back.parts == () and back.outputs == ()
+    assert back.score(np.array([[2.0, 0.0], [0.0, 3.0]])) == pytest.approx([1.0, 3.0])
+
+
+def test_output_features_read_the_residual_and_the_restored_picture():
+    from scipy.stats import pearsonr
+
+    rng = np.random.default_rng(5)
+    restored = np.full((32, 48, 3), 0.5)
+    restored[..., 0] = 0.8  # a flat colour: no texture, the same spread over channels everywhere
+    noise = rng.normal(0, 0.1, (32, 48, 3))
+    features = output_features(restored + noise, restored)  # read in float32: agreement to float32's precision
+    residual_std = noise.reshape(-1, 3).std(axis=0)
+    assert features[:3] == pytest.approx(np.log(residual_std + 1e-4), abs=1e-5)
+    assert features[3:6] == pytest.approx(noise.reshape(-1, 3).mean(axis=0), abs=1e-6)
+    assert features[6:9] == pytest.approx([0.8, 0.5, 0.5], abs=1e-6) and features[9:12] == pytest.approx(
+        [np.log(1e-4)] * 3, abs=1e-3
+    )
+    pairs = [pearsonr(noise[..., a].ravel(), noise[..., b].ravel())[0] for a, b in ((0, 1), (0, 2), (1, 2))]
+    assert features[12:15] == pytest.approx(pairs, abs=1e-5)
+    assert features[15:17] == pytest.approx(np.log(np.array([np.std([0.8, 0.5, 0.5]), 0.0]) + 1e-4), abs=1e-3)
+    assert features[19:21] == pytest.approx([np.log(1e-4)] * 2, abs=1e-3)
+    # a residual the same in every channel, alternating like a checkerboard: channels correlate fully, and every
+    # pixel's right and lower neighbour is its negative
+    rows, cols = np.mgrid[0:32, 0:48]
+    board = np.repeat((0.05 * (-1.0) ** (rows + cols))[..., None], 3, axis=-1)
+    features = output_features(restored + board, restored)
+    assert features[12:15] == pytest.approx([1.0, 1.0, 1.0], abs=1e-5) and features[17:19] == pytest.approx(
+        [-1.0, -1.0], abs=1e-5
+    )
+
+
+def test_the_app_scores_a_photo_as_the_novelty_function_does():
+    """The Explore note reads the outputs the run already has (cropped back to the picture); ``novelty`` runs the
+    models itself: on a picture that needs padding both must read the same pixels."""
+    spec = zoo.family("photo")
+    picture = np.random.default_rng(3).random((50, 70, 3)).astype(np.float32)
+    assert novelty_percentile(family_run("photo", picture)) == pytest.approx(novelty(spec, picture))
 
 
 @pytest.mark.parametrize("name", FAMILIES)

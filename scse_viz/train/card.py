@@ -114,15 +114,29 @@ def about_text(folder: Path) -> str:
 def novelty_section(record: dict[str, Any]) -> str:
     """The card's section on inputs unlike the training data, from ``card.json``'s ``novelty`` record (written by
     ``python -m scse_viz.train.novelty``)."""
+    if record.get("parts"):  # one Mahalanobis distance per part, the largest standardised one scored
+        shrinkage = ", ".join(f"{part} {value}" for part, value in record["shrinkage"].items())
+        method = (
+            "The app says how unusual an input is for these models: the Mahalanobis distance from the training "
+            f"inputs' of each part of the {record['models']} models' features ({record['features']}; parts: "
+            f"{', '.join(record['parts'])}; Ledoit–Wolf shrinkage {shrinkage}), each log distance standardised by "
+            "its median and spread over held-out in-distribution inputs, the largest of them as the score, reported "
+            f"as a percentile of the held-out inputs' scores ({record['inputs']['calibrate']}; fitted on "
+            f"{record['inputs']['fit']} training inputs)."
+        )
+    else:
+        method = (
+            "The app says how unusual an input is for these models: the Mahalanobis distance of the "
+            f"gates of the {record['models']} models ({record['features']}) from its training inputs' (Ledoit–Wolf "
+            f"shrinkage {record['shrinkage']}), as a percentile of held-out in-distribution inputs "
+            f"({record['inputs']['calibrate']}; fitted on {record['inputs']['fit']} training inputs)."
+        )
     lines = [
         NOVELTY_HEADING,
         "",
         (
-            "The app says how unusual an input is for these models: the Mahalanobis distance of the "
-            f"gates of the {record['models']} models ({record['features']}) from its training inputs' (Ledoit–Wolf "
-            f"shrinkage {record['shrinkage']}), as a percentile of held-out in-distribution inputs "
-            f"({record['inputs']['calibrate']}; fitted on {record['inputs']['fit']} training inputs). Above 99 it "
-            "says the maps show the mechanism on an input the models never learned, not a reading of it."
+            f"{method} Above 99 it says the maps show the mechanism on an input the models never learned, not a "
+            "reading of it."
         ),
         "",
         (

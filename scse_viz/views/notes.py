@@ -20,13 +20,20 @@ CONSTANT_SPREAD = 1e-6  # a gate whose values span less than this over the whole
 
 
 def novelty_percentile(run: FamilyRun) -> float | None:
-    """The run's input's novelty percentile from the gates already captured (no extra forward pass); None where the
-    family has no statistics or the statistics' model did not run."""
+    """The run's input's novelty percentile from the gates and outputs already computed (no extra forward pass); None
+    where the family has no statistics or the statistics' model did not run."""
     statistics = statistics_of(run.family)
     if statistics is None or any(v not in run.outputs for v in statistics.variants):
         return None
+    outputs = {}
+    for variant in statistics.outputs:  # a denoiser's output: (noisy input, unclipped restored) on displayed pixels
+        restored = getattr(run.outputs[variant].prediction, "raw", None)
+        if restored is None:
+            return None
+        noisy = run.prepared.pixels[: restored.shape[0], : restored.shape[1]]
+        outputs[variant] = (noisy, restored)
     try:
-        return score_records(statistics, {v: run.outputs[v].records for v in statistics.variants})
+        return score_records(statistics, {v: run.outputs[v].records for v in statistics.variants}, outputs)
     except KeyError:  # the statistics were fitted on blocks this model does not have
         return None
 
