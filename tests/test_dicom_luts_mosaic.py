@@ -24,7 +24,7 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from scse_viz.errors import UnsupportedFormatError
 from scse_viz.io import LoadedImage, Volume, load_any
-from tests.test_dicom import dicom_bytes
+from tests.test_dicom import dicom_bytes, linear_window
 
 NIBABEL_MOSAIC = Path(nib.__file__).parent / "nicom" / "tests" / "data" / "siemens_dwi_1000.dcm.gz"
 
@@ -80,7 +80,7 @@ def test_voi_lut_output_runs_from_its_lowest_to_its_highest_entry() -> None:
     assert pixels[0, 0] == 1.0 and pixels.min() == 0.0
 
 
-@pytest.mark.parametrize("function", ["SIGMOID", "LINEAR"])
+@pytest.mark.parametrize("function", ["SIGMOID", "LINEAR_EXACT", "LINEAR"])
 def test_window_goes_through_the_files_voi_lut_function(function: str) -> None:
     stored = (np.arange(32 * 32).reshape(32, 32) % 1000).astype(np.uint16)
     center, width = 500.0, 200.0
@@ -88,12 +88,62 @@ def test_window_goes_through_the_files_voi_lut_function(function: str) -> None:
     x = stored.astype(np.float64)
     if function == "SIGMOID":  # PS3.3 C.11.2.1.3.1
         expected = 1.0 / (1.0 + np.exp(-4.0 * (x - center) / width))
+    elif function == "LINEAR_EXACT":  # PS3.3 C.11.2.1.3.2
+        expected = np.clip((x - (center - width / 2)) / width, 0.0, 1.0)
     else:  # PS3.3 C.11.2.1.2.1: centre − 0.5, width − 1
-        expected = np.clip((x - (center - 0.5)) / (width - 1.0) + 0.5, 0.0, 1.0)
-    np.testing.assert_allclose(load_any(data, "w.dcm").pixels, expected, atol=1e-6)
-    # and not the app's default (LINEAR_EXACT) for this file: the function is read
-    exact = np.clip((x - (center - width / 2)) / width, 0.0, 1.0)
-    assert np.abs(load_any(data, "w.dcm").pixels - exact).max() > 1e-3
+        expected = linear_window(x, center, width)
+    pixels = load_any(data, "w.dcm").pixels
+    np.testing.assert_allclose(pixels, expected, atol=1e-6)
+    if function != "LINEAR":  # and not the default (LINEAR) for this file: the function is read
+        assert np.abs(pixels - linear_window(x, center, width)).max() > 1e-3
+
+
+# Center 40, width 400 (a soft-tissue CT window): LINEAR's edges are -160 (at or below: black) and 239 (above:
+# white); LINEAR_EXACT's are -160 and 240. Values at, and one either side of, each edge, and the centre.
+_EDGES = np.array([-161, -160, -159, -158, 39, 40, 41, 238, 239, 240, 241], dtype=np.int16)
+
+
+@pytest.mark.parametrize("named", [None, "LINEAR", "NOT_A_FUNCTION"])
+def test_a_window_without_a_voi_lut_function_is_linear_as_the_standard_says(named: str | None) -> None:
+    """PS3.3 C.11.2.1.2: with no VOI LUT Function (or LINEAR) a window is LINEAR, not LINEAR_EXACT; an unknown
+    function is read as the default too. pydicom's ``apply_voi_lut`` assumes the same for a missing function."""
+    stored = np.resize(_EDGES, (8, 11))
+    elements = {"WindowCenter": 40.0, "WindowWidth": 400.0}
+    if named is not None:
+        elements["VOILUTFunction"] = named
+    data = dicom_bytes(stored, signed=True, **elements)
+    pixels = load_any(data, "ct.dcm").pixels[0].astype(np.float64)
+
+    x = _EDGES.astype(np.float64)
+    by_hand = np.empty_like(x)  # PS3.3 C.11.2.1.2.1 term by term, y_min 0 and y_max 1
+    for k, value in enumerate(x):
+        if value <= 40 - 0.5 - (400 - 1) / 2:
+            by_hand[k] = 0.0
+        elif value > 40 - 0.5 + (400 - 1) / 2:
+            by_hand[k] = 1.0
+        else:
+            by_hand[k] = (value - (40 - 0.5)) / (400 - 1) + 0.5
+    np.testing.assert_allclose(pixels, by_hand, atol=1e-6)
+    exact = np.clip((x - (40 - 400 / 2)) / 400, 0.0, 1.0)  # LINEAR_EXACT, the old default
+    assert pixels[list(_EDGES).index(239)] == 1.0 and exact[list(_EDGES).index(239)] == pytest.approx(0.9975)
+    assert np.abs(pixels - exact).max() >= 0.0025 - 1e-9  # a quarter percent apart at 239: told apart
+
+    if named is None:  # pydicom reads the same file the same way
+        ds = pydicom.dcmread(io.BytesIO(data))
+        values = ds.pixel_array.astype(np.float64)  # decoded as signed before the output range is set below
+        ds.BitsStored, ds.PixelRepresentation = 16, 0  # output 0 … 65535, as the loader asks for
+        shown = apply_voi_lut(values, ds)[0] / 65535.0
+        np.testing.assert_allclose(pixels, shown, atol=1e-6)
+
+
+def test_a_window_narrower_than_one_falls_back_to_linear_exact() -> None:
+    """LINEAR needs a width of at least 1 (pydicom refuses less); a float image's narrower window is still shown,
+    through LINEAR_EXACT written out by hand (PS3.3 C.11.2.1.3.2), rather than dropped for percentile scaling."""
+    stored = np.resize(np.array([0, 39, 40, 41, 100], dtype=np.uint16), (8, 10))
+    data = dicom_bytes(stored, RescaleSlope=0.01, RescaleIntercept=0.0, WindowCenter=0.4, WindowWidth=0.02)
+    x = stored.astype(np.float64) * 0.01  # 0, 0.39, 0.40, 0.41, 1.0
+    by_hand = np.clip((x - (0.4 - 0.02 / 2)) / 0.02, 0.0, 1.0)  # 0, 0, 0.5, 1, 1
+    np.testing.assert_allclose(load_any(data, "pet.dcm").pixels, by_hand, atol=1e-5)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -109,7 +159,7 @@ def test_modality_lut_sequence_replaces_the_rescale() -> None:
     data = _saved(ds)
 
     modality = table[ds.pixel_array.astype(np.int64)].astype(np.float64)
-    expected = np.clip((modality - (30000.0 - 20000.0)) / 40000.0, 0.0, 1.0)
+    expected = linear_window(modality, 30000.0, 40000.0)
     assert 0.1 < expected.mean() < 0.9
     np.testing.assert_allclose(load_any(data, "mr.dcm").pixels, expected, atol=1e-6)
     again = pydicom.dcmread(io.BytesIO(data))

@@ -108,9 +108,10 @@ def load_dicom(
     * A single-frame file gives a 2-D :class:`LoadedImage` (``mode="dicom"``) in [0, 1]. Gray images go through
       :func:`pydicom.pixels.apply_voi_lut`: the file's first VOI LUT Sequence item if it has one (its lowest entry
       black, its highest white), else its first Window Center/Width pair through its VOI LUT Function (LINEAR,
-      LINEAR_EXACT or SIGMOID as the file says; none or another: LINEAR_EXACT, [center − width/2, center + width/2]
-      to [0, 1], clipped, as the app always did, where DICOM's default LINEAR would differ by at most half a stored
-      value), else the robust percentile scaling of :func:`image_from_slice`. RGB images go through their full
+      LINEAR_EXACT or SIGMOID as the file says; none or another: LINEAR, the standard's default (PS3.3
+      C.11.2.1.2, [center − 0.5 − (width − 1)/2, center − 0.5 + (width − 1)/2] to [0, 1], clipped), which pydicom
+      also assumes, or LINEAR_EXACT for a window narrower than 1, which LINEAR does not allow), else the robust
+      percentile scaling of :func:`image_from_slice`. RGB images go through their full
       scale (``2**BitsStored − 1``). ``max_pixels`` and ``min_side`` apply as for :func:`load_image`.
     * A multi-frame file (Number of Frames > 1) gives a :class:`Volume` of its frames; so does a Siemens mosaic
       (Image Type holds ``MOSAIC``): its (0019,100A) Number Of Images In Mosaic n tiles, in a grid of
