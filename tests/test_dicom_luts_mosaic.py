@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -211,21 +212,105 @@ def test_mosaic_without_its_slice_count_is_refused_with_one_message() -> None:
         load_any(_mosaic(tiles, 3, 10), "epi.dcm")
 
 
-def test_real_siemens_mosaic_matches_nibabels_reading() -> None:
-    """nibabel's own Siemens DWI mosaic (48 slices of 128×128 in 896×896), against nibabel's MosaicWrapper, which
-    also reads the CSA header's slice normal: same voxels, same RAS+ affine."""
+# nibabel ships the mosaic with its pixel data zeroed; these 48 tiles are planted in its place. Tile k holds
+# 80·k + (row + 2·column) mod 80 (under 4096: the file stores 12 bits), so each tile and its in-plane orientation
+# can be told apart.
+_ROWS, _COLUMNS = np.mgrid[0:128, 0:128]
+_PLANTED_TILES = np.stack([80 * k + (_ROWS + 2 * _COLUMNS) % 80 for k in range(48)]).astype(np.uint16)
+
+
+def _real_mosaic(*, flip_csa_normal: bool = False, without_0019_count: bool = False) -> bytes:
+    """nibabel's Siemens DWI mosaic, its real header with :data:`_PLANTED_TILES` as pixels (7×7 tiles, row by row),
+    and optionally edited: the CSA image header's SliceNormalVector negated in place (each item "0.xxxxxxxx"
+    rewritten as "-0.xxxxxxx", the same length, so the binary CSA table stays valid), or the (0019,100A) Number Of
+    Images In Mosaic removed so that only the CSA header gives the slice count."""
+    ds = pydicom.dcmread(io.BytesIO(gzip.decompress(NIBABEL_MOSAIC.read_bytes())))
+    picture = np.zeros((7, 7, 128, 128), np.uint16)
+    picture.reshape(49, 128, 128)[:48] = _PLANTED_TILES
+    ds.PixelData = picture.swapaxes(1, 2).reshape(896, 896).astype("<u2").tobytes()
+    if flip_csa_normal:
+        table = ds[0x00291010].value
+        start = table.index(b"SliceNormalVector\x00")
+        end = start + 64 + 20 + 3 * (16 + 12)  # name, five int fields, three items of 16 + 11 (padded to 12) bytes
+        flipped = re.sub(rb"(\d\.\d{7})\d\x00", lambda item: b"-" + item[1] + b"\x00", table[start:end])
+        assert len(flipped) == end - start and flipped.count(b"-") == 3
+        ds[0x00291010].value = table[:start] + flipped + table[end:]
+    if without_0019_count:
+        del ds[0x0019100A]
+    return _saved(ds)
+
+
+def _nibabels_reading(raw: bytes) -> tuple[nib.Nifti1Image, np.ndarray]:
+    """nibabel's MosaicWrapper on these bytes, as a RAS+ canonical image like ours, and its slice normal (LPS)."""
     from nibabel.nicom import dicomwrappers
 
-    raw = gzip.decompress(NIBABEL_MOSAIC.read_bytes())
-    volume = load_any(raw, "dwi.dcm")
-    assert isinstance(volume, Volume)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nibabel calls its DICOM readers experimental
         wrapper = dicomwrappers.wrapper_from_data(pydicom.dcmread(io.BytesIO(raw)))
+        assert isinstance(wrapper, dicomwrappers.MosaicWrapper)
         # nibabel: voxel axes (row, column, slice) and an LPS affine; ours: RAS+ canonical
         reference = nib.as_closest_canonical(
             nib.Nifti1Image(wrapper.get_data().astype(np.float32), np.diag([-1.0, -1.0, 1.0, 1.0]) @ wrapper.affine)
         )
+    return reference, np.asarray(wrapper.slice_normal)
+
+
+def _csa_slice_normal(raw: bytes) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from nibabel.nicom import csareader
+
+        header = csareader.get_csa_header(pydicom.dcmread(io.BytesIO(raw)))
+    return np.asarray(csareader.get_slice_normal(header), dtype=np.float64)
+
+
+def _tile_steps(volume: Volume) -> np.ndarray:
+    """Where each planted tile landed in ``volume``: the RAS step from tile k to tile k + 1 (one row per step),
+    each tile found by its pixel sum (80·k·128² apart)."""
+    sums = _PLANTED_TILES.astype(np.float64).sum(axis=(1, 2))
+    planes = volume.data.astype(np.float64).sum(axis=(0, 1))  # the slice axis is the last one for this axial scan
+    where = np.array([int(np.argmin(np.abs(planes - total))) for total in sums])
+    np.testing.assert_array_equal(planes[where], sums)
+    centres = np.stack([volume.affine @ np.array([0.0, 0.0, float(j), 1.0]) for j in where])[:, :3]
+    return np.diff(centres, axis=0)
+
+
+@pytest.mark.parametrize("edit", ["as shipped", "CSA normal flipped", "count only in the CSA header"])
+def test_real_siemens_mosaic_matches_nibabels_reading(edit: str) -> None:
+    """nibabel's own Siemens DWI mosaic (48 slices of 128×128 in 896×896, tiles planted), against nibabel's
+    MosaicWrapper, which
+    reads the CSA header's slice normal and slice count: same voxels, same RAS+ affine. The tiles run along the CSA
+    header's SliceNormalVector, 3 mm (Spacing Between Slices) apart; with that vector negated in the header (a
+    mosaic stored in the opposite slice order) the volume's slices come out in reverse, as nibabel reads them."""
+    raw = _real_mosaic(flip_csa_normal=edit == "CSA normal flipped", without_0019_count=edit.startswith("count"))
+    volume = load_any(raw, "dwi.dcm")
+    assert isinstance(volume, Volume)
+    reference, nibabels_normal = _nibabels_reading(raw)
     assert volume.data.shape == reference.shape == (128, 128, 48)
     np.testing.assert_array_equal(volume.data, np.asarray(reference.dataobj))
     np.testing.assert_allclose(volume.affine, reference.affine, atol=1e-3)
+
+    # The slice direction, from the CSA header read here: each tile 3 mm further along SliceNormalVector (in RAS).
+    csa_normal = _csa_slice_normal(raw)
+    np.testing.assert_allclose(nibabels_normal, csa_normal, atol=1e-6)
+    along = np.diag([-1.0, -1.0, 1.0]) @ csa_normal * 3.0
+    np.testing.assert_allclose(_tile_steps(volume), np.tile(along, (47, 1)), atol=1e-3)
+    shipped = _tile_steps(load_any(_real_mosaic(), "dwi.dcm"))
+    if edit == "CSA normal flipped":  # the same tiles, in the opposite direction: the order is reversed
+        assert csa_normal[2] < -0.99 and np.allclose(_tile_steps(volume), -shipped, atol=1e-3)
+    else:
+        assert csa_normal[2] > 0.99
+
+
+def test_a_broken_csa_header_leaves_the_standard_elements_to_place_the_mosaic() -> None:
+    """A CSA image header cut short (a damaged or half-anonymised file) cannot be parsed: the mosaic is still split
+    by (0019,100A) and its slices run along the orientation's cross product, here the shipped CSA normal's way."""
+    ds = pydicom.dcmread(io.BytesIO(_real_mosaic()))
+    ds[0x00291010].value = ds[0x00291010].value[:100]
+    volume = load_any(_saved(ds), "dwi.dcm")
+    assert isinstance(volume, Volume)
+    orientation = np.asarray(ds.ImageOrientationPatient, dtype=np.float64)
+    cross = np.cross(orientation[:3], orientation[3:])
+    np.testing.assert_allclose(
+        _tile_steps(volume), np.tile(np.diag([-1.0, -1.0, 1.0]) @ cross * 3.0, (47, 1)), atol=1e-3
+    )
