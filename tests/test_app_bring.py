@@ -175,6 +175,39 @@ def test_teach_and_attribution_run_on_the_brought_model(smp_model_zip):
     assert len(set(table["stride"])) > 1  # blocks at several strides: the column is not one constant
     rho = table["Spearman ρ"].to_numpy()
     assert np.all(np.abs(rho) <= 1) and len(set(np.round(rho, 6))) == len(rho)  # one score per block, not a fill
+    expected = _brought_rhos(model, data, seed=2, side=64, n_steps=8)
+    assert list(table["block"]) == list(expected)
+    # the table holds the number itself (no column format, so nothing rounded): agreement to float precision
+    np.testing.assert_allclose(rho, list(expected.values()), rtol=0, atol=1e-6)
+
+
+def _brought_rhos(model: torch.nn.Module, data: bytes, *, seed: int, side: int, n_steps: int) -> dict[str, float]:
+    """Block label -> ρ the Attribution page must show for the brought model on the picture of
+    :func:`_upload_then_teach`: the maps computed here through the library (the brought family's preparation,
+    ``capture_attention``'s sSE maps upsampled onto the model input, Integrated Gradients on the default target
+    with ``n_steps``), ρ by ``scipy.stats.spearmanr`` of each map against |attribution|."""
+    from scipy.stats import spearmanr
+
+    from scse_viz import compare_attribution, explore
+    from scse_viz.attribution import Settings, spatial_map_at
+    from scse_viz.bring import MODEL, load_user_model
+    from scse_viz.io import load_any
+
+    family = load_user_model({"my_unet.zip": data})
+    pixels = np.random.default_rng(seed).random((side, side, 3)).astype(np.float32)
+    image = explore.input_from_image(load_any(png_bytes(pixels), "p.png"), max_side=family.max_side or explore.MAX_SIDE)
+    run = explore.run_family(family, {MODEL: model}, image)
+    target = compare_attribution.default_target(run)
+    explained = compare_attribution.attribute(
+        run, model, MODEL, "integrated_gradients", target, Settings(n_steps=n_steps)
+    )
+    evidence = np.abs(explained.result.attribution)
+    rhos = {}
+    for record in capture_attention(model, run.prepared.tensor).shown():
+        if record.spatial_gate is not None:
+            attention = spatial_map_at(record, evidence.shape)
+            rhos[record.label] = float(spearmanr(attention.ravel(), evidence.ravel()).statistic)
+    return rhos
 
 
 def _assert_gate_is_the_blocks_own(at, block: torch.nn.Module, activation, gate) -> None:

@@ -103,8 +103,60 @@ def test_about_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
         page.close()
 
 
+def _default_attribution_rhos() -> tuple[str, dict[str, float]]:
+    """What the Attribution page opened on its defaults (brain, its first sample, Integrated Gradients with 32
+    steps, the default target, the last sSE block) must show as ρ: the maps computed here through the library
+    (``capture_attention``'s sSE maps, the same IG run), ρ by ``scipy.stats.spearmanr`` between the block's map
+    upsampled onto the model input and |attribution|. Returns the block and model label -> ρ."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    import scse_viz  # noqa: F401
+    from scse_viz import capture_attention, compare_attribution, explore, samples, zoo
+    from scse_viz.attribution import Settings, spatial_map_at
+    from scse_viz.io import load_any
+
+    family = zoo.family(zoo.list_families()[0].name)
+    sample = samples.list_samples(family.name)[0]
+    image = explore.input_from_image(
+        load_any(samples.sample_bytes(sample), sample.path.name),
+        truth=samples.sample_truth(sample),
+        max_side=family.max_side or explore.MAX_SIDE,
+    )
+    models = {variant: zoo.load_model(family.name, variant) for variant in family.variants}
+    run = explore.run_family(family, models, image)
+    target = compare_attribution.default_target(run)
+    spatial = {
+        variant: [r for r in capture_attention(model, run.prepared.tensor).shown() if r.spatial_gate is not None]
+        for variant, model in models.items()
+    }
+    block = next(reversed([r.label for r in spatial["sse"]]))
+    rhos = {}
+    for variant, records in spatial.items():
+        record = next((r for r in records if r.label == block), None)
+        if record is None:
+            continue
+        explained = compare_attribution.attribute(
+            run, models[variant], variant, "integrated_gradients", target, Settings(n_steps=32)
+        )
+        evidence = np.abs(explained.result.attribution)
+        attention = spatial_map_at(record, evidence.shape)
+        rhos[zoo.VARIANT_LABELS[variant]] = float(spearmanr(attention.ravel(), evidence.ravel()).statistic)
+    return block, rhos
+
+
+def _shown_number(text: str) -> tuple[float, float]:
+    """A number as the page prints it, and half a unit of its last printed digit (the rounding it may hide)."""
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return float(text.replace("−", "-")), 0.5 * 10.0**-decimals
+
+
+@pytest.mark.timeout(1500)  # the page's IG on four brain U-Nets, then the same maps again here for the check
 def test_attribution_page_in_chromium(browser, app_url: str, artifacts_dir: Path):
-    """Attribution through its sidebar link: press Compute on the default sample, wait for the agreement table."""
+    """Attribution through its sidebar link: press Compute on the default sample, wait for the agreement table;
+    the ρ each model's overlap caption prints (3 decimals) is scipy's ρ of the maps recomputed here."""
+    import re
+
     page, errors = _open(browser, app_url, height=3200)
     try:
         page.get_by_role("heading", name="scSE Lens", exact=True).wait_for(state="visible", timeout=60_000)
@@ -114,8 +166,9 @@ def test_attribution_page_in_chromium(browser, app_url: str, artifacts_dir: Path
         _idle(page)
         before = _runs_finished(page)
         page.get_by_role("button", name="Compute attributions").click()
-        page.get_by_role("heading", name="Agreement per block", exact=True).wait_for(state="visible", timeout=240_000)
-        _idle(page, after=before, timeout=240_000)
+        # IG with 32 steps on the four brain U-Nets: about 4 min on a busy 2-core machine, so 10 min allowed
+        page.get_by_role("heading", name="Agreement per block", exact=True).wait_for(state="visible", timeout=600_000)
+        _idle(page, after=before, timeout=600_000)
         # The table comes after its heading, and Streamlit draws a dataframe with a grid component it loads on
         # first use, so it can appear after the run is over: wait for it rather than count at once.
         table = page.locator('[data-testid="stDataFrame"]').first
@@ -125,8 +178,24 @@ def test_attribution_page_in_chromium(browser, app_url: str, artifacts_dir: Path
         chart.locator("canvas, svg").first.wait_for(state="visible", timeout=60_000)
         page.screenshot(path=str(artifacts_dir / "browser-attribution.png"), full_page=True)
         _no_errors(page, errors)
+
+        # Each model's column: its bold label, then "top 10 %: ρ = 0.123, IoU = …" under the overlap picture.
+        caption = re.compile(r"top 10 %: ρ = (−?-?[0-9.]+), IoU")
+        shown = {}
+        (artifacts_dir / "browser-attribution-table.html").write_text(table.inner_html())
+        columns = page.locator('[data-testid="stColumn"]')  # the innermost ones: one per model
+        for column in columns.filter(has_text=caption).filter(has_not=columns).all():
+            text = column.inner_text()
+            label = next(line.strip() for line in text.splitlines() if line.strip())
+            shown[label] = _shown_number(caption.search(text).group(1))
     finally:
         page.close()
+    block, expected = _default_attribution_rhos()  # after the page's own work: the two share the CPU otherwise
+    assert len(expected) == 2  # the sSE and scSE models have sSE maps on that block
+    assert sorted(shown) == sorted(expected), (shown, block)
+    for label, rho in expected.items():
+        value, rounding = shown[label]
+        assert abs(value - rho) <= rounding + 1e-6, (label, block, value, rho)
 
 
 def test_teach_page_in_chromium(browser, app_url: str, artifacts_dir: Path):

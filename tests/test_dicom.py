@@ -94,6 +94,16 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def linear_window(x: np.ndarray, center: float, width: float) -> np.ndarray:
+    """The VOI LUT Function LINEAR onto [0, 1], written out from PS3.3 C.11.2.1.2.1 (the default when a file names
+    no function): below or at c − 0.5 − (w − 1)/2 black, above c − 0.5 + (w − 1)/2 white, else
+    (x − (c − 0.5)) / (w − 1) + 0.5."""
+    x = np.asarray(x, dtype=np.float64)
+    low, high = center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
+    inside = (x - (center - 0.5)) / (width - 1) + 0.5
+    return np.where(x <= low, 0.0, np.where(x > high, 1.0, inside))
+
+
 def ramp(rows: int = 12, cols: int = 16, start: int = 0) -> np.ndarray:
     return (start + np.arange(rows * cols)).reshape(rows, cols).astype(np.uint16)
 
@@ -148,15 +158,17 @@ def test_rescale_slope_and_intercept_applied() -> None:
     center, width = 0.0, 400.0  # a window in rescaled (Hounsfield) units
     data = dicom_bytes(stored, RescaleSlope=slope, RescaleIntercept=intercept, WindowCenter=center, WindowWidth=width)
     hounsfield = stored.astype(np.float64) * slope + intercept
-    expected = np.clip((hounsfield - (center - width / 2)) / width, 0.0, 1.0)
+    expected = linear_window(hounsfield, center, width)  # no VOI LUT Function: the standard's LINEAR
     assert 0.0 < expected.mean() < 1.0  # the window really cuts through these values
     np.testing.assert_allclose(load_any(data, "ct.dcm").pixels, expected, atol=1e-6)
 
 
-def test_window_centre_maps_to_one_half() -> None:
+def test_window_maps_centre_minus_one_half_to_one_half() -> None:
+    """LINEAR (no VOI LUT Function given) puts the middle of the window at c − 0.5 and divides by w − 1."""
     stored = np.full((10, 10), 100, np.uint16)
-    stored[2, 3] = 1100  # 1100 * 0.5 - 50 = 500: the window's centre
-    stored[4, 4] = 1110  # 505 = centre + width/16
+    stored[2, 3] = 1099  # 1099 * 0.5 - 50 = 499.5: the centre minus a half, where LINEAR gives one half
+    stored[3, 3] = 1100  # 500: the centre itself, half a step above
+    stored[4, 4] = 1110  # 505
     stored[6, 6] = 9000  # far above the window
     # Multi-valued window: the first pair is the default.
     data = dicom_bytes(
@@ -164,7 +176,8 @@ def test_window_centre_maps_to_one_half() -> None:
     )
     pixels = load_any(data, "w.dcm").pixels
     assert pixels[2, 3] == pytest.approx(0.5, abs=1e-6)
-    assert pixels[4, 4] == pytest.approx(0.5 + 5 / 80, abs=1e-6)
+    assert pixels[3, 3] == pytest.approx(0.5 + 0.5 / 79, abs=1e-6)
+    assert pixels[4, 4] == pytest.approx(0.5 + 5.5 / 79, abs=1e-6)
     assert pixels[6, 6] == 1.0
     assert pixels[0, 0] == 0.0  # 100 * 0.5 - 50 = 0, far below 500 - 40
 
@@ -172,14 +185,14 @@ def test_window_centre_maps_to_one_half() -> None:
 def test_monochrome1_is_inverted() -> None:
     stored = np.zeros((10, 10), np.uint16)
     stored[:, 5:] = 1000
-    centre_value = 250  # window 0..1000 maps 250 to 0.25 before the inversion
+    centre_value = 250  # LINEAR window 500/1000 maps 250 to (250 - 499.5) / 999 + 0.5 before the inversion
     stored[0, 0] = centre_value
     window = {"WindowCenter": 500.0, "WindowWidth": 1000.0}
     mono2 = load_any(dicom_bytes(stored, **window), "m2.dcm").pixels
     mono1 = load_any(dicom_bytes(stored, photometric="MONOCHROME1", **window), "m1.dcm").pixels
     assert mono2[0, 9] == 1.0 and mono2[0, 1] == 0.0
     assert mono1[0, 9] == 0.0 and mono1[0, 1] == 1.0  # high stored values are dark in MONOCHROME1
-    assert mono1[0, 0] == pytest.approx(1.0 - 0.25, abs=1e-6)
+    assert mono1[0, 0] == pytest.approx(1.0 - ((250 - 499.5) / 999 + 0.5), abs=1e-6)
     np.testing.assert_allclose(mono1, 1.0 - mono2, atol=1e-6)
 
 
@@ -195,7 +208,7 @@ def test_signed_pixels_with_window() -> None:
     stored = np.full((8, 8), -1000, np.int16)
     stored[0, 0] = 40
     pixels = load_any(dicom_bytes(stored, signed=True, WindowCenter=40.0, WindowWidth=400.0), "s.dcm").pixels
-    assert pixels[0, 0] == pytest.approx(0.5, abs=1e-6)
+    assert pixels[0, 0] == pytest.approx((40 - 39.5) / 399 + 0.5, abs=1e-6)  # LINEAR: c − 0.5, w − 1
     assert pixels[1, 1] == 0.0
 
 

@@ -22,7 +22,9 @@ ever decoded, and nothing else of the header even reaches a Python object:
   Hounsfield units);
 * Window Center, Window Width, VOI LUT Function and the VOI LUT Sequence (the default display of a 2-D image);
 * Image Type and, under the private creator "SIEMENS MR HEADER", (0019,100A) Number Of Images In Mosaic, only to
-  recognise a Siemens mosaic and split it;
+  recognise a Siemens mosaic and split it; for a mosaic, the Siemens CSA image header ((0029,xx10) under "SIEMENS
+  CSA HEADER", parsed by ``nibabel.nicom.csareader``: acquisition parameters, no patient data), of which only
+  NumberOfImagesInMosaic and SliceNormalVector are used;
 * geometry: Image Orientation (Patient), Image Position (Patient), Pixel Spacing, Slice Thickness, Spacing Between
   Slices, and the Shared / Per-frame Functional Groups Sequences where enhanced multi-frame files keep the same
   geometry, rescale and window values per frame;
@@ -64,6 +66,7 @@ from scse_viz.io.dicom.geometry import (
     _pixel_spacing,
     _Plane,
     _ras_affine,
+    _slice_normal,
     _slice_spacing,
     _sort,
 )
@@ -108,15 +111,17 @@ def load_dicom(
     * A single-frame file gives a 2-D :class:`LoadedImage` (``mode="dicom"``) in [0, 1]. Gray images go through
       :func:`pydicom.pixels.apply_voi_lut`: the file's first VOI LUT Sequence item if it has one (its lowest entry
       black, its highest white), else its first Window Center/Width pair through its VOI LUT Function (LINEAR,
-      LINEAR_EXACT or SIGMOID as the file says; none or another: LINEAR_EXACT, [center − width/2, center + width/2]
-      to [0, 1], clipped, as the app always did, where DICOM's default LINEAR would differ by at most half a stored
-      value), else the robust percentile scaling of :func:`image_from_slice`. RGB images go through their full
+      LINEAR_EXACT or SIGMOID as the file says; none or another: LINEAR, the standard's default (PS3.3
+      C.11.2.1.2, [center − 0.5 − (width − 1)/2, center − 0.5 + (width − 1)/2] to [0, 1], clipped), which pydicom
+      also assumes, or LINEAR_EXACT for a window narrower than 1, which LINEAR does not allow), else the robust
+      percentile scaling of :func:`image_from_slice`. RGB images go through their full
       scale (``2**BitsStored − 1``). ``max_pixels`` and ``min_side`` apply as for :func:`load_image`.
     * A multi-frame file (Number of Frames > 1) gives a :class:`Volume` of its frames; so does a Siemens mosaic
-      (Image Type holds ``MOSAIC``): its (0019,100A) Number Of Images In Mosaic n tiles, in a grid of
-      ceil(sqrt(n)) tiles a side filled row by row, are its slices, placed as nibabel's ``MosaicWrapper`` places
-      them (the mosaic's Image Position corrected to the first tile; the slice direction the cross product of the
-      orientation's two directions, which Siemens's private CSA header, not read, would confirm).
+      (Image Type holds ``MOSAIC``): its n tiles (NumberOfImagesInMosaic of the Siemens CSA image header, read by
+      ``nibabel.nicom.csareader``, else (0019,100A) Number Of Images In Mosaic), in a grid of ceil(sqrt(n)) tiles
+      a side filled row by row, are its slices, placed as nibabel's ``MosaicWrapper`` places them: the mosaic's
+      Image Position corrected to the first tile, the tiles running along the cross product of the orientation's
+      two directions, or against it where the CSA header's SliceNormalVector points the other way.
     * A ZIP gives a :class:`Volume` of its series, sorted by Image Position (Patient) projected on the slice normal
       (the cross product of the two Image Orientation (Patient) directions), or by Instance Number where positions
       are missing. If the ZIP holds several series, the one with most slices is used and the name says so
@@ -277,7 +282,7 @@ def _volume(images: Sequence[_Image], name: str, *, what: str, max_voxels: int) 
                 looked_up = (own, position)
             planes.append(_Plane(index, frame, looked_up[1], image.instance if image.frames == 1 else None))
 
-    normal = None if orientation is None else np.cross(orientation[0], orientation[1])
+    normal = _slice_normal(orientation, first)
     planes, step = _sort(planes, normal, what)
     spacing = _pixel_spacing(first.ds)
     if step is None:
@@ -304,5 +309,5 @@ def _volume(images: Sequence[_Image], name: str, *, what: str, max_voxels: int) 
         origin = _floats(_lookup(first.ds, "ImagePositionPatient", 0), 3)
         if origin is not None and orientation is not None and first.mosaic:
             origin = _mosaic_origin(origin, orientation, spacing, first)
-    ras = _ras_affine(orientation, spacing, step, origin)
+    ras = _ras_affine(orientation, spacing, step, origin, normal)
     return _canonical(data, ras, name)

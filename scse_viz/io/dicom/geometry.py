@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
 _POSITION_TOLERANCE_MM = 1e-3
+_PARALLEL_TOLERANCE = 1e-3  # |cos| of a CSA slice normal and the orientation's cross product within this of 1
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
@@ -94,15 +95,34 @@ def _mosaic_origin(
     return position + column_direction * row_spacing * shift_rows + row_direction * column_spacing * shift_columns
 
 
+def _slice_normal(orientation: np.ndarray | None, image: _Image) -> np.ndarray | None:
+    """The direction (LPS) in which a volume's planes follow one another: the cross product of the orientation's
+    row and column directions, but for a Siemens mosaic whose CSA header's SliceNormalVector points the other way,
+    its negation, since the tiles run along the CSA normal (nibabel's ``SiemensWrapper.slice_normal``: the cross
+    product, the CSA header's sign). A CSA normal that is not along the cross product is ignored (nibabel would
+    refuse the file)."""
+    if orientation is None:
+        return None
+    normal = np.cross(orientation[0], orientation[1])
+    csa = image.mosaic_normal if image.mosaic else None
+    if csa is not None:
+        agreement = float(np.dot(csa, normal))
+        if abs(abs(agreement) - 1.0) <= _PARALLEL_TOLERANCE and agreement < 0:
+            return -normal
+    return normal
+
+
 def _ras_affine(
     orientation: np.ndarray | None,
     spacing: tuple[float, float],
     step: float,
     origin: np.ndarray | None,
+    normal: np.ndarray | None = None,
 ) -> np.ndarray:
     """The RAS affine of voxel axes (column, row, slice), nibabel's and dcm2niix's reading of a DICOM series: from
-    orientation, spacing and the first plane's position in DICOM's LPS, x and y negated. With no orientation the
-    volume is laid out so that the axial view (rot90 of a RAS+ slice) shows each frame as stored."""
+    orientation, spacing and the first plane's position in DICOM's LPS, x and y negated; the slices follow
+    ``normal`` (LPS), by default the cross product of the orientation's directions. With no orientation the volume
+    is laid out so that the axial view (rot90 of a RAS+ slice) shows each frame as stored."""
     row_spacing, column_spacing = spacing
     if orientation is None:
         return np.diag([column_spacing, -row_spacing, step, 1.0])
@@ -110,6 +130,6 @@ def _ras_affine(
     lps = np.eye(4)
     lps[:3, 0] = row_direction * column_spacing  # moving along a row = to the next column
     lps[:3, 1] = column_direction * row_spacing
-    lps[:3, 2] = np.cross(row_direction, column_direction) * step
+    lps[:3, 2] = (np.cross(row_direction, column_direction) if normal is None else normal) * step
     lps[:3, 3] = origin if origin is not None else 0.0
     return _LPS_TO_RAS @ lps

@@ -28,6 +28,12 @@ EXPORT_HINT = (
 _SIEMENS_CREATOR_TAG = 0x00190010
 _MOSAIC_COUNT_TAG = 0x0019100A
 _SIEMENS_CREATOR = "SIEMENS MR HEADER"
+# ... and, in its private "SIEMENS CSA HEADER" block of group 0029, the CSA image header: a binary table that
+# nibabel's ``nibabel.nicom.csareader`` parses, holding NumberOfImagesInMosaic and SliceNormalVector (the direction
+# in which the tiles run). The block may sit in any of the first private slots; the image header is element 0x10 of
+# it, (0029,xx10). Only these slots are decoded.
+_CSA_SLOTS = (0x10, 0x11, 0x12)
+_CSA_TAGS = [0x00290000 | slot for slot in _CSA_SLOTS] + [0x00290000 | (slot << 8) | 0x10 for slot in _CSA_SLOTS]
 
 # The only elements ever decoded from a file's main dataset (see the package docstring).
 _TAGS: list[Any] = [
@@ -56,6 +62,7 @@ _TAGS: list[Any] = [
     "ImageType",
     _SIEMENS_CREATOR_TAG,
     _MOSAIC_COUNT_TAG,
+    *_CSA_TAGS,
     "ImageOrientationPatient",
     "ImagePositionPatient",
     "PixelSpacing",
@@ -95,7 +102,8 @@ class _Image:
     """One parsed DICOM file with pixel data: the few header values needed, and the dataset for decoding.
 
     ``frames``, ``rows`` and ``columns`` describe the images the file holds; for a Siemens mosaic (``mosaic`` > 0
-    tiles per side, in one stored frame of ``mosaic·rows × mosaic·columns`` pixels) that is its slices."""
+    tiles per side, in one stored frame of ``mosaic·rows × mosaic·columns`` pixels) that is its slices, and
+    ``mosaic_normal`` the CSA header's SliceNormalVector (LPS) where it has one: the direction the tiles run in."""
 
     ds: Dataset
     frames: int
@@ -107,6 +115,7 @@ class _Image:
     series: str
     instance: int | None
     mosaic: int = 0
+    mosaic_normal: np.ndarray | None = None
 
 
 def _read(data: bytes, *, what: str) -> _Image | None:
@@ -130,7 +139,8 @@ def _read(data: bytes, *, what: str) -> _Image | None:
             series = str(ds.get("SeriesInstanceUID") or "")
             instance = _int_or_none(ds.get("InstanceNumber"))
             mosaic = "MOSAIC" in [str(value).strip().upper() for value in _values(ds.get("ImageType"))]
-            slices = _mosaic_count(ds) if mosaic else None
+            csa = _csa_image_header(ds) if mosaic else {}
+            slices = (_csa_mosaic_count(csa) or _mosaic_count(ds)) if mosaic else None
     except _dicom_errors() as error:
         raise UnreadableFileError(
             f"{_capital(what)} looks like a DICOM file but its header cannot be read: it is probably truncated or "
@@ -142,7 +152,42 @@ def _read(data: bytes, *, what: str) -> _Image | None:
             "file."
         )
     image = _Image(ds, frames, rows, columns, samples, bits_stored, photometric, series, instance)
-    return _split_mosaic(image, slices, what) if mosaic else image
+    return _split_mosaic(image, slices, _csa_slice_normal(csa), what) if mosaic else image
+
+
+def _csa_image_header(ds: Dataset) -> dict[str, Any]:
+    """The Siemens CSA image header, (0029,xx10) under "SIEMENS CSA HEADER", as ``nibabel.nicom.csareader`` parses
+    it (its ``tags`` mapping); empty when the file has none or it cannot be parsed (then the standard elements
+    alone place the mosaic, as nibabel also falls back to them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nibabel.nicom warns on import that its DICOM readers are experimental
+        from nibabel.nicom import csareader
+
+        try:
+            header = csareader.get_csa_header(ds, "image")
+        except (csareader.CSAError, AssertionError, LookupError, TypeError, struct.error, *_dicom_errors()):
+            return {}
+    return header.get("tags", {}) if isinstance(header, dict) else {}
+
+
+def _csa_items(tags: dict[str, Any], name: str) -> list[Any]:
+    tag = tags.get(name)
+    return list(tag.get("items") or []) if isinstance(tag, dict) else []
+
+
+def _csa_mosaic_count(tags: dict[str, Any]) -> int | None:
+    """NumberOfImagesInMosaic from the CSA image header, nibabel's source for it; None if missing or not positive."""
+    items = _csa_items(tags, "NumberOfImagesInMosaic")
+    count = _int_or_none(items[0]) if items else None
+    return count if count is not None and count > 0 else None
+
+
+def _csa_slice_normal(tags: dict[str, Any]) -> np.ndarray | None:
+    """SliceNormalVector from the CSA image header as a unit vector (LPS), or None if missing or degenerate."""
+    normal = _floats(_csa_items(tags, "SliceNormalVector"), 3)
+    if normal is None or np.linalg.norm(normal) < 1e-6:
+        return None
+    return normal / np.linalg.norm(normal)
 
 
 def _mosaic_count(ds: Dataset) -> int | None:
@@ -157,14 +202,15 @@ def _mosaic_count(ds: Dataset) -> int | None:
     return _int_or_none(value)
 
 
-def _split_mosaic(image: _Image, slices: int | None, what: str) -> _Image:
+def _split_mosaic(image: _Image, slices: int | None, normal: np.ndarray | None, what: str) -> _Image:
     """A Siemens mosaic as the slices it tiles: ``slices`` tiles of (rows/g × columns/g) pixels in a g×g grid,
-    g = ceil(sqrt(slices)), filled row by row (the layout nibabel and dcm2niix read)."""
+    g = ceil(sqrt(slices)), filled row by row (the layout nibabel and dcm2niix read); ``normal`` is the CSA header's
+    slice direction, kept for the geometry."""
     if slices is None or slices < 1:
         raise UnsupportedFormatError(
             f"{_capital(what)} is a Siemens mosaic (several slices tiled into one image), but its header does not "
-            "say how many slices it holds (the private element (0019,100A) Number Of Images In Mosaic), so it "
-            "cannot be split into them. Convert the series to NIfTI (for example with dcm2niix) and upload that."
+            "say how many slices it holds (neither its CSA header's NumberOfImagesInMosaic nor the private element "
+            "(0019,100A) Number Of Images In Mosaic), so it cannot be split into them. Convert the series to NIfTI (for example with dcm2niix) and upload that."
         )
     grid = math.ceil(math.sqrt(slices))
     if image.frames != 1 or image.samples != 1 or image.rows % grid or image.columns % grid:
@@ -184,6 +230,7 @@ def _split_mosaic(image: _Image, slices: int | None, what: str) -> _Image:
         image.series,
         image.instance,
         mosaic=grid,
+        mosaic_normal=normal,
     )
 
 

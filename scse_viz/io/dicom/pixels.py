@@ -29,9 +29,12 @@ from scse_viz.io.dicom.header import (
 _RGB_LIKE = ("RGB", "YBR_ICT", "YBR_RCT")  # JPEG 2000 decoders undo the ICT/RCT colour transform themselves
 _YBR_CONVERTIBLE = ("YBR_FULL", "YBR_FULL_422")
 _WINDOW_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
-# A window whose file names no VOI LUT Function maps [centre − width/2, centre + width/2] onto [0, 1], as the app
-# always has (DICOM's default LINEAR uses centre − 0.5 and width − 1: at most half a stored value apart).
-_DEFAULT_WINDOW_FUNCTION = "LINEAR_EXACT"
+# A window whose file names no VOI LUT Function (or one the app does not know) goes through LINEAR, the standard's
+# default (PS3.3 C.11.2.1.2: centre − 0.5 and width − 1, the window of stored integer values), as pydicom's
+# ``apply_windowing`` also reads a missing function. LINEAR needs a width of at least 1; a narrower window (float
+# data whose header breaks that rule) falls back to LINEAR_EXACT, the only linear reading it has.
+_DEFAULT_WINDOW_FUNCTION = "LINEAR"
+_NARROW_WINDOW_FUNCTION = "LINEAR_EXACT"
 _WINDOW_OUTPUT_BITS = 16  # windowing writes 0 … 2**16 − 1, which is then scaled to [0, 1]
 
 
@@ -164,7 +167,8 @@ def _modality_module(image: _Image, frame: int) -> Any:
 def _displayed(values: np.ndarray, image: _Image) -> np.ndarray | None:
     """A 2-D gray image's modality values in [0, 1] through its VOI LUT by ``pydicom.pixels.apply_voi_lut``: the
     first VOI LUT Sequence item if there is one (as pydicom prefers it), else the first Window Center/Width pair
-    through the VOI LUT Function the file names (LINEAR, LINEAR_EXACT or SIGMOID; none or another: LINEAR_EXACT).
+    through the VOI LUT Function the file names (LINEAR, LINEAR_EXACT or SIGMOID; none or another: LINEAR, the
+    standard's default, or LINEAR_EXACT for a window narrower than 1 that LINEAR cannot take).
     A LUT's output runs from its lowest to its highest entry, a window's over its whole output range; both are
     scaled to [0, 1]. None when the file gives neither (or only a broken one): the caller scales it robustly."""
     from pydicom.dataset import Dataset
@@ -192,8 +196,11 @@ def _displayed(values: np.ndarray, image: _Image) -> np.ndarray | None:
             if center is None or width is None or width <= 0:
                 return None
             function = str(_lookup(image.ds, "VOILUTFunction", 0) or "").strip().upper()
-            module.WindowCenter, module.WindowWidth = center, width
-            module.VOILUTFunction = function if function in _WINDOW_FUNCTIONS else _DEFAULT_WINDOW_FUNCTION
+            if function not in _WINDOW_FUNCTIONS:
+                function = _DEFAULT_WINDOW_FUNCTION
+            if function == "LINEAR" and width < 1:
+                function = _NARROW_WINDOW_FUNCTION
+            module.WindowCenter, module.WindowWidth, module.VOILUTFunction = center, width, function
             shown = apply_voi_lut(np.asarray(values, dtype=np.float64), module)
             return np.clip(shown / float(2**_WINDOW_OUTPUT_BITS - 1), 0.0, 1.0)
     except _dicom_errors():
