@@ -111,10 +111,15 @@ def about_text(folder: Path) -> str:
     return path.read_text() if path.is_file() else ""
 
 
+def _one_shrinkage(value: float | dict[str, float]) -> float:
+    """An older record holds the shrinkage as a number, a newer one per part (here a single part)."""
+    return next(iter(value.values())) if isinstance(value, dict) else value
+
+
 def novelty_section(record: dict[str, Any]) -> str:
     """The card's section on inputs unlike the training data, from ``card.json``'s ``novelty`` record (written by
     ``python -m scse_viz.train.novelty``)."""
-    if record.get("parts"):  # one Mahalanobis distance per part, the largest standardised one scored
+    if len(record.get("parts", ())) > 1:  # one Mahalanobis distance per part, the largest standardised one scored
         shrinkage = ", ".join(f"{part} {value}" for part, value in record["shrinkage"].items())
         method = (
             "The app says how unusual an input is for these models: the Mahalanobis distance from the training "
@@ -128,7 +133,7 @@ def novelty_section(record: dict[str, Any]) -> str:
         method = (
             "The app says how unusual an input is for these models: the Mahalanobis distance of the "
             f"gates of the {record['models']} models ({record['features']}) from its training inputs' (Ledoit–Wolf "
-            f"shrinkage {record['shrinkage']}), as a percentile of held-out in-distribution inputs "
+            f"shrinkage {_one_shrinkage(record['shrinkage'])}), as a percentile of held-out in-distribution inputs "
             f"({record['inputs']['calibrate']}; fitted on {record['inputs']['fit']} training inputs)."
         )
     lines = [

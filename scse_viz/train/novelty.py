@@ -136,7 +136,14 @@ def picture_features(
 def feature_parts(widths: Mapping[str, int], outputs: Sequence[str], output_width: int) -> list[tuple[str, int, int]]:
     """The parts scored on their own: each variant's gates (its blocks' columns, in order), then each variant's
     output features. A part per variant keeps each covariance small enough to estimate from a thousand images
-    and lets one variant's unusual response stand out instead of being averaged over every dimension."""
+    and lets one variant's unusual response stand out instead of being averaged over every dimension.
+
+    A family without output features (a segmenter, a classifier) keeps every gate in one part: measured on the
+    brain family, one part per variant lowered the AUROC against every out-of-family input from 0.967 to 0.942
+    (0.955 to 0.927 against the other families' inputs), where the joint distance sees how the variants' gates
+    move together."""
+    if not outputs:
+        return [("gates", 0, sum(widths.values()))]
     parts: list[tuple[str, int, int]] = []
     start = 0
     for block, width in widths.items():
