@@ -323,6 +323,24 @@ def _baseline_differences(pixels) -> dict[str, str]:
     return {v: f"{labels[v]} ≠ baseline: {100 * np.mean(masks[v] != masks['none']):.2f} % of pixels" for v in labels}
 
 
+def _every_picture_is_sent_without_chroma_subsampling(page) -> list[str]:
+    """Every picture on screen as the browser fetched it is a JPEG without chroma subsampling (4:4:4) or a PNG:
+    none was re-saved by Streamlit's own 4:2:0 path (a tile or colour bar wider than shown, a picture over 1460 px).
+    Returns the pictures' addresses."""
+    import io
+    from urllib.parse import urljoin
+
+    from PIL import Image, JpegImagePlugin
+
+    images = page.locator('[data-testid="stImage"] img')
+    sources = [images.nth(i).get_attribute("src") for i in range(images.count())]
+    assert sources
+    for src in sources:
+        picture = Image.open(io.BytesIO(page.request.get(urljoin(page.url, src)).body()))
+        assert picture.format == "PNG" or JpegImagePlugin.get_sampling(picture) == 0, (src, picture.format)
+    return sources
+
+
 def _the_browser_gets_the_uploaded_pixels(page, gray) -> None:
     """The first picture's bytes as the browser fetched them: JPEG without chroma subsampling whose pixels are the
     upload's, repeated by an integer factor, within 4/255 (Streamlit's default JPEG moved colours by up to 118)."""
@@ -330,13 +348,10 @@ def _the_browser_gets_the_uploaded_pixels(page, gray) -> None:
     from urllib.parse import urljoin
 
     import numpy as np
-    from PIL import Image, JpegImagePlugin
+    from PIL import Image
 
-    images = page.locator('[data-testid="stImage"] img')
-    sources = [images.nth(i).get_attribute("src") for i in range(images.count())]
-    assert sources and all(src.endswith(".jpg") for src in sources[:5]), sources
+    sources = _every_picture_is_sent_without_chroma_subsampling(page)
     shown = Image.open(io.BytesIO(page.request.get(urljoin(page.url, sources[0])).body()))
-    assert shown.format == "JPEG" and JpegImagePlugin.get_sampling(shown) == 0
     factor = shown.height // gray.shape[0]
     assert factor >= 1 and shown.size == (gray.shape[1] * factor, gray.shape[0] * factor)
     expected = np.repeat(np.repeat(gray, factor, axis=0), factor, axis=1).astype(int)
@@ -367,6 +382,8 @@ def test_explorer_upload_in_chromium(browser, app_url: str, artifacts_dir: Path)
         plot.wait_for(state="visible", timeout=60_000)
         # the gate bars get the height their spec asks for (260 px of plot), not a flattened strip
         assert plot.bounding_box()["height"] >= 260, plot.bounding_box()
+        page.locator('[data-testid="stImage"]').nth(5).wait_for(state="visible", timeout=60_000)  # the block's tiles
+        _every_picture_is_sent_without_chroma_subsampling(page)  # maps, tiles and colour bars
         page.screenshot(path=str(artifacts_dir / "browser-explore-attention.png"), full_page=True)
         _no_errors(page, errors)
     finally:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 
 import numpy as np
+import pytest
 from PIL import Image, JpegImagePlugin
 
 from scse_viz.render import encode, raster
@@ -54,9 +56,46 @@ def test_one_encoding_per_distinct_picture_even_when_one_pixel_of_a_large_one_di
 
 def test_the_cache_stays_within_its_byte_budget(monkeypatch):
     monkeypatch.setattr(encode, "CACHE_BYTES", 1_000_000)
+    monkeypatch.setattr(encode, "_CACHE", OrderedDict())
+    monkeypatch.setattr(encode, "_cached_bytes", 0)
     rng = np.random.default_rng(1)
-    for _ in range(8):
-        encode.shown_picture(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8))  # about 270 KB each as JPEG
-    assert 0 < encode._cached_bytes <= 1_000_000
-    assert len(encode._CACHE) == 3  # the three most recent kept (about 810 KB), the older ones dropped
+    pictures = [rng.integers(0, 256, (256, 256, 3), dtype=np.uint8) for _ in range(8)]  # 150-300 KB each as JPEG
+    sizes = [len(encode.shown_picture(p).data) for p in pictures]
+    assert 0 < encode._cached_bytes <= 1_000_000 < sum(sizes)
     assert sum(len(p.data) for p in encode._CACHE.values()) == encode._cached_bytes
+    kept = list(encode._CACHE.values())
+    assert kept[-1].data == encode.encode_picture(pictures[-1]).data  # the most recent is kept, the oldest dropped
+    assert encode.encode_picture(pictures[0]).data not in {p.data for p in kept}
+
+
+def _as_streamlit_sends(data: bytes, width: int | str) -> bytes:
+    """Streamlit's own last step before serving a picture (a private function of 1.67): it shrinks a picture wider
+    than its width (or than 1460 px) and re-saves it as JPEG with 4:2:0 subsampling."""
+    from streamlit.elements.lib.image_utils import _ensure_image_size_and_format
+    from streamlit.elements.lib.layout_utils import LayoutConfig
+
+    return _ensure_image_size_and_format(data, LayoutConfig(width=width), "JPEG")
+
+
+def test_streamlit_sends_the_apps_bytes_unchanged_for_tiles_wide_pictures_and_strips():
+    rng = np.random.default_rng(2)
+    cases = [
+        (rng.integers(0, 256, (189, 233, 3), dtype=np.uint8), 180),  # a brain map as a 180 px tile
+        (rng.integers(0, 256, (28, 28, 3), dtype=np.uint8), 180),  # a fashion map as a tile: 6 × 28 = 168
+        (rng.integers(0, 256, (200, 1024, 3), dtype=np.uint8), "content"),  # enlarged ×2 would be 2048 wide
+        (rng.integers(0, 256, (1, 3000, 3), dtype=np.uint8), "content"),  # a strip: Streamlit made it 0 px tall
+    ]
+    for rgb, width in cases:
+        sent = encode.shown_picture(rgb, width) if isinstance(width, int) else encode.shown_picture(rgb)
+        limit = width if isinstance(width, int) else 1460
+        assert 1 <= sent.height and sent.width <= limit
+        assert _as_streamlit_sends(sent.data, width) == sent.data  # not shrunk, not re-saved
+        assert JpegImagePlugin.get_sampling(Image.open(io.BytesIO(sent.data))) == 0
+    small = encode.shown_picture(cases[1][0], 180)
+    assert (small.width, small.height) == (168, 168)  # enlarged by a whole factor that fits the tile
+
+
+def test_a_picture_that_is_not_a_picture_is_refused():
+    for bad in (np.full((4, 4, 3), np.nan), np.full((4, 4, 3), 1.5), np.zeros((4, 4)), np.zeros((4, 4, 3), np.int64)):
+        with pytest.raises(ValueError):
+            encode.encode_picture(bad)

@@ -23,6 +23,7 @@ from scse_viz.render.raster import enlarge
 
 JPEG_QUALITY = 100
 JPEG_MAX_ERROR = 4  # of 255: the largest colour change measured on the shipped families' pictures (4:4:4, q 100)
+STREAMLIT_MAX_WIDTH = 1460  # streamlit.elements.lib.image_utils.MAXIMUM_CONTENT_WIDTH: wider pictures it re-saves
 CACHE_BYTES = 64 * 1024 * 1024  # encoded pictures kept per process (a photo upload's 26 pictures take about 4.5 MB)
 
 
@@ -41,15 +42,34 @@ class EncodedPicture:
         return (self.height, self.width, 3)
 
 
-def encode_picture(rgb: np.ndarray) -> EncodedPicture:
-    """H×W×3 uint8 (or float in [0, 1], as ``raster.to_rgb`` makes) -> JPEG at quality 100, no chroma subsampling."""
+def as_uint8(rgb: np.ndarray) -> np.ndarray:
+    """H×W×3 uint8, or float in [0, 1] (as ``raster.to_rgb`` makes) rounded to uint8; anything else is refused, as
+    ``st.image`` refused it (a NaN or an out-of-range float is a bug upstream, not a colour)."""
     pixels = np.asarray(rgb)
-    if pixels.ndim != 3 or pixels.shape[2] != 3:
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or 0 in pixels.shape:
         raise ValueError(f"expected an H×W×3 picture, got shape {pixels.shape}")
     if np.issubdtype(pixels.dtype, np.floating):
-        pixels = np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
-    elif pixels.dtype != np.uint8:
+        if not np.isfinite(pixels).all() or pixels.min() < -1e-6 or pixels.max() > 1 + 1e-6:
+            raise ValueError("a float picture must hold finite values in [0, 1]")
+        return np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if pixels.dtype != np.uint8:
         raise ValueError(f"expected uint8 or float pixels, got {pixels.dtype}")
+    return pixels
+
+
+def fit_width(pixels: np.ndarray, width: int) -> np.ndarray:
+    """``pixels`` (uint8 H×W×3) no wider than ``width``: averaged over boxes (what a browser shows when it shrinks
+    a picture), at least 1 px tall. Streamlit shrinks a picture wider than the width it is shown at (or than 1460 px)
+    itself and re-saves it as JPEG with 4:2:0 subsampling, so the app never hands it one."""
+    if pixels.shape[1] <= width:
+        return pixels
+    height = max(1, round(pixels.shape[0] * width / pixels.shape[1]))
+    return np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BOX))
+
+
+def encode_picture(rgb: np.ndarray) -> EncodedPicture:
+    """A picture (see ``as_uint8``) -> JPEG at quality 100, no chroma subsampling."""
+    pixels = as_uint8(rgb)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
     return EncodedPicture(buffer.getvalue(), pixels.shape[1], pixels.shape[0])
@@ -69,18 +89,20 @@ def _digest(pixels: np.ndarray) -> bytes:
     return digest.digest()
 
 
-def shown_picture(rgb: np.ndarray) -> EncodedPicture:
-    """What the app sends for ``rgb``: enlarged pixel by pixel when small (``raster.enlarge``), then encoded; once
-    per process for the same pixels (the reruns of a session and every session on a shared sample reuse it), the
-    least recently shown dropped beyond ``CACHE_BYTES``."""
+def shown_picture(rgb: np.ndarray, width: int = STREAMLIT_MAX_WIDTH) -> EncodedPicture:
+    """What the app sends for ``rgb`` shown at most ``width`` px wide: enlarged pixel by pixel when small
+    (``raster.enlarge``), shrunk to ``width`` when wider (``fit_width``), then encoded; once per process for the
+    same pixels and width (the reruns of a session and every session on a shared sample reuse it), the least
+    recently shown dropped beyond ``CACHE_BYTES`` (a single picture larger than that is still kept while shown)."""
     global _cached_bytes
-    key = _digest(np.asarray(rgb))
+    pixels = as_uint8(rgb)
+    key = _digest(pixels) + width.to_bytes(4, "little")
     with _CACHE_LOCK:
         found = _CACHE.get(key)
         if found is not None:
             _CACHE.move_to_end(key)
             return found
-    encoded = encode_picture(enlarge(np.asarray(rgb)))
+    encoded = encode_picture(fit_width(enlarge(pixels, max_width=width), width))
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE[key] = encoded

@@ -72,12 +72,14 @@ def highlight(image: np.ndarray, where: np.ndarray, alpha: float = 0.75) -> np.n
     return _to_uint8(out)
 
 
-def enlarge(rgb: np.ndarray, min_side: int = 224, max_side: int = 2048) -> np.ndarray:
+def enlarge(rgb: np.ndarray, min_side: int = 224, max_side: int = 2048, max_width: int | None = None) -> np.ndarray:
     """Repeat pixels by the smallest integer factor that makes the shorter side at least ``min_side``, but never
-    beyond a longer side of ``max_side`` (a 5×1024 strip is not blown up to 225×46080).
+    beyond a longer side of ``max_side`` (a 5×1024 strip is not blown up to 225×46080) nor a width of ``max_width``.
 
     Small inputs (the classifier's 28×28) stay crisp in the browser instead of being blurred by its scaling, and
     pixel (i, j) still covers exactly the block of pixels it came from.
     """
     factor = max(1, min(-(-min_side // min(rgb.shape[:2])), max_side // max(rgb.shape[:2])))
+    if max_width is not None:
+        factor = max(1, min(factor, max_width // rgb.shape[1]))
     return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1) if factor > 1 else rgb

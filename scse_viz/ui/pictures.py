@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from scse_viz.render import colorbars, colormaps
-from scse_viz.render.encode import EncodedPicture, encode_picture, shown_picture
+from scse_viz.render.encode import EncodedPicture, as_uint8, encode_picture, fit_width, shown_picture
 from scse_viz.ui.state import memo
 
 COLORMAPS = list(colormaps.SEQUENTIAL)  # offered for sSE maps (0 → 1): uniform, readable in colour-blind vision
@@ -28,14 +28,14 @@ def picture_memo(scope: str, run_key: str) -> Callable[[tuple[Hashable, ...], Ca
 
 
 def show_picture(where: Any, rgb: np.ndarray, caption: str | None = None) -> None:
-    """One picture in ``where``, sent as ``render.encode.shown_picture`` makes it (never Streamlit's default
-    JPEG, whose chroma subsampling moves a map's colours by up to 118/255)."""
+    """One H×W×3 picture in ``where``, sent as ``render.encode.shown_picture`` makes it (never Streamlit's default
+    JPEG, whose chroma subsampling moves a map's colours by up to 118/255); a gray H×W array is refused."""
     where.image(shown_picture(rgb).data, caption=caption, output_format="JPEG")
 
 
 def show_tiles(where: Any, items: Sequence[tuple[str, np.ndarray]], width: int) -> None:
     """Small pictures in one wrapping row, each ``width`` pixels wide on screen (see ``tile_width``)."""
-    tiles = [shown_picture(rgb) for _, rgb in items]
+    tiles = [shown_picture(rgb, width) for _, rgb in items]  # never wider than shown: Streamlit would re-save them
     where.image(
         [t.data for t in tiles],
         caption=[caption for caption, _ in items],
@@ -56,7 +56,9 @@ COLORBAR_WIDTH = 480  # on screen, pixels: readable ticks, narrower than a page 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _colorbar(cmap: str, vmin: float, vmax: float, label: str) -> bytes:
-    return encode_picture(colorbars.colorbar(cmap, vmin, vmax, label).picture).data
+    # drawn at exactly COLORBAR_WIDTH px (6.4 in at 75 dpi): a wider picture Streamlit would shrink and re-save 4:2:0
+    picture = colorbars.colorbar(cmap, vmin, vmax, label, dpi=round(COLORBAR_WIDTH / 6.4)).picture
+    return encode_picture(fit_width(as_uint8(picture), COLORBAR_WIDTH)).data
 
 
 def show_colorbar(where: Any, cmap: str, vmin: float, vmax: float, label: str) -> None:
