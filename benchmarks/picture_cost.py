@@ -2,15 +2,18 @@
 
 For one input of each family (the first shipped sample; the photo family with σ = 25 noise), the pictures of the
 Outputs tab (what an upload computes and sends first) and of the Attention tab (its block map and every block's
-tiles) are collected from the views and sent two ways:
+tiles) are collected from the views and sent three ways, each through Streamlit's own last step (a picture wider
+than it is shown, or than 1460 px, is shrunk and re-saved as 4:2:0 JPEG at quality 90), so the bytes measured are
+the bytes the browser gets:
 
 - ``today``: what ``st.image`` did with a NumPy array (Streamlit's "auto" format: JPEG at quality 100 with 4:2:0
   chroma subsampling) after ``raster.enlarge``;
-- ``exact``: ``render.encode``, JPEG at quality 100 without chroma subsampling (4:4:4), after ``raster.enlarge``:
-  what the app sends now.
+- ``exact``: ``render.encode.shown_picture``, JPEG at quality 100 without chroma subsampling (4:4:4), never wider
+  than shown: what the app sends now;
+- ``png``: lossless PNG (zlib level 1) of the same enlarged array.
 
 Figures per tab and arm: encode milliseconds (one thread, as a script thread has it), bytes, the largest colour
-change against the array (of 255), and the browser's draw (Debian's chromium: the tab's pictures set as data URLs,
+change against the exact picture at the size sent (of 255), and the browser's draw (Debian's chromium: the tab's pictures set as data URLs,
 decoded and laid out until two animation frames have passed; arms alternate, median of ``--repeats``).
 Prints figures; asserts nothing. Run from the repository root: python -m benchmarks.picture_cost [--repeats 7]
 """
@@ -30,8 +33,8 @@ import scse_viz  # noqa: F401
 from scse_viz import explore, zoo
 from scse_viz.degradation import NoiseSetting
 from scse_viz.io import load_image
-from scse_viz.render import raster
-from scse_viz.render.encode import encode_picture
+from scse_viz.render import encode, raster
+from scse_viz.render.encode import STREAMLIT_MAX_WIDTH, fit_width, shown_picture
 from scse_viz.samples import list_samples, sample_bytes
 from scse_viz.views import Pictures, Tiles, view_for
 from scse_viz.views.attention import AttentionChoice, attention_variants, block_sections, every_map_sections
@@ -74,19 +77,34 @@ def tabs_of(run: explore.FamilyRun) -> dict[str, list[list[tuple[np.ndarray, int
     return tabs
 
 
-def today(rgb: np.ndarray) -> tuple[bytes, str]:
+def streamlit_sends(data: bytes, width: int | None, kind: str) -> bytes:
+    """Streamlit 1.67's own last step (a private function): a picture wider than its width (or 1460 px) is shrunk
+    and re-saved as 4:2:0 JPEG at quality 90; anything else goes out as it came."""
+    from streamlit.elements.lib.image_utils import _ensure_image_size_and_format
+    from streamlit.elements.lib.layout_utils import LayoutConfig
+
+    return _ensure_image_size_and_format(data, LayoutConfig(width=width or "content"), kind)
+
+
+def send(rgb: np.ndarray, width: int | None, arm: str) -> tuple[bytes, str]:
+    """The bytes the browser gets for one picture of a row shown ``width`` px wide (None: the column's)."""
+    if arm == "exact":  # what the app does now
+        encoded = shown_picture(rgb, width or STREAMLIT_MAX_WIDTH)
+        return streamlit_sends(encoded.data, width, "JPEG"), "jpeg"
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="JPEG", quality=100)  # Streamlit's _np_array_to_bytes, "auto" format
-    return buffer.getvalue(), "jpeg"
+    if arm == "today":  # the array, enlarged, handed to st.image: Streamlit's "auto" format for RGB is JPEG q100
+        Image.fromarray(raster.enlarge(rgb)).save(buffer, format="JPEG", quality=100)
+        return streamlit_sends(buffer.getvalue(), width, "JPEG"), "jpeg"
+    Image.fromarray(raster.enlarge(rgb, max_width=width)).save(buffer, format="PNG", compress_level=1)  # lossless
+    return streamlit_sends(buffer.getvalue(), width, "PNG"), "png"
 
 
-def encode_row(row: list[np.ndarray], arm: str) -> list[tuple[bytes, str]]:
-    if arm == "today":
-        return [today(rgb) for rgb in row]
-    return [(encode_picture(rgb).data, "jpeg") for rgb in row]
+def reference(rgb: np.ndarray, width: int | None) -> np.ndarray:
+    """What an exact picture would look like at the size sent (box-averaged where it is shown smaller)."""
+    return fit_width(raster.enlarge(rgb, max_width=width or STREAMLIT_MAX_WIDTH), width or STREAMLIT_MAX_WIDTH)
 
 
-ARMS = ("today", "exact")
+ARMS = ("today", "exact", "png")
 
 DRAW = """async (items) => {
   const box = document.getElementById("box");
@@ -134,29 +152,35 @@ def main() -> None:
     torch.set_num_threads(1)
     for name in args.families:
         for tab, rows in tabs_of(family_run(name)).items():
-            pictures = [(raster.enlarge(rgb), width) for row in rows for rgb, width in row]
+            pictures = [(rgb, width) for row in rows for rgb, width in row]
             if not pictures:
                 print(f"\n{name}, {tab} tab: no pictures (charts only)")
                 continue
             sizes = sorted({f"{rgb.shape[1]}×{rgb.shape[0]}" for rgb, _ in pictures})
-            print(f"\n{name}, {tab} tab: {len(pictures)} pictures in {len(rows)} rows, sent at {', '.join(sizes)}")
+            print(f"\n{name}, {tab} tab: {len(pictures)} pictures in {len(rows)} rows, made at {', '.join(sizes)}")
             batches: dict[str, list[tuple[str, int]]] = {}
             for arm in ARMS:
+                encode.__dict__["_CACHE"].clear()  # every arm encodes from scratch
+                encode.__dict__["_cached_bytes"] = 0
                 started = time.perf_counter()
-                encoded = [e for row in rows for e in encode_row([raster.enlarge(rgb) for rgb, _ in row], arm)]
+                sent = [send(rgb, width, arm) for row in rows for rgb, width in row]
                 seconds = time.perf_counter() - started
-                error = max(
-                    int(np.abs(np.asarray(Image.open(io.BytesIO(data)), dtype=int) - rgb.astype(int)).max())
-                    for (data, _), (rgb, _) in zip(encoded, pictures)
-                )
-                formats = sorted({kind for _, kind in encoded})
+                error = 0
+                for (data, _), (rgb, width) in zip(sent, [p for row in rows for p in row]):
+                    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=int)
+                    expected = reference(rgb, width).astype(int)
+                    if decoded.shape == expected.shape:
+                        error = max(error, int(np.abs(decoded - expected).max()))
+                    else:  # a size the app would not send: compare on the sent grid after a box resize
+                        resized = Image.fromarray(expected.astype(np.uint8)).resize(decoded.shape[1::-1], Image.BOX)
+                        error = max(error, int(np.abs(decoded - np.asarray(resized, dtype=int)).max()))
                 batches[arm] = [
-                    (f"data:image/{kind};base64,{base64.b64encode(data).decode()}", width or rgb.shape[1])
-                    for (data, kind), (rgb, width) in zip(encoded, pictures)
+                    (f"data:image/{kind};base64,{base64.b64encode(data).decode()}", width or 700)
+                    for (data, kind), (_, width) in zip(sent, [p for row in rows for p in row])
                 ]
                 print(
-                    f"  {arm:<6} {'+'.join(formats):<9} encode {seconds * 1000:7.1f} ms   "
-                    f"{sum(len(d) for d, _ in encoded) / 1024:8.1f} KiB   largest colour change {error:3d}/255"
+                    f"  {arm:<6} encode {seconds * 1000:7.1f} ms   {sum(len(d) for d, _ in sent) / 1024:8.1f} KiB   "
+                    f"largest colour change {error:3d}/255"
                 )
             draws = browser_draw_ms(batches, args.repeats)
             print("  browser draw, median: " + ", ".join(f"{a} {v:.1f} ms" for a, v in draws.items()))
