@@ -136,6 +136,10 @@ def folder_items(folder: Path, max_side: int, workers: int, skip: set[str]) -> I
     yield from loader
 
 
+class NoClassFoldersError(ScseVizError):
+    """``--labels-from-folders`` on a folder with no ``FOLDER/<class>/<image>`` files."""
+
+
 class NotAVolumeError(ScseVizError):
     """A 2-D image given where the batch takes one volume (a 2-D image belongs in a folder of images)."""
 
@@ -187,13 +191,13 @@ def labelled_folder_items(
     every = [
         p for sub in sorted(q for q in folder.iterdir() if q.is_dir()) for p in sorted(sub.iterdir()) if p.is_file()
     ]
-    if not every:
-        raise SystemExit(f"{folder} has no FOLDER/<class>/<image> files (--labels-from-folders)")
+    if not every:  # at once, not on the first item: the command says so before it starts
+        raise NoClassFoldersError(f"{folder} has no FOLDER/<class>/<image> files (--labels-from-folders)")
     files = [p for p in every if p.relative_to(folder).as_posix() not in skip]
     loader = torch.utils.data.DataLoader(
         LabelledFolderImages(folder, files, max_side), batch_size=1, num_workers=workers, collate_fn=_first
     )
-    yield from loader
+    return iter(loader)
 
 
 def test_items(family: Family, data_root: Path | None, skip: set[str]) -> Iterator[Item]:
@@ -555,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             items = volume_items(source, args.axis, max_side, skip)
         else:
             parser.error(f"{args.input}: no such folder or file (or 'test')")
-    except (NoTestSetError, NotAVolumeError) as error:
+    except (NoTestSetError, NotAVolumeError, NoClassFoldersError) as error:
         raise SystemExit(str(error)) from None  # the command's one message; the library raised a typed error
     counts = run_batch(
         family, variants, items, args.out, maps=args.maps, progress=not args.quiet, faithfulness=args.faithfulness

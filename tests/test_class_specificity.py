@@ -88,6 +88,20 @@ def test_the_batch_reads_an_image_folder_layout_with_its_classes(tmp_path):
         main([str(root / "Bag" / "1.png"), *argv[1:], "--labels-from-folders"])  # a file is no class layout
 
 
+def test_a_folder_without_class_folders_is_a_typed_error_and_one_message(tmp_path):
+    from scse_viz.batch import NoClassFoldersError, labelled_folder_items
+
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "1.png").write_bytes(png_bytes(np.zeros((28, 28))))  # an image, but in no class folder
+    with pytest.raises(NoClassFoldersError, match="no FOLDER/<class>/<image> files"):
+        labelled_folder_items(tmp_path / "flat", 28, 0, set())  # at once, before any item is asked for
+    argv = [str(tmp_path / "flat"), "--family", "fashion", "--out", str(tmp_path / "out"), "--labels-from-folders"]
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--workers", "0", "--quiet"])
+    assert "no FOLDER/<class>/<image> files" in str(stopped.value.code)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # nothing written
+
+
 def test_small_multiples_give_each_box_room_at_the_page_width():
     values = [
         {"model": m, "block": f"decoder.{b}", "image": "x", "value": 0.5}
