@@ -19,14 +19,14 @@ import torch
 
 import scse_viz  # noqa: F401
 from scse_viz import explore, zoo
-from scse_viz.datasets.photos import test_photo
+from scse_viz.datasets.photos import scikit_image_photo
 from scse_viz.degradation import NoiseSetting
 from scse_viz.views import view_for
 
 
 def photo(side: int) -> np.ndarray:
     """The astronaut photo (512×512 in scikit-image's wheel), resized to side×side when another side is asked."""
-    pixels = test_photo("astronaut")
+    pixels = scikit_image_photo("astronaut")
     if pixels.shape[:2] == (side, side):
         return pixels
     t = torch.from_numpy(pixels).permute(2, 0, 1)[None]

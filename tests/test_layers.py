@@ -308,7 +308,7 @@ PLANTED_DOORS = {
     ],
     "def f():\n    from scse_viz.data.photo import dead_leaves\n": [2],  # late, unguarded
     "import numpy\nfrom .data import realhead\n": [2],  # relative, at the top
-    "def f():\n    import scse_viz.evaluate\n    from scse_viz.datasets.photos import test_photo\n": [2],
+    "def f():\n    import scse_viz.evaluate\n    from scse_viz.datasets.photos import scikit_image_photo\n": [2],
 }
 
 

@@ -144,12 +144,12 @@ def test_brain_training_slices_are_typical_and_a_striped_picture_is_not():
 
 
 def test_photo_training_like_crops_are_typical_and_a_checkerboard_is_not():
-    from scse_viz.datasets.photos import test_photo
+    from scse_viz.datasets.photos import scikit_image_photo
     from scse_viz.degradation import NoiseSetting, degrade
 
     spec = zoo.family("photo")
     models = zoo.models_of(spec)
-    photo, _ = degrade(test_photo("astronaut")[128:384, 128:384], NoiseSetting())
+    photo, _ = degrade(scikit_image_photo("astronaut")[128:384, 128:384], NoiseSetting())
     assert novelty(spec, photo, models) < 99
     board, _ = degrade(checkerboard(256, 32), NoiseSetting())
     assert novelty(spec, board, models) > 99

@@ -14,7 +14,7 @@ from scse_viz import explore, zoo
 from scse_viz.attribution import AttributionError
 from scse_viz.attribution.targets import build_objective
 from scse_viz.data import photo as data
-from scse_viz.datasets.photos import test_photo
+from scse_viz.datasets.photos import scikit_image_photo
 from scse_viz.degradation import AS_IS, PAINTED, NoiseSetting, degrade
 from scse_viz.io import LoadedImage, Volume
 from scse_viz.metrics import psnr, spearman, ssim
@@ -87,7 +87,7 @@ def test_psnr_and_ssim_agree_with_scikit_image():
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     rng = np.random.default_rng(1)
-    clean = data.evaluation_crop(test_photo("coffee"), 96)
+    clean = data.evaluation_crop(scikit_image_photo("coffee"), 96)
     noisy = np.clip(clean + 0.08 * rng.standard_normal(clean.shape), 0, 1)
     assert psnr(noisy, clean) == pytest.approx(peak_signal_noise_ratio(clean, noisy, data_range=1.0), abs=1e-9)
     expected = structural_similarity(
@@ -177,7 +177,7 @@ def test_a_tiny_training_run_writes_a_checkpoint_the_zoo_loads(tmp_path):
 def test_the_shipped_variants_load_in_eval_mode_and_denoise(variant):
     model = zoo.load_model("photo", variant)
     assert not model.training
-    clean = data.evaluation_crop(test_photo("chelsea"), 128)
+    clean = data.evaluation_crop(scikit_image_photo("chelsea"), 128)
     noisy, _truth = degrade(clean, NoiseSetting("uniform", 25.0, seed=0))
     prepared = FAMILY.prepare(noisy)
     with torch.no_grad():
@@ -189,7 +189,7 @@ def test_the_shipped_variants_load_in_eval_mode_and_denoise(variant):
 
 
 def untrained_run(setting: NoiseSetting) -> explore.FamilyRun:
-    clean = data.evaluation_crop(test_photo("astronaut"), 64)
+    clean = data.evaluation_crop(scikit_image_photo("astronaut"), 64)
     image = explore.InputImage("astronaut", clean, "astro", (64, 64))
     models = {v: FAMILY.build(v).eval() for v in FAMILY.variants}
     return explore.run_family(FAMILY, models, explore.degraded_input(image, setting)), models
@@ -252,7 +252,7 @@ def test_knockout_effect_of_identical_outputs_is_none():
 
 
 def test_each_family_says_which_inputs_suit_it():
-    photo = LoadedImage(test_photo("chelsea"), "chelsea.png", "RGB", 8, (300, 451))
+    photo = LoadedImage(scikit_image_photo("chelsea"), "chelsea.png", "RGB", 8, (300, 451))
     garment = LoadedImage(np.zeros((28, 28), np.float32), "g.png", "L", 8, (28, 28))
     volume = Volume(np.zeros((8, 8, 8), np.float32), np.eye(4), "v.nii", (1.0, 1.0, 1.0))
     suits = {

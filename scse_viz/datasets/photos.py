@@ -14,7 +14,7 @@ import numpy as np
 TEST_PHOTOS: tuple[str, ...] = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle")
 
 
-def test_photo(name: str) -> np.ndarray:
+def scikit_image_photo(name: str) -> np.ndarray:
     """One of scikit-image's bundled colour photographs as H×W×3 float32 in [0, 1] (read from the wheel)."""
     from skimage import data
 
@@ -27,4 +27,4 @@ def test_photo(name: str) -> np.ndarray:
 def test_images(data_root: Path | None = None) -> Iterator[tuple[str, np.ndarray, None]]:
     """The clean test photos (the batch adds the family's default noise, as the app does); ``data_root`` unused."""
     for name in TEST_PHOTOS:
-        yield name, test_photo(name), None
+        yield name, scikit_image_photo(name), None

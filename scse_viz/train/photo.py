@@ -29,7 +29,7 @@ from tqdm import tqdm
 import scse_viz  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
 from scse_viz.capture import capture_attention
 from scse_viz.data import photo as data
-from scse_viz.datasets.photos import TEST_PHOTOS, test_photo
+from scse_viz.datasets.photos import TEST_PHOTOS, scikit_image_photo
 from scse_viz.families.photo import ARCHITECTURE, FAMILY, prepare
 from scse_viz.geometry import upsample_map
 from scse_viz.metrics import psnr, spearman, ssim
@@ -204,7 +204,7 @@ def test_inputs() -> list[dict[str, Any]]:
     """Every (photo, condition) of the test: clean crop, σ map, clipped noisy crop; the noise seeded by position."""
     items = []
     for p, name in enumerate(TEST_PHOTOS):
-        clean = data.evaluation_crop(test_photo(name), EVAL_SIDE)
+        clean = data.evaluation_crop(scikit_image_photo(name), EVAL_SIDE)
         for c, (condition, pattern, sigma) in enumerate(UNIFORM_CONDITIONS + VARYING_CONDITIONS):
             rng = np.random.default_rng([2026, p, c])
             sigmas = data.sigma_map(pattern, clean.shape[:2], sigma / 255.0, rng)

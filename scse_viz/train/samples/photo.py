@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from scse_viz.datasets.photos import test_photo
+from scse_viz.datasets.photos import scikit_image_photo
 from scse_viz.train.samples.common import entry, write_index
 
 PHOTOS = (
@@ -34,7 +34,7 @@ def write_photo(out: Path, data_root: Path | None = None, card_assets: Path | No
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
     for name, title, licence in PHOTOS:
-        pixels = test_photo(name)
+        pixels = scikit_image_photo(name)
         file = f"{name}.png"
         (folder / file).write_bytes(_png(pixels))
         entries.append(
