@@ -614,6 +614,9 @@ def test_dicom_series_and_its_3d_view_in_chromium(browser, app_url: str, artifac
         before = _runs_finished(page)
         page.get_by_role("button", name=f"Run on all {count} slices").click()
         page.get_by_text("Download as NIfTI", exact=False).wait_for(state="visible", timeout=60_000)
+        # the buttons come after that text in the same run: wait for them, not only for a counted run (a run's
+        # "running" state can be missed, see browsing.choose_upload; CI once asserted before they were drawn)
+        page.get_by_role("button", name="mask").wait_for(state="visible", timeout=60_000)
         _idle(page, after=before)
         assert page.get_by_role("button", name="mask").count() == 1
         _no_errors(page, errors)
