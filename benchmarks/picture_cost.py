@@ -160,8 +160,8 @@ def main() -> None:
             print(f"\n{name}, {tab} tab: {len(pictures)} pictures in {len(rows)} rows, made at {', '.join(sizes)}")
             batches: dict[str, list[tuple[str, int]]] = {}
             for arm in ARMS:
-                encode.__dict__["_CACHE"].clear()  # every arm encodes from scratch
-                encode.__dict__["_cached_bytes"] = 0
+                encode._CACHE.clear()  # every arm encodes from scratch
+                encode._cached_bytes = 0
                 started = time.perf_counter()
                 sent = [send(rgb, width, arm) for row in rows for rgb, width in row]
                 seconds = time.perf_counter() - started

@@ -3,9 +3,9 @@
 Measured (``python -m benchmarks.picture_cost``): an RGB array handed to ``st.image`` is sent as Streamlit's "auto"
 format, JPEG at quality 100 with 4:2:0 chroma subsampling, which moves the colours of a map's edges by up to 52/255
 on the brain's outputs and 118/255 on the photo's: a gate of 0.2 next to one of 0.9 bleeds into it, which a
-visualiser must not do. Without subsampling (4:4:4) the largest change is 4/255 on every shipped family's pictures
-(1.6 % of a colormap's range) at about the same encoding time; PNG would be exact, but costs 3 to 8 times the
-encoding time on the photo family's pictures (417 against 49 ms for one upload's outputs) and more bytes.
+visualiser must not do. Without subsampling (4:4:4) the largest change is 4/255 on every picture the benchmark sends
+(1.6 % of a colormap's range); PNG would be exact, but took 4.6 times the encoding time on the photo family's
+Outputs tab (320 against 70 ms, 2 quiet cores).
 """
 
 from __future__ import annotations
@@ -29,12 +29,11 @@ CACHE_BYTES = 64 * 1024 * 1024  # encoded pictures kept per process (a photo upl
 
 @dataclass(frozen=True)
 class EncodedPicture:
-    """A picture's JPEG bytes and size (``st.image`` is told the format, so it never re-encodes them)."""
+    """A picture's JPEG bytes and size (``st.image`` is told "JPEG", so it never re-encodes them)."""
 
     data: bytes
     width: int
     height: int
-    format: str = "JPEG"
 
     @property
     def shape(self) -> tuple[int, int, int]:
