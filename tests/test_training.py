@@ -18,7 +18,7 @@ from torch import nn
 from scse_viz.datasets.brain import load_brain_slices
 from scse_viz.datasets.idx import write_idx
 from scse_viz.preprocess import fashion_tensor, preprocess_fashion_images
-from scse_viz.train.brain import model_inputs, soft_dice_loss, train_brain
+from scse_viz.train.brain import head_weighted_cross_entropy, model_inputs, soft_dice_loss, train_brain
 from scse_viz.train.common import seed_everything
 from scse_viz.train.config import BrainConfig, FashionConfig
 from scse_viz.train.fashion import train_fashion
@@ -97,6 +97,24 @@ def test_tiny_brain_run_lowers_the_loss_and_records_its_weights(tmp_path) -> Non
     assert len(result.record["step_losses"]) == 8 * 2  # 8 slices in batches of 4, eight epochs
     assert result.record["train_items"] == 8
     assert after < 0.8 * before, (before, after)
+
+
+def test_head_weighted_cross_entropy_weighs_bright_background_pixels_only() -> None:
+    # Four pixels written out by hand: (label, input) = (0, dark air), (0, bright head), (2, bright brain), (0, bright
+    # head); logits that make every pixel's loss known: -log softmax of the labelled class.
+    logits = torch.tensor([[2.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 3.0, 0.0], [0.5, 0.5, 0.0, 0.0]])
+    logits = logits.T.reshape(1, 4, 2, 2)
+    labels = torch.tensor([0, 0, 2, 0]).reshape(1, 2, 2)
+    inputs = torch.tensor([0.05, 0.6, 0.8, 0.11]).reshape(1, 1, 2, 2)
+    losses = [
+        -np.log(np.exp(row[k]) / np.exp(row).sum()) for row, k in zip(logits.reshape(4, 4).T.numpy(), [0, 0, 2, 0])
+    ]
+    plain = float(np.mean(losses))
+    weighted = float(np.mean([losses[0], 3 * losses[1], losses[2], 3 * losses[3]]))
+    assert float(head_weighted_cross_entropy(logits, labels, inputs, 1.0, 0.1)) == pytest.approx(plain, rel=1e-6)
+    assert float(head_weighted_cross_entropy(logits, labels, inputs, 3.0, 0.1)) == pytest.approx(weighted, rel=1e-6)
+    # a threshold above every input: nothing is head, so the weighted loss is the plain one
+    assert float(head_weighted_cross_entropy(logits, labels, inputs, 3.0, 0.9)) == pytest.approx(plain, rel=1e-6)
 
 
 def synthetic_garments(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -266,6 +266,19 @@ def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return 1.0 - ((2 * intersection + 1.0) / (total + 1.0)).mean()
 
 
+def head_weighted_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, inputs: torch.Tensor, head_weight: float, threshold: float
+) -> torch.Tensor:
+    """Cross-entropy per pixel, averaged, with the non-brain head pixels (background label, input brighter than
+    ``threshold``) weighing ``head_weight`` times the rest: tissue painted on the face or skull is the error a user
+    sees first, while plain cross-entropy lets the many easy air pixels dilute it."""
+    per_pixel = nn.functional.cross_entropy(logits, labels, reduction="none")
+    if head_weight == 1.0:
+        return per_pixel.mean()
+    head = (labels == 0) & (inputs[:, 0] > threshold)
+    return (per_pixel * (1.0 + (head_weight - 1.0) * head.to(per_pixel.dtype))).mean()
+
+
 def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
     """Train ``config.variant`` with ``config.seed``; write ``<variant>-seed<k>.safetensors`` and ``.json``."""
     started = time.perf_counter()
@@ -298,9 +311,10 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
         initial = ASSETS / config.init_from.format(variant=config.variant)
         load_checkpoint(model, initial)
     model = model.to(device)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
     optimizer = make_optimizer(model, config.optimizer, config.lr, config.weight_decay, config.momentum)
     scheduler = one_cycle(optimizer, config.lr, config.epochs * len(loader), config.warmup_fraction)
-    cross_entropy = nn.CrossEntropyLoss()
 
     history: list[dict[str, Any]] = []
     step_losses: list[float] = []
@@ -316,8 +330,11 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
         )
         for batch, target in bar:
             batch, target = batch.to(device, non_blocking=True), target.to(device, non_blocking=True)
-            logits = model(batch)
-            loss = cross_entropy(logits, target) + config.dice_weight * soft_dice_loss(logits, target)
+            logits = model(batch.contiguous(memory_format=memory_format))
+            cross_entropy = head_weighted_cross_entropy(
+                logits, target, batch, config.head_weight, config.head_threshold
+            )
+            loss = cross_entropy + config.dice_weight * soft_dice_loss(logits, target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -333,7 +350,9 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
             "seconds": time.perf_counter() - epoch_start,
         }
         if (epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs:
+            model.to(memory_format=torch.contiguous_format)  # evaluation is NCHW, as in the app
             entry["val_dice"] = measure_brain(model, val_slices, device, config.eval_batch_size)["mean_dice"]
+            model.to(memory_format=memory_format)
         history.append(entry)
         if config.progress:
             val = f"  val Dice {entry['val_dice']:.4f}" if "val_dice" in entry else ""
@@ -342,6 +361,7 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
             )
     train_time = time.perf_counter() - started
 
+    model.to(memory_format=torch.contiguous_format)  # evaluated and saved as the app loads it
     report = measure_test(model, device)
     return write_run(
         model,
