@@ -5,6 +5,9 @@ card's hashes and parameter counts are those of the files and models (computed h
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -61,6 +64,38 @@ def test_each_variant_loads_in_eval_mode_from_its_safetensors_file(family, varia
 
     monkeypatch.setattr(torch, "load", no_pickle)
     zoo.load_model(family, variant)  # loads again without touching pickle
+
+
+@pytest.mark.parametrize("family, variant", PAIRS)
+def test_shipped_models_run_channels_last_and_compute_what_an_nchw_copy_computes(family, variant, models) -> None:
+    # Channels-last is a speed choice only: the 4-D weights are NHWC, and the outputs are an NCHW copy's up to float
+    # rounding (outputs of ~1, so 1e-4 is far below anything a picture or a table shows).
+    model = models[family, variant]
+    four_d = [p for p in model.parameters() if p.dim() == 4]
+    assert four_d and all(p.is_contiguous(memory_format=torch.channels_last) for p in four_d)
+    nchw = zoo.family(family).build(variant)
+    nchw.load_state_dict({k: v.contiguous() for k, v in model.state_dict().items()})
+    nchw.eval()
+    x = torch.rand(
+        (1, 1, 160, 160) if family == "brain" else (2, 1, 28, 28), generator=torch.Generator().manual_seed(0)
+    )
+    with torch.no_grad():
+        ours, theirs = model(x), nchw(x)
+    assert not all(p.is_contiguous(memory_format=torch.channels_last) for p in nchw.parameters() if p.dim() == 4)
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+def test_the_app_lets_torch_threads_sleep_and_training_keeps_the_default() -> None:
+    # OMP_WAIT_POLICY is read once, when torch loads OpenMP: the package sets it only where Streamlit came first.
+    def policy(code: str) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    shown = "import os; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+    assert policy(f"import streamlit, scse_viz; {shown}") == "PASSIVE"
+    assert policy(f"import scse_viz; {shown}") == "unset"
+    assert policy(f"import torch, streamlit, scse_viz; {shown}") == "unset"  # too late to matter: left alone
 
 
 @pytest.mark.parametrize("family", ["brain", "fashion"])
