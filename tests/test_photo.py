@@ -17,7 +17,7 @@ from scse_viz.data import photo as data
 from scse_viz.datasets.photos import scikit_image_photo
 from scse_viz.degradation import AS_IS, PAINTED, NoiseSetting, degrade
 from scse_viz.io import LoadedImage, Volume
-from scse_viz.metrics import psnr, spearman, ssim
+from scse_viz.metrics import SsimReference, psnr, spearman, ssim
 from scse_viz.tasks import RestorationPrediction, RestorationTruth
 
 FAMILY = zoo.family("photo")
@@ -95,6 +95,33 @@ def test_psnr_and_ssim_agree_with_scikit_image():
     )
     assert ssim(noisy, clean) == pytest.approx(expected, abs=1e-9)
     assert psnr(clean, clean) == float("inf") and ssim(clean, clean) == pytest.approx(1.0)
+
+
+def test_one_ssim_reference_scores_many_pictures_as_scikit_image_does():
+    # The clean picture's statistics are filtered once and reused: every picture scored against them, colour or grey,
+    # must still get scikit-image's own SSIM, and a picture of another shape is refused.
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(2)
+    clean = data.evaluation_crop(scikit_image_photo("coffee"), 64)
+    for picture in (clean, clean.mean(axis=-1)):
+        reference = SsimReference(picture)
+        for noise in (0.02, 0.1, 0.3):
+            other = np.clip(picture + noise * rng.standard_normal(picture.shape), 0, 1)
+            expected = structural_similarity(
+                other,
+                picture,
+                data_range=1.0,
+                channel_axis=-1 if picture.ndim == 3 else None,
+                gaussian_weights=True,
+                sigma=1.5,
+                use_sample_covariance=False,
+            )
+            assert reference(other) == pytest.approx(expected, abs=1e-9)
+    with pytest.raises(ValueError, match="shapes differ"):
+        SsimReference(clean)(clean[:-1])
+    with pytest.raises(ValueError, match="11×11"):
+        SsimReference(clean[:10])
 
 
 def test_spearman_agrees_with_scipy_also_with_ties():

@@ -13,7 +13,7 @@ import torch
 
 from scse_viz.color import luma
 from scse_viz.geometry import DisplayGeometry
-from scse_viz.metrics import psnr, ssim
+from scse_viz.metrics import SsimReference, psnr
 from scse_viz.tasks.base import OutputError, Prediction, Task
 
 
@@ -35,14 +35,22 @@ class RestorationTruth:
     sigma: np.ndarray | None = None
 
 
-SSIM_MIN_SIDE = 11  # SSIM's Gaussian window
+SSIM_MIN_SIDE = SsimReference.WINDOW
 
 
-def restoration_scores(image: np.ndarray, clean: np.ndarray) -> dict[str, float]:
+def ssim_reference(clean: np.ndarray) -> SsimReference | None:
+    """The clean picture's SSIM statistics, to score several pictures against it (None for a picture narrower than
+    SSIM's window, a strip)."""
+    return SsimReference(clean) if min(np.shape(clean)[:2]) >= SSIM_MIN_SIDE else None
+
+
+def restoration_scores(
+    image: np.ndarray, clean: np.ndarray, reference: SsimReference | None = None
+) -> dict[str, float]:
     """PSNR (dB) and SSIM of an image against the clean one, both on the 0–1 scale (SSIM NaN for a picture
-    narrower than its 11-pixel window, a strip)."""
-    fits = min(np.shape(clean)[:2]) >= SSIM_MIN_SIDE
-    return {"psnr": psnr(image, clean), "ssim": ssim(image, clean) if fits else float("nan")}
+    narrower than its 11-pixel window, a strip); ``reference``: ``ssim_reference(clean)``, made once for many."""
+    reference = reference or ssim_reference(clean)
+    return {"psnr": psnr(image, clean), "ssim": float("nan") if reference is None else reference(image)}
 
 
 REGIONS = (

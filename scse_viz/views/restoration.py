@@ -22,7 +22,7 @@ from scse_viz.render.restoration import (
     sigma_picture,
 )
 from scse_viz.tasks import Task
-from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores
+from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores, ssim_reference
 from scse_viz.views.base import TaskView, register_view, task_of
 from scse_viz.views.notes import gate_notes
 from scse_viz.views.sections import FigureMaker, Heading, Pictures, Scale, Section, Table, Text
@@ -68,12 +68,14 @@ def _rho_text(rho: float) -> str:
 
 class RestorationView(TaskView):
     def outputs(self, run: FamilyRun) -> list[Section]:
-        task, truth = task_of(run, RestorationTask), _truth(run)
+        task_of(run, RestorationTask)  # refuses a run of another task
+        truth = _truth(run)
         noisy = run.image.pixels
         pictures = [] if truth is None else [("clean (ground truth)", image_picture(truth.clean))]
         rows = []
         if truth is not None:
-            noisy_scores = restoration_scores(np.clip(noisy, 0, 1), truth.clean)
+            reference = ssim_reference(truth.clean)  # the clean photo's half of SSIM, filtered once
+            noisy_scores = restoration_scores(np.clip(noisy, 0, 1), truth.clean, reference)
             pictures.append((f"noisy input — PSNR {noisy_scores['psnr']:.2f} dB", image_picture(noisy)))
             rows.append(
                 {
@@ -90,7 +92,7 @@ class RestorationView(TaskView):
             if truth is None:
                 pictures.append((f"{output.label} output", image_picture(image)))
                 continue
-            scores = task.score(output.prediction, truth)
+            scores = restoration_scores(image, truth.clean, reference)  # task.score's numbers, the reference kept
             pictures.append(
                 (f"{output.label} — PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.3f}", image_picture(image))
             )
