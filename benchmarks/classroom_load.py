@@ -1,19 +1,22 @@
 """A class uploading at once: K real browser sessions against one ``streamlit run`` and against the replicated set-up.
 
-``python -m benchmarks.classroom_load [--sessions 1 4 8 16] [--same 16] [--ones 5] [--replicas 2]
+``python -m benchmarks.classroom_load [--sessions 1 4 8 16] [--same 16] [--same-open 16] [--ones 5] [--replicas 2]
 [--setups one replicas] [--placement shared pinned] [--timeout 300]``
 
 Each session is a headless chromium page of its own (own cookies) on loopback. Upload rounds: all K open Explore,
 then all upload a different 256×256 brain slice at the same moment; a session is settled when its script run has
 finished and its own file's caption and outputs are on screen. Same-sample rounds: K sessions open Explore on the
-same bundled sample (one the server has not run yet) at the same moment; settled when the outputs are on screen.
+same bundled sample (one the server has not run yet) at the same moment, following a link: sixteen page loads on
+these cores are part of the figure; settled when the outputs are on screen. Same-sample rounds in open pages
+(``--same-open``): K pages already open on Explore all choose the same unrun sample at the same moment, so the figure
+is the server's answer and the drawing of the outputs, as in the upload rounds.
 ``--ones N`` repeats a lone upload N times first (one browser, one upload: the median is the figure a single student
 sees).
 
 Printed per placement, set-up and round: p50 / p95 / max seconds to settled, failures (a session that did not settle
 in time, showed an error, or showed another file's name), the server's resident memory (all its processes) and its
 growth per session, the server's CPU seconds (user + system of all its processes, from /proc) per session of the
-round, the server's own time per Explore script run and how often the models ran (``SCSE_TIMING_LOG``).
+round (page loads included) and of it those from the first upload or choice to the last session settled, the server's own time per Explore script run and how often the models ran (``SCSE_TIMING_LOG``).
 
 Placements: ``shared`` lets the browsers and the servers share every core (as on one laptop); ``pinned`` puts the
 servers on ``--server-cores`` (``taskset --cpu-list`` for the one process; the replicas and HAProxy inherit the
@@ -57,6 +60,7 @@ class Round:
     server_runs: list[float]
     cpu_seconds: float = 0.0
     model_runs: int = 0
+    action_cpu_seconds: float = float("nan")  # from the first upload or choice to the last session settled
 
 
 def _slices(count: int) -> list[bytes]:
@@ -128,7 +132,7 @@ def _settled(page, name: str) -> bool:
     )
 
 
-def _round(browser, url: str, sessions: int, timeout: float) -> tuple[list[float], list[str]]:
+def _round(browser, url: str, sessions: int, timeout: float, cpu) -> tuple[list[float], list[str], float]:
     pages = []
     for _ in range(sessions):
         page = browser.new_page(viewport={"width": 1300, "height": 1000})
@@ -143,7 +147,7 @@ def _round(browser, url: str, sessions: int, timeout: float) -> tuple[list[float
         page.wait_for_function(APP_IDLE, arg=0, timeout=timeout * 1000)
     files = _slices(sessions)
     names = [f"student-{i:02d}.png" for i in range(sessions)]
-    started = {}
+    started, cpu_before = {}, cpu()
     for i, page in enumerate(pages):  # as close to "at the same moment" as one driver gets
         started[i] = time.perf_counter()
         page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
@@ -156,6 +160,7 @@ def _round(browser, url: str, sessions: int, timeout: float) -> tuple[list[float
             if i not in done and _settled(page, names[i]):
                 done[i] = time.perf_counter() - started[i]
         time.sleep(0.05)
+    action_cpu = cpu() - cpu_before
     failures = [f"{names[i]}: not settled within {timeout:.0f} s" for i in range(sessions) if i not in done]
     for i, page in enumerate(pages):
         if i in done:
@@ -165,10 +170,12 @@ def _round(browser, url: str, sessions: int, timeout: float) -> tuple[list[float
             if page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
                 failures.append(f"{names[i]}: shows an error")
         page.close()
-    return sorted(done.values()), failures
+    return sorted(done.values()), failures, action_cpu
 
 
-def _same_sample_round(browser, url: str, sessions: int, sample: str, timeout: float) -> tuple[list[float], list[str]]:
+def _same_sample_round(
+    browser, url: str, sessions: int, sample: str, timeout: float, cpu
+) -> tuple[list[float], list[str], float]:
     """``sessions`` pages open Explore on the same sample at the same moment (as a class following one link)."""
     pages = [browser.new_page(viewport={"width": 1300, "height": 1000}) for _ in range(sessions)]
     started = {}
@@ -193,7 +200,46 @@ def _same_sample_round(browser, url: str, sessions: int, sample: str, timeout: f
         if i in done and page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
             failures.append(f"session {i}: shows an error")
         page.close()
-    return sorted(done.values()), failures
+    return sorted(done.values()), failures, float("nan")  # page loads and the sample are one action here
+
+
+def _same_sample_open_round(
+    browser, url: str, sessions: int, sample, timeout: float, cpu
+) -> tuple[list[float], list[str], float]:
+    """``sessions`` pages already open on Explore all choose the same sample (one the server has not run) at the same
+    moment, as a class told "pick the coronal slice 71" does: the page loads are over, so the figure is the server's
+    answer and the drawing of the outputs, as in the upload rounds."""
+    pages = []
+    for _ in range(sessions):
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.add_init_script(COUNT_FINISHED_RUNS)
+        page.goto(f"{url}/Explore", wait_until="domcontentloaded")
+        pages.append(page)
+    for page in pages:
+        page.get_by_role("heading", name="Area per class (% of the image)").wait_for(timeout=timeout * 1000)
+        page.wait_for_function(APP_IDLE, arg=-1, timeout=timeout * 1000)
+    caption = f"{sample.path.name} —"
+    started, cpu_before = {}, cpu()
+    for i, page in enumerate(pages):  # as close to "at the same moment" as one driver gets
+        started[i] = time.perf_counter()
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Sample").click()
+        page.get_by_role("option", name=sample.title).click()
+    done: dict[int, float] = {}
+    deadline = time.perf_counter() + timeout
+    while len(done) < sessions and time.perf_counter() < deadline:
+        for i, page in enumerate(pages):
+            if i not in done and _settled(page, sample.path.name):
+                done[i] = time.perf_counter() - started[i]
+        time.sleep(0.05)
+    action_cpu = cpu() - cpu_before
+    failures = [f"session {i}: not settled within {timeout:.0f} s" for i in range(sessions) if i not in done]
+    for i, page in enumerate(pages):
+        if i in done and page.get_by_text(caption, exact=False).count() != 1:
+            failures.append(f"session {i}: does not show {caption!r} once")
+        if i in done and page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
+            failures.append(f"session {i}: shows an error")
+        page.close()
+    return sorted(done.values()), failures, action_cpu
 
 
 def _warm_up(browser, url: str, pages: int) -> None:
@@ -263,6 +309,7 @@ def _print_round(setup: str, label: str, result: Round, idle_rss: float) -> None
         f"p95 {_quantile(result.seconds, 0.95):6.2f} s  max {max(result.seconds, default=float('nan')):6.2f} s"
         f"  failures {len(result.failures)}  server memory {result.rss_mb:.0f} MB"
         f" ({(result.rss_mb - idle_rss) / k:+.0f} MB/session)  server CPU {result.cpu_seconds / k:.3f} s/session"
+        f" (of it from the action to settled {result.action_cpu_seconds / k:.3f} s)"
         f"  script run median {statistics.median(runs) if runs else float('nan'):.2f} s"
         f" ({len(runs)} runs)  models ran {result.model_runs}×",
         flush=True,
@@ -272,8 +319,9 @@ def _print_round(setup: str, label: str, result: Round, idle_rss: float) -> None
 
 
 def _measured(log: Path, pids: list[int], setup: str, k: int, play) -> Round:
+    """Run ``play(cpu)`` (``cpu()``: the servers' CPU seconds so far) and gather the round's figures."""
     since, cpu = _log_length(log), _cpu_seconds(pids)
-    seconds, failures = play()
+    seconds, failures, action_cpu = play(lambda: _cpu_seconds(pids))
     return Round(
         setup,
         k,
@@ -283,13 +331,17 @@ def _measured(log: Path, pids: list[int], setup: str, k: int, play) -> Round:
         _server_runs(log, since),
         _cpu_seconds(pids) - cpu,
         _model_runs(log, since),
+        action_cpu,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.classroom_load", description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="*", default=[1, 4, 8, 16], help="upload rounds")
-    parser.add_argument("--same", type=int, nargs="*", default=[16], help="same-sample rounds")
+    parser.add_argument("--same", type=int, nargs="*", default=[16], help="same-sample rounds, following a link")
+    parser.add_argument(
+        "--same-open", type=int, nargs="*", default=[16], help="same-sample rounds, chosen in pages already open"
+    )
     parser.add_argument("--ones", type=int, default=5, help="lone uploads first (their median is printed)")
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--setups", nargs="+", choices=["one", "replicas"], default=["one", "replicas"])
@@ -298,15 +350,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--browser-cores", type=int, nargs="+", default=[0])
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds a round may take")
     args = parser.parse_args(argv)
-    if max([*args.sessions, *args.same, 1]) > MAX_SESSIONS:
+    if max([*args.sessions, *args.same, *args.same_open, 1]) > MAX_SESSIONS:
         parser.error(f"at most {MAX_SESSIONS} sessions")
     from playwright.sync_api import sync_playwright
 
     from scse_viz import samples
 
-    sample_names = [s.name for s in samples.list_samples("brain") if s.kind == "image"][1:]  # the first: warm-up
-    if len(args.same) > len(sample_names):
-        parser.error(f"at most {len(sample_names)} same-sample rounds (one unrun sample each)")
+    unrun = [s for s in samples.list_samples("brain") if s.kind == "image"][1:]  # the first: warm-up
+    if len(args.same) + len(args.same_open) > len(unrun):
+        parser.error(f"at most {len(unrun)} same-sample rounds of both kinds (one unrun sample each)")
     work = Path(tempfile.mkdtemp(prefix="classroom-"))
     rounds: list[Round] = []
     everywhere = os.sched_getaffinity(0)
@@ -350,7 +402,9 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{setup}: server memory with the models loaded, no session open: {idle_rss:.0f} MB")
                         ones = []
                         for _ in range(args.ones):
-                            result = _measured(log, pids, setup, 1, lambda: _round(browser, url, 1, args.timeout))
+                            result = _measured(
+                                log, pids, setup, 1, lambda cpu: _round(browser, url, 1, args.timeout, cpu)
+                            )
                             ones.append(result)
                             rounds.append(result)
                         if ones:
@@ -364,19 +418,35 @@ def main(argv: list[str] | None = None) -> int:
                                 flush=True,
                             )
                         for k in args.sessions:
-                            result = _measured(log, pids, setup, k, lambda k=k: _round(browser, url, k, args.timeout))
+                            result = _measured(
+                                log, pids, setup, k, lambda cpu, k=k: _round(browser, url, k, args.timeout, cpu)
+                            )
                             rounds.append(result)
                             _print_round(setup, "uploads", result, idle_rss)
-                        for k, sample in zip(args.same, sample_names):
+                        for k, sample in zip(args.same, unrun):
                             result = _measured(
                                 log,
                                 pids,
                                 setup,
                                 k,
-                                lambda k=k, sample=sample: _same_sample_round(browser, url, k, sample, args.timeout),
+                                lambda cpu, k=k, sample=sample: _same_sample_round(
+                                    browser, url, k, sample.name, args.timeout, cpu
+                                ),
                             )
                             rounds.append(result)
                             _print_round(setup, "same sample", result, idle_rss)
+                        for k, sample in zip(args.same_open, unrun[len(args.same) :]):
+                            result = _measured(
+                                log,
+                                pids,
+                                setup,
+                                k,
+                                lambda cpu, k=k, sample=sample: _same_sample_open_round(
+                                    browser, url, k, sample, args.timeout, cpu
+                                ),
+                            )
+                            rounds.append(result)
+                            _print_round(setup, "same, open", result, idle_rss)
                     finally:
                         stop()
                         os.environ.pop(serve_timing(), None)
