@@ -8,9 +8,10 @@ the bytes the browser gets:
 
 - ``today``: what ``st.image`` did with a NumPy array (Streamlit's "auto" format: JPEG at quality 100 with 4:2:0
   chroma subsampling) after ``raster.enlarge``;
-- ``exact``: ``render.encode.shown_picture``, JPEG at quality 100 without chroma subsampling (4:4:4), never wider
-  than shown: what the app sends now;
-- ``png``: lossless PNG (zlib level 1) of the same enlarged array.
+- ``exact``: ``render.encode.shown_picture``, never wider than shown, PNG (zlib level 1) where the picture was
+  enlarged pixel by pixel and JPEG at quality 100 without chroma subsampling (4:4:4) elsewhere: what the app sends
+  now;
+- ``png``: lossless PNG (zlib level 1) of every enlarged array.
 
 Figures per tab and arm: encode milliseconds (one thread, as a script thread has it), bytes, the largest colour
 change against the exact picture at the size sent (of 255), and the browser's draw (Debian's chromium: the tab's pictures set as data URLs,
@@ -90,7 +91,7 @@ def send(rgb: np.ndarray, width: int | None, arm: str) -> tuple[bytes, str]:
     """The bytes the browser gets for one picture of a row shown ``width`` px wide (None: the column's)."""
     if arm == "exact":  # what the app does now
         encoded = shown_picture(rgb, width or STREAMLIT_MAX_WIDTH)
-        return streamlit_sends(encoded.data, width, "JPEG"), "jpeg"
+        return streamlit_sends(encoded.data, width, encoded.format), encoded.format.lower()
     buffer = io.BytesIO()
     if arm == "today":  # the array, enlarged, handed to st.image: Streamlit's "auto" format for RGB is JPEG q100
         Image.fromarray(raster.enlarge(rgb)).save(buffer, format="JPEG", quality=100)

@@ -12,7 +12,7 @@ from scse_viz.render import figure_bytes, raster
 from scse_viz.ui import links, presenter
 from scse_viz.ui.inputs import choose_family, choose_input, degraded, pick_input
 from scse_viz.ui.navigation import log_run_time, page_links
-from scse_viz.ui.pictures import COLORMAPS, picture_memo
+from scse_viz.ui.pictures import COLORMAPS, picture_memo, show_encoded
 from scse_viz.ui.runs import family_run, knockout_output, second_output
 from scse_viz.ui.sections import show_sections
 from scse_viz.ui.state import memo
@@ -59,10 +59,11 @@ def figure_downloads(name: str, make_figure, key: str) -> None:
 # ------------------------------------------------------------------------------------------------------ the input
 def show_input() -> None:
     left, middle, right = st.columns([1, 1, 2])
-    left.image(picture(("input",), lambda: raster.to_rgb(image.pixels)), caption=f"{image.name} — {image.note}")
-    middle.image(
+    show_encoded(left, picture(("input",), lambda: raster.to_rgb(image.pixels)), f"{image.name} — {image.note}")
+    show_encoded(
+        middle,
         picture(("model-input",), lambda: raster.to_rgb(run.prepared.pixels)),
-        caption=f"what the models see: {run.prepared.grid[0]}×{run.prepared.grid[1]}",
+        f"what the models see: {run.prepared.grid[0]}×{run.prepared.grid[1]}",
     )
     right.markdown(f"**{family.title}**")
     right.caption(

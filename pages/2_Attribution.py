@@ -22,7 +22,7 @@ from scse_viz.ui.attributions import compute, kept
 from scse_viz.ui.charts import show_chart
 from scse_viz.ui.inputs import choose_family, choose_input
 from scse_viz.ui.navigation import page_links
-from scse_viz.ui.pictures import COLORMAPS, picture_memo, show_colorbar
+from scse_viz.ui.pictures import COLORMAPS, picture_memo, show_colorbar, show_encoded
 from scse_viz.ui.runs import family_run
 from scse_viz.ui.state import memo
 
@@ -159,23 +159,26 @@ with view:
                 if p.attribution is None:
                     st.caption(p.note)
                     continue
-                st.image(
+                show_encoded(
+                    st,
                     picture(
                         ("attr", *tag, alpha, limit),
                         lambda p=p: raster.overlay(shown, p.attribution, ATTRIBUTION_CMAP, alpha, -limit, limit),
                     ),
-                    caption=f"attribution: min {p.attribution.min():.3g}, max {p.attribution.max():.3g}",
+                    f"attribution: min {p.attribution.min():.3g}, max {p.attribution.max():.3g}",
                 )
                 if p.sse is None:
                     st.caption(p.note)
                     continue
-                st.image(
+                show_encoded(
+                    st,
                     picture(("sse", *tag, cmap, alpha), lambda p=p: raster.overlay(shown, p.sse, cmap, alpha)),
-                    caption=f"sSE map q of {block} (0 → 1, {cmap})",
+                    f"sSE map q of {block} (0 → 1, {cmap})",
                 )
-                st.image(
+                show_encoded(
+                    st,
                     picture(("overlap", *tag, top_k), lambda p=p: overlap_picture(shown, p.overlap)),
-                    caption=f"top {top_k} %: ρ = {p.score.spearman:.3f}, IoU = {p.score.iou:.3f}",
+                    f"top {top_k} %: ρ = {p.score.spearman:.3f}, IoU = {p.score.iou:.3f}",
                 )
         show_colorbar(
             st,

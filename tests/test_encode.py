@@ -38,8 +38,24 @@ def test_a_small_picture_is_enlarged_pixel_by_pixel_and_floats_are_read_as_unit_
     sent = encode.shown_picture(rgb)
     assert (sent.height, sent.width) == (224, 224)  # 8 × 28: the shorter side reaches 224
     decoded = _decoded(sent.data)
-    assert np.abs(decoded[80:112, 40:72] - 255).max() <= encode.JPEG_MAX_ERROR  # the 4×4 block, 8 times larger
-    assert np.abs(decoded[:80]).max() <= encode.JPEG_MAX_ERROR
+    assert sent.format == "PNG" and Image.open(io.BytesIO(sent.data)).format == "PNG"  # enlarged: sent exact
+    expected = np.zeros((224, 224, 3), dtype=int)
+    expected[80:112, 40:72] = 255  # the 4×4 block, 8 times larger
+    assert np.array_equal(decoded, expected)
+
+
+def test_the_format_is_picked_per_picture_png_for_enlarged_maps_jpeg_for_the_rest():
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)  # at least 224 px: shown as it is
+    sent = encode.shown_picture(photo)
+    assert (sent.format, Image.open(io.BytesIO(sent.data)).format) == ("JPEG", "JPEG")
+    assert np.abs(_decoded(sent.data) - photo.astype(int)).max() <= encode.JPEG_MAX_ERROR
+    smooth = np.repeat(np.linspace(0, 1, 160)[None, :, None], 160, axis=0).repeat(3, axis=2)
+    as_map = raster.overlay(np.full((160, 160), 0.5), smooth[..., 0], "viridis", 1.0, 0.0, 1.0)  # a map at 160 px
+    png, jpeg = encode.shown_picture(as_map), encode.shown_picture(as_map, allow_png=False)
+    assert (png.format, jpeg.format) == ("PNG", "JPEG") and (png.width, png.height) == (jpeg.width, jpeg.height)
+    assert np.array_equal(_decoded(png.data), np.repeat(np.repeat(as_map, 2, axis=0), 2, axis=1).astype(int))
+    assert len(png.data) < len(jpeg.data)  # the reason for the choice: the repeated pixels cost PNG little
 
 
 def test_one_encoding_per_distinct_picture_even_when_one_pixel_of_a_large_one_differs():
@@ -68,13 +84,15 @@ def test_the_cache_stays_within_its_byte_budget(monkeypatch):
     assert encode.encode_picture(pictures[0]).data not in {p.data for p in kept}
 
 
-def _as_streamlit_sends(data: bytes, width: int | str) -> bytes:
-    """Streamlit's own last step before serving a picture (a private function of 1.67): it shrinks a picture wider
-    than its width (or than 1460 px) and re-saves it as JPEG with 4:2:0 subsampling."""
-    from streamlit.elements.lib.image_utils import _ensure_image_size_and_format
+def _as_streamlit_sends(data: bytes, width: int | str, output_format: str) -> bytes:
+    """Streamlit's own last step before serving a picture (private functions of 1.67): the format it settles on for
+    ``output_format``, then it shrinks a picture wider than its width (or than 1460 px) and re-saves it as JPEG with
+    4:2:0 subsampling, or re-saves one whose format is not the one settled on."""
+    from streamlit.elements.lib.image_utils import _ensure_image_size_and_format, _validate_image_format_string
     from streamlit.elements.lib.layout_utils import LayoutConfig
 
-    return _ensure_image_size_and_format(data, LayoutConfig(width=width), "JPEG")
+    settled = _validate_image_format_string(data, output_format)
+    return _ensure_image_size_and_format(data, LayoutConfig(width=width), settled)
 
 
 def test_streamlit_sends_the_apps_bytes_unchanged_for_tiles_wide_pictures_and_strips():
@@ -89,10 +107,13 @@ def test_streamlit_sends_the_apps_bytes_unchanged_for_tiles_wide_pictures_and_st
         sent = encode.shown_picture(rgb, width) if isinstance(width, int) else encode.shown_picture(rgb)
         limit = width if isinstance(width, int) else 1460
         assert 1 <= sent.height and sent.width <= limit
-        assert _as_streamlit_sends(sent.data, width) == sent.data  # not shrunk, not re-saved
-        assert JpegImagePlugin.get_sampling(Image.open(io.BytesIO(sent.data))) == 0
+        assert _as_streamlit_sends(sent.data, width, sent.format) == sent.data  # not shrunk, not re-saved
+        if sent.format == "JPEG":
+            assert JpegImagePlugin.get_sampling(Image.open(io.BytesIO(sent.data))) == 0
     small = encode.shown_picture(cases[1][0], 180)
     assert (small.width, small.height) == (168, 168)  # enlarged by a whole factor that fits the tile
+    assert small.format == "PNG"
+    assert _as_streamlit_sends(small.data, 180, "auto") != small.data  # left to guess, Streamlit re-saves the PNG
 
 
 def test_a_picture_that_is_not_a_picture_is_refused():

@@ -6,6 +6,12 @@ on the brain's outputs and 118/255 on the photo's: a gate of 0.2 next to one of 
 visualiser must not do. Without subsampling (4:4:4) the largest change is 4/255 on every picture the benchmark sends
 (1.6 % of a colormap's range); PNG would be exact, but took 4.6 times the encoding time on the photo family's
 Outputs tab (320 against 70 ms, 2 quiet cores).
+
+So the format is picked per picture: a picture enlarged pixel by pixel (a map or an input at the model's
+resolution, each pixel a block of 2×2 or more) is sent as PNG at zlib level 1, exact and smaller, because PNG's row
+filters see the repeated pixels (a brain slice enlarged 2×: 53 KiB in 4 ms against JPEG's 126 KiB in 2 ms; at
+level 6, 46 KiB in 18 ms); anything else (a photograph, an overlay on one) as JPEG as above, where PNG costs 10-40
+times the time for more bytes (the 512×512 astronaut: PNG 455 KiB in 30 ms at level 1, JPEG 351 KiB in 3 ms).
 """
 
 from __future__ import annotations
@@ -27,13 +33,18 @@ STREAMLIT_MAX_WIDTH = 1460  # streamlit.elements.lib.image_utils.MAXIMUM_CONTENT
 CACHE_BYTES = 64 * 1024 * 1024  # encoded pictures kept per process (a photo upload's 26 pictures take about 4.5 MB)
 
 
+PNG_LEVEL = 1  # zlib level: most of level 6's saving on enlarged maps at a quarter of its time
+
+
 @dataclass(frozen=True)
 class EncodedPicture:
-    """A picture's JPEG bytes and size (``st.image`` is told "JPEG", so it never re-encodes them)."""
+    """A picture's bytes, size and format ("JPEG" or "PNG"): ``st.image`` must be told the format, or it re-encodes
+    PNG bytes without an alpha channel as JPEG with 4:2:0 subsampling."""
 
     data: bytes
     width: int
     height: int
+    format: str = "JPEG"
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -66,12 +77,15 @@ def fit_width(pixels: np.ndarray, width: int) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BOX))
 
 
-def encode_picture(rgb: np.ndarray) -> EncodedPicture:
-    """A picture (see ``as_uint8``) -> JPEG at quality 100, no chroma subsampling."""
+def encode_picture(rgb: np.ndarray, lossless: bool = False) -> EncodedPicture:
+    """A picture (see ``as_uint8``) -> JPEG at quality 100, no chroma subsampling; or, ``lossless``, PNG."""
     pixels = as_uint8(rgb)
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
-    return EncodedPicture(buffer.getvalue(), pixels.shape[1], pixels.shape[0])
+    if lossless:
+        Image.fromarray(pixels).save(buffer, format="PNG", compress_level=PNG_LEVEL)
+    else:
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
+    return EncodedPicture(buffer.getvalue(), pixels.shape[1], pixels.shape[0], "PNG" if lossless else "JPEG")
 
 
 _CACHE: OrderedDict[bytes, EncodedPicture] = OrderedDict()
@@ -88,20 +102,23 @@ def _digest(pixels: np.ndarray) -> bytes:
     return digest.digest()
 
 
-def shown_picture(rgb: np.ndarray, width: int = STREAMLIT_MAX_WIDTH) -> EncodedPicture:
+def shown_picture(rgb: np.ndarray, width: int = STREAMLIT_MAX_WIDTH, allow_png: bool = True) -> EncodedPicture:
     """What the app sends for ``rgb`` shown at most ``width`` px wide: enlarged pixel by pixel when small
-    (``raster.enlarge``), shrunk to ``width`` when wider (``fit_width``), then encoded; once per process for the
-    same pixels and width (the reruns of a session and every session on a shared sample reuse it), the least
-    recently shown dropped beyond ``CACHE_BYTES`` (a single picture larger than that is still kept while shown)."""
+    (``raster.enlarge``), shrunk to ``width`` when wider (``fit_width``), then encoded, as PNG when it was enlarged
+    (and ``allow_png``), else as JPEG; once per process for the same pixels, width and choice (the reruns of a
+    session and every session on a shared sample reuse it), the least recently shown dropped beyond ``CACHE_BYTES``
+    (a single picture larger than that is still kept while shown)."""
     global _cached_bytes
     pixels = as_uint8(rgb)
-    key = _digest(pixels) + width.to_bytes(4, "little")
+    key = _digest(pixels) + width.to_bytes(4, "little") + bytes([allow_png])
     with _CACHE_LOCK:
         found = _CACHE.get(key)
         if found is not None:
             _CACHE.move_to_end(key)
             return found
-    encoded = encode_picture(fit_width(enlarge(pixels, max_width=width), width))
+    enlarged = enlarge(pixels, max_width=width)
+    lossless = allow_png and enlarged.shape[1] >= 2 * pixels.shape[1]  # every pixel a block of 2×2 or more
+    encoded = encode_picture(fit_width(enlarged, width), lossless)
     with _CACHE_LOCK:
         if key not in _CACHE:
             _CACHE[key] = encoded

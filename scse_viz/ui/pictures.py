@@ -16,31 +16,43 @@ from scse_viz.ui.state import memo
 COLORMAPS = list(colormaps.SEQUENTIAL)  # offered for sSE maps (0 → 1): uniform, readable in colour-blind vision
 
 
-def picture_memo(scope: str, run_key: str) -> Callable[[tuple[Hashable, ...], Callable[[], np.ndarray]], bytes]:
-    """``picture(key, make)``: the bytes ``st.image`` sends for ``make()`` (enlarged pixel by pixel when small, JPEG
-    that keeps colours within 4/255: ``render.encode``), made once per (scope, run, key) in this session, so a rerun
-    that changes one widget redraws only the pictures that depend on it."""
+def picture_memo(
+    scope: str, run_key: str
+) -> Callable[[tuple[Hashable, ...], Callable[[], np.ndarray]], EncodedPicture]:
+    """``picture(key, make)``: what ``st.image`` sends for ``make()`` (``render.encode.shown_picture``: enlarged
+    pixel by pixel when small, exact PNG then, else JPEG that keeps colours within 4/255), made once per (scope, run,
+    key) in this session, so a rerun that changes one widget redraws only the pictures that depend on it; show it
+    with ``show_encoded``."""
 
-    def picture(key: tuple[Hashable, ...], make: Callable[[], np.ndarray]) -> bytes:
-        return memo((scope, run_key, *key), lambda: shown_picture(make()).data)
+    def picture(key: tuple[Hashable, ...], make: Callable[[], np.ndarray]) -> EncodedPicture:
+        return memo((scope, run_key, *key), lambda: shown_picture(make()))
 
     return picture
+
+
+def show_encoded(where: Any, picture: EncodedPicture, caption: str | None = None) -> None:
+    """An encoded picture in ``where``, with its own format named (Streamlit re-saves PNG bytes as 4:2:0 JPEG when
+    it is left to guess)."""
+    where.image(picture.data, caption=caption, output_format=picture.format)
 
 
 def show_picture(where: Any, rgb: np.ndarray, caption: str | None = None) -> None:
     """One H×W×3 picture in ``where``, sent as ``render.encode.shown_picture`` makes it (never Streamlit's default
     JPEG, whose chroma subsampling moves a map's colours by up to 118/255); a gray H×W array is refused."""
-    where.image(shown_picture(rgb).data, caption=caption, output_format="JPEG")
+    show_encoded(where, shown_picture(rgb), caption)
 
 
 def show_tiles(where: Any, items: Sequence[tuple[str, np.ndarray]], width: int) -> None:
-    """Small pictures in one wrapping row, each ``width`` pixels wide on screen (see ``tile_width``)."""
+    """Small pictures in one wrapping row, each ``width`` pixels wide on screen (see ``tile_width``); one format for
+    the row, as ``st.image`` takes one (JPEG for all when any tile is not an enlarged map)."""
     tiles = [shown_picture(rgb, width) for _, rgb in items]  # never wider than shown: Streamlit would re-save them
+    if len({t.format for t in tiles}) > 1:
+        tiles = [shown_picture(rgb, width, allow_png=False) for _, rgb in items]
     where.image(
         [t.data for t in tiles],
         caption=[caption for caption, _ in items],
         width=tile_width(tiles, width),
-        output_format="JPEG",
+        output_format=tiles[0].format if tiles else "JPEG",
     )
 
 
