@@ -40,7 +40,7 @@ if image is None:
 run = family_run(family, image)
 task_view = view_for(family.task)
 attention_variants = attention.attention_variants(run)
-picture = picture_memo("picture", run.key)
+picture = picture_memo("encoded-picture", run.key)
 
 
 def download(label: str, make_bytes, file_name: str, mime: str, key: str) -> None:

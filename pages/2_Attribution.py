@@ -48,7 +48,7 @@ run = family_run(family, image)
 names = list(family.class_names)
 shown = explore.display_image(run)
 blocks = compare_attribution.sse_blocks(run)
-picture = picture_memo("attr-picture", run.key)
+picture = picture_memo("attr-encoded-picture", run.key)
 
 
 def target_name(k: int) -> str:

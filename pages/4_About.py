@@ -5,9 +5,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import streamlit as st
-import torch
 
-import scse_viz  # noqa: F401
+import scse_viz  # noqa: F401  (before torch: see scse_viz/__init__.py)
 from scse_viz.ui import links
 from scse_viz.ui.navigation import page_links
 
@@ -29,7 +28,7 @@ st.subheader("Installed versions")
 st.table(
     {
         "package": ["torch", "streamlit", "scse_viz"],
-        "version": [torch.__version__, st.__version__, _version("scse_viz")],
+        "version": [_version("torch"), st.__version__, _version("scse_viz")],
     }
 )
 

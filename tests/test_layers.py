@@ -393,3 +393,34 @@ def test_the_app_s_path_runs_without_the_training_code():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ran ['brain', 'fashion', 'photo']" in done.stdout
+
+
+# ------------------------------------------------------------------------------------------ what an entry script loads first
+TORCH_FAMILY = ("torch", "torchvision", "timm", "segmentation_models_pytorch", "monai", "captum")
+
+
+def _first_torch_before_scse_viz(source: str) -> int | None:
+    """The line of the first module-level import of torch (or a library that loads it) that comes before the first
+    ``import scse_viz`` of a script, or None. scse_viz must come first: it makes torchvision importable and, in the
+    app, lets torch's OpenMP threads sleep, which is decided once, when torch loads."""
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            roots = {name.split(".")[0] for name in names}
+            if "scse_viz" in roots:
+                return None
+            if roots & set(TORCH_FAMILY):
+                return node.lineno
+    return None
+
+
+@pytest.mark.parametrize("path", [REPO_ROOT / "app.py", *sorted(REPO_ROOT.glob("pages/*.py"))], ids=lambda p: p.name)
+def test_every_entry_script_imports_scse_viz_before_torch(path: Path):
+    line = _first_torch_before_scse_viz(path.read_text())
+    assert line is None, f"{path.name}:{line} imports torch before scse_viz"
+
+
+def test_the_import_order_check_flags_torch_first():
+    assert _first_torch_before_scse_viz("import streamlit as st\nimport torch\n\nimport scse_viz\n") == 2
+    assert _first_torch_before_scse_viz("from torchvision import models\nimport scse_viz\n") == 1
+    assert _first_torch_before_scse_viz("import streamlit as st\n\nimport scse_viz\nimport torch\n") is None

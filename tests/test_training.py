@@ -117,6 +117,15 @@ def test_head_weighted_cross_entropy_weighs_bright_background_pixels_only() -> N
     assert float(head_weighted_cross_entropy(logits, labels, inputs, 3.0, 0.9)) == pytest.approx(plain, rel=1e-6)
 
 
+def test_a_brain_record_from_before_the_head_weight_reads_as_the_recipe_it_was_trained_with() -> None:
+    today = BrainConfig(variant="sse").to_dict()
+    assert (today["head_weight"], today["channels_last"]) == (3.0, True)  # the shipped recipe's defaults
+    older = {k: v for k, v in today.items() if k not in ("head_weight", "channels_last")}
+    rebuilt = BrainConfig.from_dict(older)
+    assert (rebuilt.head_weight, rebuilt.channels_last) == (1.0, False)  # what runs before the fields had
+    assert BrainConfig.from_dict(today).to_dict() == today  # a record that has them keeps them
+
+
 def synthetic_garments(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST-shaped stand-ins (uint8 N×28×28, light on black) of three easy classes, with noise: 0 horizontal
     stripes, 1 vertical stripes, 2 a plain block (shapes that survive the run's flips and shifts)."""

@@ -350,7 +350,7 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
             "seconds": time.perf_counter() - epoch_start,
         }
         if (epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs:
-            model.to(memory_format=torch.contiguous_format)  # evaluation is NCHW, as in the app
+            model.to(memory_format=torch.contiguous_format)  # measured NCHW, as the cards are
             entry["val_dice"] = measure_brain(model, val_slices, device, config.eval_batch_size)["mean_dice"]
             model.to(memory_format=memory_format)
         history.append(entry)
@@ -361,7 +361,7 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
             )
     train_time = time.perf_counter() - started
 
-    model.to(memory_format=torch.contiguous_format)  # evaluated and saved as the app loads it
+    model.to(memory_format=torch.contiguous_format)  # measured NCHW, as the cards are; saved contiguous
     report = measure_test(model, device)
     return write_run(
         model,

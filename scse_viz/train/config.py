@@ -66,11 +66,17 @@ class RunConfig:
         """The part shared by every run of the family: ``to_dict`` without variant, seed and run-only settings."""
         return {k: v for k, v in self.to_dict().items() if k not in RUN_KEYS}
 
+    # fields added after runs were recorded: the value an older record without them was trained with (not today's
+    # default, or a card shipped from old runs would claim a recipe they did not have)
+    ABSENT_MEANS: ClassVar[dict[str, Any]] = {}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], **overrides: Any) -> RunConfig:
-        """Rebuild from ``to_dict``/``recipe`` output; unknown keys are ignored so older JSON stays readable."""
+        """Rebuild from ``to_dict``/``recipe`` output; unknown keys are ignored so older JSON stays readable, and a
+        field the record lacks takes ``ABSENT_MEANS``' value where it has one."""
         known = {f.name for f in fields(cls)}
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        values = {k: v for k, v in cls.ABSENT_MEANS.items() if k not in data}
+        values.update({k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
         values.update(overrides)
         return cls(**values)
 
@@ -122,6 +128,7 @@ class BrainConfig(RunConfig):
     """The brain-MRI recipe of the shipped U-Nets (sized for about 15 minutes per model on a 2-core CPU)."""
 
     family: ClassVar[str] = "brain"
+    ABSENT_MEANS: ClassVar[dict[str, Any]] = {"head_weight": 1.0, "channels_last": False}  # runs before 2026-12-06
     epochs: int = 20  # passes over the training samples (template slices and real-head slices together)
     batch_size: int = 16
     optimizer: str = "adamw"
@@ -137,7 +144,7 @@ class BrainConfig(RunConfig):
     # scalp, face, eyes and neck, which a model labelling tissue there paints as brain; 1: every pixel alike
     head_weight: float = 3.0
     head_threshold: float = 0.1  # model-input intensity (0..1 after the app's scaling) above which a pixel is head
-    channels_last: bool = True  # NHWC training (about 1.3-1.6 times the steps per second here); evaluation is NCHW
+    channels_last: bool = True  # NHWC training (about 1.3-1.6 times the steps per second here); measured NCHW
     hflip: float = 0.5
     affine_degrees: float = 15.0
     affine_translate: float = 0.06  # fraction of the side
