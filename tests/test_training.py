@@ -85,11 +85,11 @@ def test_tiny_brain_run_lowers_the_loss_and_records_its_weights(tmp_path) -> Non
     slices = load_brain_slices("train")
     chosen = slices[:: len(slices) // 8][:8]
     images, labels = model_inputs(chosen, config.size)
-    cross_entropy = nn.CrossEntropyLoss()
 
-    def loss_of(model):
+    def loss_of(model):  # the loss the run minimises: head-weighted cross-entropy and soft Dice
         logits = model(images)
-        return cross_entropy(logits, labels) + config.dice_weight * soft_dice_loss(logits, labels)
+        weighted = head_weighted_cross_entropy(logits, labels, images, config.head_weight, config.head_threshold)
+        return weighted + config.dice_weight * soft_dice_loss(logits, labels)
 
     before = batch_loss(untrained(config), loss_of)
     result = train_brain(config, tmp_path)
