@@ -132,13 +132,31 @@ def _settled(page, name: str) -> bool:
     )
 
 
-def _round(browser, url: str, sessions: int, timeout: float, cpu) -> tuple[list[float], list[str], float]:
+def _open_explore(browser, url: str, sessions: int) -> list:
+    """``sessions`` pages of their own on Explore (the default sample), each counting its finished script runs."""
     pages = []
     for _ in range(sessions):
         page = browser.new_page(viewport={"width": 1300, "height": 1000})
         page.add_init_script(COUNT_FINISHED_RUNS)
         page.goto(f"{url}/Explore", wait_until="domcontentloaded")
         pages.append(page)
+    return pages
+
+
+def _wait_settled(pages: list, started: dict[int, float], timeout: float, settled) -> dict[int, float]:
+    """Seconds from ``started[i]`` until ``settled(i, page)`` holds, for each page that settles within ``timeout``."""
+    done: dict[int, float] = {}
+    deadline = time.perf_counter() + timeout
+    while len(done) < len(pages) and time.perf_counter() < deadline:
+        for i, page in enumerate(pages):
+            if i not in done and settled(i, page):
+                done[i] = time.perf_counter() - started[i]
+        time.sleep(0.05)
+    return done
+
+
+def _round(browser, url: str, sessions: int, timeout: float, cpu) -> tuple[list[float], list[str], float]:
+    pages = _open_explore(browser, url, sessions)
     for page in pages:
         page.get_by_role("heading", name="Explore", exact=True).wait_for(timeout=timeout * 1000)
         page.wait_for_function(APP_IDLE, arg=-1, timeout=timeout * 1000)
@@ -153,13 +171,7 @@ def _round(browser, url: str, sessions: int, timeout: float, cpu) -> tuple[list[
         page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
             files=[{"name": names[i], "mimeType": "image/png", "buffer": files[i]}]
         )
-    done: dict[int, float] = {}
-    deadline = time.perf_counter() + timeout
-    while len(done) < sessions and time.perf_counter() < deadline:
-        for i, page in enumerate(pages):
-            if i not in done and _settled(page, names[i]):
-                done[i] = time.perf_counter() - started[i]
-        time.sleep(0.05)
+    done = _wait_settled(pages, started, timeout, lambda i, page: _settled(page, names[i]))
     action_cpu = cpu() - cpu_before
     failures = [f"{names[i]}: not settled within {timeout:.0f} s" for i in range(sessions) if i not in done]
     for i, page in enumerate(pages):
@@ -183,18 +195,16 @@ def _same_sample_round(
         page.add_init_script(COUNT_FINISHED_RUNS)
         started[i] = time.perf_counter()
         page.goto(f"{url}/Explore?family=brain&sample={sample}", wait_until="commit")
-    done: dict[int, float] = {}
-    deadline = time.perf_counter() + timeout
-    while len(done) < sessions and time.perf_counter() < deadline:
-        for i, page in enumerate(pages):
-            try:
-                ready = i not in done and page.evaluate(APP_IDLE, -1)
-                ready = ready and page.locator('[data-testid="stHeading"]', has_text="Area per class").count() > 0
-            except Exception:  # noqa: BLE001  (the page is still loading its document)
-                ready = False
-            if ready:
-                done[i] = time.perf_counter() - started[i]
-        time.sleep(0.05)
+
+    def ready(i: int, page) -> bool:
+        try:
+            return page.evaluate(APP_IDLE, -1) and (
+                page.locator('[data-testid="stHeading"]', has_text="Area per class").count() > 0
+            )
+        except Exception:  # noqa: BLE001  (the page is still loading its document)
+            return False
+
+    done = _wait_settled(pages, started, timeout, ready)
     failures = [f"session {i}: not settled within {timeout:.0f} s" for i in range(sessions) if i not in done]
     for i, page in enumerate(pages):
         if i in done and page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
@@ -209,12 +219,7 @@ def _same_sample_open_round(
     """``sessions`` pages already open on Explore all choose the same sample (one the server has not run) at the same
     moment, as a class told "pick the coronal slice 71" does: the page loads are over, so the figure is the server's
     answer and the drawing of the outputs, as in the upload rounds."""
-    pages = []
-    for _ in range(sessions):
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
-        page.add_init_script(COUNT_FINISHED_RUNS)
-        page.goto(f"{url}/Explore", wait_until="domcontentloaded")
-        pages.append(page)
+    pages = _open_explore(browser, url, sessions)
     for page in pages:
         page.get_by_role("heading", name="Area per class (% of the image)").wait_for(timeout=timeout * 1000)
         page.wait_for_function(APP_IDLE, arg=-1, timeout=timeout * 1000)
@@ -224,13 +229,7 @@ def _same_sample_open_round(
         started[i] = time.perf_counter()
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Sample").click()
         page.get_by_role("option", name=sample.title).click()
-    done: dict[int, float] = {}
-    deadline = time.perf_counter() + timeout
-    while len(done) < sessions and time.perf_counter() < deadline:
-        for i, page in enumerate(pages):
-            if i not in done and _settled(page, sample.path.name):
-                done[i] = time.perf_counter() - started[i]
-        time.sleep(0.05)
+    done = _wait_settled(pages, started, timeout, lambda i, page: _settled(page, sample.path.name))
     action_cpu = cpu() - cpu_before
     failures = [f"session {i}: not settled within {timeout:.0f} s" for i in range(sessions) if i not in done]
     for i, page in enumerate(pages):

@@ -96,8 +96,8 @@ def send(rgb: np.ndarray, width: int | None, arm: str) -> tuple[bytes, str]:
     if arm == "today":  # the array, enlarged, handed to st.image: Streamlit's "auto" format for RGB is JPEG q100
         Image.fromarray(raster.enlarge(rgb)).save(buffer, format="JPEG", quality=100)
         return streamlit_sends(buffer.getvalue(), width, "JPEG"), "jpeg"
-    Image.fromarray(raster.enlarge(rgb, max_width=width)).save(buffer, format="PNG", compress_level=1)  # lossless
-    return streamlit_sends(buffer.getvalue(), width, "PNG"), "png"
+    lossless = encode.encode_picture(raster.enlarge(rgb, max_width=width), lossless=True)  # the app's PNG
+    return streamlit_sends(lossless.data, width, "PNG"), "png"
 
 
 def reference(rgb: np.ndarray, width: int | None) -> np.ndarray:
