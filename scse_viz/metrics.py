@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from scse_viz.parallel import parallel_map
+
 
 def dice_counts(predicted: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
     """Per class: [overlap, predicted pixels, true pixels] (num_classes×3 int64), to be summed over slices."""
@@ -91,8 +93,7 @@ class SsimReference:
         if min(self.clean.shape[:2]) < self.WINDOW:
             raise ValueError("SSIM needs images of at least 11×11 pixels (its window)")
         self.data_range = float(data_range)
-        self._mean = self._filtered(self.clean)
-        self._square = self._filtered(self.clean * self.clean)
+        self._mean, self._square = parallel_map(self._filtered, (self.clean, self.clean * self.clean))
 
     def _filtered(self, image: np.ndarray) -> np.ndarray:
         from scipy.ndimage import gaussian_filter
@@ -100,14 +101,30 @@ class SsimReference:
         sigma = (self.SIGMA, self.SIGMA, 0.0)[: image.ndim]  # 0: each colour channel on its own
         return gaussian_filter(image, sigma, mode="reflect", truncate=self.TRUNCATE)
 
-    def __call__(self, estimate: np.ndarray) -> float:
+    def _checked(self, estimate: np.ndarray) -> np.ndarray:
         x = np.asarray(estimate, dtype=np.float64)
         if x.shape != self.clean.shape:
             raise ValueError(f"shapes differ: {x.shape} and {self.clean.shape}")
-        ux, uy = self._filtered(x), self._mean
-        vx = self._filtered(x * x) - ux * ux
+        return x
+
+    def __call__(self, estimate: np.ndarray) -> float:
+        return self.scores([estimate])[0]
+
+    def scores(self, estimates: Sequence[np.ndarray]) -> list[float]:
+        """SSIM of each picture against the clean one, in order. Pictures are scored on the usable cores at once
+        (:func:`scse_viz.parallel.parallel_map`; scipy's filtering releases the GIL), each exactly as alone; one
+        picture's filtered images are dropped as soon as its score is known, so memory grows with the cores, not
+        with the number of pictures."""
+        return parallel_map(self._one, [self._checked(e) for e in estimates])
+
+    def _one(self, x: np.ndarray) -> float:
+        return self._score(self._filtered(x), self._filtered(x * x), self._filtered(x * self.clean))
+
+    def _score(self, ux: np.ndarray, xx: np.ndarray, xy: np.ndarray) -> float:
+        uy = self._mean
+        vx = xx - ux * ux
         vy = self._square - uy * uy
-        vxy = self._filtered(x * self.clean) - ux * uy
+        vxy = xy - ux * uy
         c1, c2 = (self.K1 * self.data_range) ** 2, (self.K2 * self.data_range) ** 2
         similarity = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
         pad = (self.WINDOW - 1) // 2

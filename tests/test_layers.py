@@ -198,6 +198,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "scse_viz.noise",
         "scse_viz.novelty",
         "scse_viz.preprocess",
+        "scse_viz.parallel",
         "scse_viz.progress",
         "scse_viz.sanity",
         "scse_viz.tasks",

@@ -124,6 +124,22 @@ def test_one_ssim_reference_scores_many_pictures_as_scikit_image_does():
         SsimReference(clean[:10])
 
 
+def test_ssim_scores_of_many_pictures_come_back_in_order_each_as_scored_alone():
+    # scores() spreads the pictures over threads: each must get exactly the value it gets alone (same code, no
+    # shared state), in the order given, and one wrongly shaped picture among them is refused.
+    rng = np.random.default_rng(5)
+    clean = data.evaluation_crop(scikit_image_photo("coffee"), 64)
+    reference = SsimReference(clean)
+    pictures = [np.clip(clean + noise * rng.standard_normal(clean.shape), 0, 1) for noise in (0.3, 0.01, 0.1, 0.05)]
+    alone = [SsimReference(clean)(p) for p in pictures]
+    assert reference.scores(pictures) == alone  # exact: the same arithmetic on the same arrays
+    assert len(set(alone)) == 4  # distinct values, so a change of order would show
+    assert reference.scores(pictures[::-1]) == alone[::-1]
+    assert reference.scores([]) == []
+    with pytest.raises(ValueError, match="shapes differ"):
+        reference.scores([pictures[0], clean[:-1]])
+
+
 def test_spearman_agrees_with_scipy_also_with_ties():
     from scipy.stats import spearmanr
 

@@ -44,13 +44,18 @@ def ssim_reference(clean: np.ndarray) -> SsimReference | None:
     return SsimReference(clean) if min(np.shape(clean)[:2]) >= SSIM_MIN_SIDE else None
 
 
-def restoration_scores(
-    image: np.ndarray, clean: np.ndarray, reference: SsimReference | None = None
-) -> dict[str, float]:
+def restoration_scores(image: np.ndarray, clean: np.ndarray) -> dict[str, float]:
     """PSNR (dB) and SSIM of an image against the clean one, both on the 0–1 scale (SSIM NaN for a picture
-    narrower than its 11-pixel window, a strip); ``reference``: ``ssim_reference(clean)``, made once for many."""
-    reference = reference or ssim_reference(clean)
-    return {"psnr": psnr(image, clean), "ssim": float("nan") if reference is None else reference(image)}
+    narrower than its 11-pixel window, a strip); many images against one clean picture: :func:`restoration_scores_of`."""
+    return restoration_scores_of([image], clean)[0]
+
+
+def restoration_scores_of(images: Sequence[np.ndarray], clean: np.ndarray) -> list[dict[str, float]]:
+    """:func:`restoration_scores` of several images against one clean picture, in order: its SSIM statistics are
+    filtered once and the images scored on all usable cores (:meth:`SsimReference.scores`)."""
+    reference = ssim_reference(clean)
+    ssims = [float("nan")] * len(images) if reference is None else reference.scores(images)
+    return [{"psnr": psnr(image, clean), "ssim": value} for image, value in zip(images, ssims)]
 
 
 REGIONS = (

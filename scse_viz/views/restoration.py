@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from scse_viz import explore
+from scse_viz.capture import BlockRecord
 from scse_viz.explore import FamilyRun, ModelOutput
 from scse_viz.metrics import ranks, spearman
 from scse_viz.noise import MAX_SIGMA
+from scse_viz.parallel import parallel_map
 from scse_viz.render import colormaps, raster
 from scse_viz.render.restoration import (
     NOISE_CMAP,
@@ -22,7 +24,7 @@ from scse_viz.render.restoration import (
     sigma_picture,
 )
 from scse_viz.tasks import Task
-from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores, ssim_reference
+from scse_viz.tasks.restoration import RestorationTask, RestorationTruth, restoration_scores_of
 from scse_viz.views.base import TaskView, register_view, task_of
 from scse_viz.views.notes import gate_notes
 from scse_viz.views.sections import FigureMaker, Heading, Pictures, Scale, Section, Table, Text
@@ -74,8 +76,9 @@ class RestorationView(TaskView):
         pictures = [] if truth is None else [("clean (ground truth)", image_picture(truth.clean))]
         rows = []
         if truth is not None:
-            reference = ssim_reference(truth.clean)  # the clean photo's half of SSIM, filtered once
-            noisy_scores = restoration_scores(np.clip(noisy, 0, 1), truth.clean, reference)
+            scored = [np.clip(noisy, 0, 1)] + [o.prediction.image for o in run.outputs.values()]  # type: ignore[attr-defined]
+            all_scores = restoration_scores_of(scored, truth.clean)  # one SSIM reference, pictures on all cores
+            noisy_scores = all_scores[0]
             pictures.append((f"noisy input — PSNR {noisy_scores['psnr']:.2f} dB", image_picture(noisy)))
             rows.append(
                 {
@@ -87,12 +90,12 @@ class RestorationView(TaskView):
             )
         else:
             pictures.append(("input, as uploaded (no ground truth)", image_picture(noisy)))
-        for output in run.outputs.values():
+        for index, output in enumerate(run.outputs.values(), start=1):
             image = output.prediction.image  # type: ignore[attr-defined]
             if truth is None:
                 pictures.append((f"{output.label} output", image_picture(image)))
                 continue
-            scores = restoration_scores(image, truth.clean, reference)  # task.score's numbers, the reference kept
+            scores = all_scores[index]  # task.score's numbers
             pictures.append(
                 (f"{output.label} — PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.3f}", image_picture(image))
             )
@@ -159,16 +162,25 @@ class RestorationView(TaskView):
         )
         display = explore.display_image(run)
         sigma_ranks = ranks(truth.sigma) if varies else None  # type: ignore[union-attr]
+
+        def drawn(record: BlockRecord) -> tuple[float, float, float, np.ndarray]:
+            """One sSE map on the picture: its ρ with σ, its range, and its overlay (independent of the others, so
+            the maps are drawn on all usable cores at once)."""
+            q = explore.spatial_map(run, record)
+            rho = spearman(q, truth.sigma, sigma_ranks) if varies else float("nan")  # type: ignore[union-attr]
+            return rho, float(q.min()), float(q.max()), raster.overlay(display, q, colormaps.LEVEL, 1.0)
+
+        records = {o.label: [r for r in o.shown() if r.spatial_gate is not None] for o in gated}
+        maps = iter(parallel_map(drawn, [r for output in gated for r in records[output.label]]))
         rows = []
         for output in gated:
             items = list(sigma)  # the true σ first in every row, beside the model's maps
-            for record in (r for r in output.shown() if r.spatial_gate is not None):
-                q = explore.spatial_map(run, record)
-                rho = spearman(q, truth.sigma, sigma_ranks) if varies else float("nan")  # type: ignore[union-attr]
+            for record in records[output.label]:
+                rho, q_min, q_max, picture = next(maps)
                 items.append(
                     (
                         f"{output.label} · {record.label} — {_rho_text(rho)}",
-                        raster.overlay(display, q, colormaps.LEVEL, 1.0),
+                        picture,
                     )
                 )
                 rows.append(
@@ -177,8 +189,8 @@ class RestorationView(TaskView):
                         "block": record.label,
                         "stride": record.stride[0],
                         "ρ(q, σ)": None if np.isnan(rho) else rho,
-                        "q min": float(q.min()),
-                        "q max": float(q.max()),
+                        "q min": q_min,
+                        "q max": q_max,
                     }
                 )
             sections.append(Pictures(tuple(items)))
