@@ -93,7 +93,13 @@ class SsimReference:
         if min(self.clean.shape[:2]) < self.WINDOW:
             raise ValueError("SSIM needs images of at least 11×11 pixels (its window)")
         self.data_range = float(data_range)
-        self._mean, self._square = parallel_map(self._filtered, (self.clean, self.clean * self.clean))
+        mean, square = parallel_map(self._filtered, (self.clean, self.clean * self.clean))
+        # Only the pixels whose window lies inside the image are averaged, so everything after the filtering is
+        # computed on them alone; the clean picture's terms of the formula are computed here once.
+        self._c1, self._c2 = (self.K1 * self.data_range) ** 2, (self.K2 * self.data_range) ** 2
+        self._uy = self._inside(mean)
+        self._luminance = self._uy * self._uy + self._c1  # uy² + c1
+        self._contrast = self._inside(square) - self._uy * self._uy + self._c2  # vy + c2
 
     def _filtered(self, image: np.ndarray) -> np.ndarray:
         from scipy.ndimage import gaussian_filter
@@ -120,16 +126,27 @@ class SsimReference:
     def _one(self, x: np.ndarray) -> float:
         return self._score(self._filtered(x), self._filtered(x * x), self._filtered(x * self.clean))
 
-    def _score(self, ux: np.ndarray, xx: np.ndarray, xy: np.ndarray) -> float:
-        uy = self._mean
-        vx = xx - ux * ux
-        vy = self._square - uy * uy
-        vxy = xy - ux * uy
-        c1, c2 = (self.K1 * self.data_range) ** 2, (self.K2 * self.data_range) ** 2
-        similarity = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+    def _inside(self, image: np.ndarray) -> np.ndarray:
         pad = (self.WINDOW - 1) // 2
-        inside = similarity[pad:-pad, pad:-pad]
-        return float(inside.mean(axis=(0, 1)).mean() if inside.ndim == 3 else inside.mean())
+        return image[pad:-pad, pad:-pad]
+
+    def _score(self, ux: np.ndarray, xx: np.ndarray, xy: np.ndarray) -> float:
+        """((2·ux·uy + c1)(2·vxy + c2)) / ((ux² + uy² + c1)(vx + vy + c2)), averaged; in place, on the inside."""
+        ux, xx, xy = self._inside(ux), self._inside(xx), self._inside(xy)
+        product = ux * self._uy
+        square = ux * ux
+        numerator = xy - product  # vxy
+        numerator *= 2.0
+        numerator += self._c2
+        product *= 2.0
+        product += self._c1
+        numerator *= product
+        denominator = xx - square  # vx
+        denominator += self._contrast
+        square += self._luminance
+        denominator *= square
+        numerator /= denominator
+        return float(numerator.mean(axis=(0, 1)).mean() if numerator.ndim == 3 else numerator.mean())
 
 
 def ranks(values: np.ndarray) -> np.ndarray:
