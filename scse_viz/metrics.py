@@ -97,7 +97,7 @@ class SsimReference:
         # Only the pixels whose window lies inside the image are averaged, so everything after the filtering is
         # computed on them alone; the clean picture's terms of the formula are computed here once.
         self._c1, self._c2 = (self.K1 * self.data_range) ** 2, (self.K2 * self.data_range) ** 2
-        self._uy = self._inside(mean)
+        self._uy = self._inside(mean).copy()  # not a view: the whole filtered image is not kept
         self._luminance = self._uy * self._uy + self._c1  # uy² + c1
         self._contrast = self._inside(square) - self._uy * self._uy + self._c2  # vy + c2
 
@@ -108,10 +108,9 @@ class SsimReference:
         return gaussian_filter(image, sigma, mode="reflect", truncate=self.TRUNCATE)
 
     def _checked(self, estimate: np.ndarray) -> np.ndarray:
-        x = np.asarray(estimate, dtype=np.float64)
-        if x.shape != self.clean.shape:
-            raise ValueError(f"shapes differ: {x.shape} and {self.clean.shape}")
-        return x
+        if np.shape(estimate) != self.clean.shape:
+            raise ValueError(f"shapes differ: {np.shape(estimate)} and {self.clean.shape}")
+        return estimate
 
     def __call__(self, estimate: np.ndarray) -> float:
         return self.scores([estimate])[0]
@@ -123,7 +122,8 @@ class SsimReference:
         with the number of pictures."""
         return parallel_map(self._one, [self._checked(e) for e in estimates])
 
-    def _one(self, x: np.ndarray) -> float:
+    def _one(self, estimate: np.ndarray) -> float:
+        x = np.asarray(estimate, dtype=np.float64)  # here, so only the pictures being scored exist in float64
         return self._score(self._filtered(x), self._filtered(x * x), self._filtered(x * self.clean))
 
     def _inside(self, image: np.ndarray) -> np.ndarray:

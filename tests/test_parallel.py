@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from scse_viz.parallel import parallel_map, usable_cores
+from scse_viz.parallel import parallel_map
 
 
 def test_results_keep_the_items_order_whatever_finishes_first():
@@ -43,7 +43,33 @@ def test_an_error_in_any_item_reaches_the_caller():
         parallel_map(fail_on_three, range(6), workers=2)
 
 
-def test_usable_cores_follow_the_process_affinity():
-    import os
+PINNED_PROBE = (
+    "import threading; from scse_viz.parallel import parallel_map, usable_cores; "
+    "print(usable_cores(), set(parallel_map(lambda _: threading.current_thread().name, range(4))))"
+)
 
-    assert usable_cores() == len(os.sched_getaffinity(0)) >= 1
+
+def test_usable_cores_follow_the_process_affinity():
+    # A process pinned to one core (taskset, as the pinned benchmark pins a server) must see one usable core and
+    # then work serially, on the caller's thread.
+    import subprocess
+    import sys
+
+    from tests.app_helpers import REPO
+
+    done = subprocess.run(
+        [
+            "taskset",
+            "--cpu-list",
+            "0",
+            sys.executable,
+            "-c",
+            PINNED_PROBE,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1 {'MainThread'}"

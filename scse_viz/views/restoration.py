@@ -170,12 +170,12 @@ class RestorationView(TaskView):
             rho = spearman(q, truth.sigma, sigma_ranks) if varies else float("nan")  # type: ignore[union-attr]
             return rho, float(q.min()), float(q.max()), raster.overlay(display, q, colormaps.LEVEL, 1.0)
 
-        records = {o.label: [r for r in o.shown() if r.spatial_gate is not None] for o in gated}
-        maps = iter(parallel_map(drawn, [r for output in gated for r in records[output.label]]))
+        records = [[r for r in o.shown() if r.spatial_gate is not None] for o in gated]  # per output, in order
+        maps = iter(parallel_map(drawn, [r for shown in records for r in shown]))
         rows = []
-        for output in gated:
+        for output, shown in zip(gated, records):
             items = list(sigma)  # the true σ first in every row, beside the model's maps
-            for record in records[output.label]:
+            for record in shown:
                 rho, q_min, q_max, picture = next(maps)
                 items.append(
                     (
