@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from scse_viz.ui import links
-from scse_viz.ui.long_lived import freeze_loaded
+from scse_viz.ui.garbage import collect_now_and_then
 from scse_viz.ui.presenter import presenter_toggle
 from scse_viz.ui.state import admit
 
@@ -50,7 +50,7 @@ def moved_from() -> str | None:
 def page_links() -> None:
     """One link per page at the top of the sidebar, and the note for a person whose replica stopped."""
     st.session_state[STARTED] = time.perf_counter()
-    freeze_loaded()  # once per process: the post-run GC pass then skips what lives as long as the process
+    collect_now_and_then()  # the full GC pass Streamlit would run after every run (switched off), rate-limited
     admit()
     with st.sidebar:
         for path, label, icon in PAGES:
