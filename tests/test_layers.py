@@ -397,9 +397,6 @@ def test_the_app_s_path_runs_without_the_training_code():
 
 
 # ------------------------------------------------------------------------------------------ what an entry script loads first
-TORCH_FAMILY = ("torch", "torchvision", "timm", "segmentation_models_pytorch", "monai", "captum")
-
-
 def _first_torch_before_scse_viz(source: str) -> int | None:
     """The line of the first module-level import of torch (or a library that loads it) that comes before the first
     ``import scse_viz`` of a script, or None. scse_viz must come first: it makes torchvision importable and, in the
@@ -410,7 +407,7 @@ def _first_torch_before_scse_viz(source: str) -> int | None:
             roots = {name.split(".")[0] for name in names}
             if "scse_viz" in roots:
                 return None
-            if roots & set(TORCH_FAMILY):
+            if roots & set(TORCH):
                 return node.lineno
     return None
 
