@@ -88,7 +88,9 @@ def test_tiny_brain_run_lowers_the_loss_and_records_its_weights(tmp_path) -> Non
 
     def loss_of(model):  # the loss the run minimises: head-weighted cross-entropy and soft Dice
         logits = model(images)
-        weighted = head_weighted_cross_entropy(logits, labels, images, config.head_weight, config.head_threshold)
+        weighted = head_weighted_cross_entropy(
+            logits, labels, images, config.head_weight, config.head_threshold, config.head_margin
+        )
         return weighted + config.dice_weight * soft_dice_loss(logits, labels)
 
     before = batch_loss(untrained(config), loss_of)
@@ -117,12 +119,30 @@ def test_head_weighted_cross_entropy_weighs_bright_background_pixels_only() -> N
     assert float(head_weighted_cross_entropy(logits, labels, inputs, 3.0, 0.9)) == pytest.approx(plain, rel=1e-6)
 
 
+def test_dark_background_next_to_the_brain_weighs_as_head_within_the_margin_only() -> None:
+    # One row of seven pixels: brain (label 1) at column 0, background after it, every input dark (0.02, below the
+    # threshold, like a T1 scan's skull). Logits equal for every class, so each pixel's loss is log 4.
+    labels = torch.tensor([[1, 0, 0, 0, 0, 0, 0]]).reshape(1, 1, 7)
+    logits = torch.zeros(1, 4, 1, 7)
+    inputs = torch.full((1, 1, 1, 7), 0.02)
+    per_pixel = float(np.log(4.0))
+    no_margin = head_weighted_cross_entropy(logits, labels, inputs, 3.0, 0.1, margin=0)
+    assert float(no_margin) == pytest.approx(per_pixel, rel=1e-6)  # dark: nothing is head without the margin
+    # margin 2: columns 1 and 2 (one and two pixels from the brain) weigh 3, columns 3 to 6 and the brain weigh 1
+    with_margin = head_weighted_cross_entropy(logits, labels, inputs, 3.0, 0.1, margin=2)
+    assert float(with_margin) == pytest.approx(per_pixel * (5 * 1 + 2 * 3) / 7, rel=1e-6)
+    # the brain pixel itself never weighs as head, however near it is to itself
+    brain_only = head_weighted_cross_entropy(logits, torch.ones(1, 1, 7, dtype=torch.long), inputs, 3.0, 0.1, 2)
+    assert float(brain_only) == pytest.approx(per_pixel, rel=1e-6)
+
+
 def test_a_brain_record_from_before_the_head_weight_reads_as_the_recipe_it_was_trained_with() -> None:
     today = BrainConfig(variant="sse").to_dict()
-    assert (today["head_weight"], today["channels_last"]) == (3.0, True)  # the shipped recipe's defaults
-    older = {k: v for k, v in today.items() if k not in ("head_weight", "channels_last")}
+    new_fields = ("head_weight", "channels_last", "head_margin", "autocast_bf16")
+    assert tuple(today[k] for k in new_fields) == (3.0, True, 3, True)  # the shipped recipe's defaults
+    older = {k: v for k, v in today.items() if k not in new_fields}
     rebuilt = BrainConfig.from_dict(older)
-    assert (rebuilt.head_weight, rebuilt.channels_last) == (1.0, False)  # what runs before the fields had
+    assert tuple(getattr(rebuilt, k) for k in new_fields) == (1.0, False, 0, False)  # what runs before them had
     assert BrainConfig.from_dict(today).to_dict() == today  # a record that has them keeps them
 
 

@@ -267,15 +267,26 @@ def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def head_weighted_cross_entropy(
-    logits: torch.Tensor, labels: torch.Tensor, inputs: torch.Tensor, head_weight: float, threshold: float
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    inputs: torch.Tensor,
+    head_weight: float,
+    threshold: float,
+    margin: int = 0,
 ) -> torch.Tensor:
-    """Cross-entropy per pixel, averaged, with the non-brain head pixels (background label, input brighter than
-    ``threshold``) weighing ``head_weight`` times the rest: tissue painted on the face or skull is the error a user
-    sees first, while plain cross-entropy lets the many easy air pixels dilute it."""
+    """Cross-entropy per pixel, averaged, with the non-brain head pixels weighing ``head_weight`` times the rest:
+    tissue painted on the face or skull is the error a user sees first, while plain cross-entropy lets the many easy
+    air pixels dilute it. Head pixels are background pixels brighter than ``threshold`` (scalp, fat, face, neck) or
+    within ``margin`` pixels of a brain label (the skull, dark on a T1 scan, where a too-wide CSF rim is drawn)."""
     per_pixel = nn.functional.cross_entropy(logits, labels, reduction="none")
     if head_weight == 1.0:
         return per_pixel.mean()
-    head = (labels == 0) & (inputs[:, 0] > threshold)
+    background = labels == 0
+    head = background & (inputs[:, 0] > threshold)
+    if margin > 0:
+        brain = (~background)[:, None].to(per_pixel.dtype)
+        near = nn.functional.max_pool2d(brain, 2 * margin + 1, stride=1, padding=margin)[:, 0] > 0
+        head = head | (background & near)
     return (per_pixel * (1.0 + (head_weight - 1.0) * head.to(per_pixel.dtype))).mean()
 
 
@@ -330,9 +341,11 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
         )
         for batch, target in bar:
             batch, target = batch.to(device, non_blocking=True), target.to(device, non_blocking=True)
-            logits = model(batch.contiguous(memory_format=memory_format))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.autocast_bf16):
+                logits = model(batch.contiguous(memory_format=memory_format))
+            logits = logits.float()
             cross_entropy = head_weighted_cross_entropy(
-                logits, target, batch, config.head_weight, config.head_threshold
+                logits, target, batch, config.head_weight, config.head_threshold, config.head_margin
             )
             loss = cross_entropy + config.dice_weight * soft_dice_loss(logits, target)
             optimizer.zero_grad(set_to_none=True)
