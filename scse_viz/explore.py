@@ -22,6 +22,7 @@ from scse_viz.color import luma
 from scse_viz.degradation import NoiseSetting, degrade
 from scse_viz.geometry import resize_image, resize_nearest, upsample_map
 from scse_viz.io import LoadedImage, Volume, image_from_slice, slice_count, volume_slice
+from scse_viz.parallel import torch_map
 from scse_viz.progress import ProgressCallback
 from scse_viz.tasks import Prediction
 from scse_viz.zoo import Family, Prepared
@@ -210,13 +211,32 @@ def run_model(
 def run_family(
     family: Family, models: Mapping[str, nn.Module], image: InputImage, progress: ProgressCallback | None = None
 ) -> FamilyRun:
-    """Prepare ``image`` once and run every variant in ``models`` on it."""
+    """Prepare ``image`` once and run every variant in ``models`` on it.
+
+    A shipped family's variants run side by side, one core each (:func:`scse_viz.parallel.torch_map`: less CPU and
+    wall time than one after the other on torch's threads); a brought model runs on the caller's thread alone, so a
+    slow model someone uploaded never holds the process's shared pool that other sessions' runs wait in."""
     prepared = family.prepare(image.pixels)
     run = FamilyRun(family, image, prepared)
-    for i, (variant, model) in enumerate(models.items()):
+    variants = list(models)
+
+    def one(variant: str) -> ModelOutput:
+        return run_model(family, models[variant], variant, prepared)
+
+    def done(count: int) -> None:
         if progress:
-            progress(i / len(models), f"running the {family.label(variant)} model")
-        run.outputs[variant] = run_model(family, model, variant, prepared)
+            progress(count / len(variants), f"ran {count} of {len(variants)} models")
+
+    if progress:
+        progress(0.0, f"running the {len(variants)} models")
+    if family.loader is None:
+        outputs = torch_map(one, variants, on_done=done)
+    else:
+        outputs = []
+        for variant in variants:
+            outputs.append(one(variant))
+            done(len(outputs))
+    run.outputs.update(zip(variants, outputs))
     if progress:
         progress(1.0, "done")
     return run

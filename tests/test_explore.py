@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from scse_viz import capture_attention, explore, export, zoo
 from scse_viz.capture import BlockInfo, BlockRecord, Knockout
 from scse_viz.datasets.brain import brain_slice
 from scse_viz.io import LoadedImage, Volume, volume_slice
+from scse_viz.parallel import usable_cores
 from scse_viz.render import charts, raster
 from scse_viz.tasks import SegmentationTask, class_areas
 
@@ -46,10 +48,23 @@ def torch_to_source(maps: np.ndarray, source: tuple[int, int]) -> np.ndarray:
     return square[:, top : top + h, left : left + w].numpy()
 
 
+@contextmanager
+def torch_threads_as_the_app_runs_models():
+    """A shipped family's variants run on one torch thread each where there are cores to run them side by side
+    (``scse_viz.parallel.torch_map``); oneDNN's sums depend on the thread count (by about 1e-6), so the plain forward
+    that the app's numbers must equal is computed with the same count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1 if usable_cores() > 1 else before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_segmentation_output_is_the_plain_forward_mapped_back(brain_run, brain_models):
     image = brain_run.image
     for variant, output in brain_run.outputs.items():
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads_as_the_app_runs_models():
             logits = brain_models[variant](brain_run.prepared.tensor)
         expected = torch_to_source(logits.softmax(dim=1)[0].numpy(), image.size)
         np.testing.assert_allclose(output.prediction.probabilities, expected, atol=1e-6)
@@ -232,3 +247,33 @@ def test_channel_chart_shows_the_gate_values_in_bar_order():
     assert [v["w"] for v in values] == [0.9, 0.7, 0.1]
     assert values[0]["role"].startswith("highest") and values[2]["role"].startswith("lowest")
     assert {"datum": 0.5} == spec["layer"][1]["encoding"]["y"]
+
+
+def test_a_shipped_familys_variants_run_side_by_side_in_the_pool_and_a_brought_models_on_the_callers_thread(
+    brain_models,
+):
+    import dataclasses
+    import threading
+
+    family = zoo.family("brain")
+    image = explore.input_from_image(loaded(brain_slice("axial", 90).pixels))
+    seen: dict[str, set[str]] = {}
+
+    def watch(variant):
+        return lambda module, args: seen.setdefault(variant, set()).add(threading.current_thread().name)
+
+    handles = [model.register_forward_pre_hook(watch(v)) for v, model in brain_models.items()]
+    try:
+        explore.run_family(family, brain_models, image)
+        shipped = dict(seen)
+        seen.clear()
+        brought = dataclasses.replace(family, loader=lambda variant: brain_models[variant])
+        explore.run_family(brought, brain_models, image)
+    finally:
+        for handle in handles:
+            handle.remove()
+    caller = threading.current_thread().name
+    assert set(seen) == set(brain_models) and all(names == {caller} for names in seen.values())
+    if usable_cores() > 1:
+        assert set(shipped) == set(brain_models)
+        assert all(len(names) == 1 and next(iter(names)).startswith("scse-torch") for names in shipped.values())

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from scse_viz.parallel import parallel_map
+from scse_viz.parallel import parallel_map, torch_map, usable_cores
 
 
 def test_results_keep_the_items_order_whatever_finishes_first():
@@ -73,3 +73,64 @@ def test_usable_cores_follow_the_process_affinity():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1 {'MainThread'}"
+
+
+# ---------------------------------------------------------------------------------------------- torch_map
+
+needs_two_cores = pytest.mark.skipif(usable_cores() < 2, reason="torch_map works serially on one core")
+
+
+@needs_two_cores
+def test_torch_work_runs_in_the_pool_on_one_torch_thread_while_the_caller_keeps_its_count():
+    import torch
+
+    before = torch.get_num_threads()
+    seen = torch_map(lambda _: (threading.current_thread().name, torch.get_num_threads()), range(4))
+    assert all(name.startswith("scse-torch") for name, _ in seen)
+    assert [count for _, count in seen] == [1, 1, 1, 1]
+    assert torch.get_num_threads() == before  # the caller's own count is untouched
+    # and a thread started afterwards still gets the process's count, not the workers' one
+    later: list[int] = []
+    thread = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+    thread.start(), thread.join()
+    assert later == [before]
+
+
+@needs_two_cores
+def test_torch_map_runs_items_side_by_side_keeps_their_order_and_reports_each_on_the_callers_thread():
+    import time
+
+    barrier = threading.Barrier(2, timeout=10)  # passes only if two items run at the same time
+
+    def item(n: int) -> int:
+        if n < 2:
+            barrier.wait()
+        time.sleep(0.002 * (5 - n))
+        return n * n
+
+    reports: list[tuple[int, str]] = []
+    results = torch_map(item, range(5), on_done=lambda k: reports.append((k, threading.current_thread().name)))
+    assert results == [0, 1, 4, 9, 16]
+    assert reports == [(k, threading.current_thread().name) for k in range(1, 6)]
+
+
+def test_torch_map_raises_an_items_error_and_runs_nested_calls_serially_without_deadlock():
+    def fail_on_two(n: int) -> int:
+        if n == 2:
+            raise ValueError("two")
+        return n
+
+    with pytest.raises(ValueError, match="two"):
+        torch_map(fail_on_two, range(4))
+    # every worker of the pool busy with an item that itself calls torch_map: the inner calls must not queue behind
+    # their own callers (they run on the worker's thread)
+    inner = lambda n: torch_map(lambda m: (m, threading.current_thread().name), range(3))
+    for outer in torch_map(inner, range(usable_cores() * 2)):
+        assert [m for m, _ in outer] == [0, 1, 2]
+        assert len({name for _, name in outer}) == 1
+
+
+def test_torch_map_is_serial_on_the_callers_thread_for_one_item():
+    caller = threading.current_thread().name
+    assert torch_map(lambda _: threading.current_thread().name, ["only"]) == [caller]
+    assert torch_map(lambda _: 1, []) == []
