@@ -22,7 +22,7 @@ from scse_viz.color import luma
 from scse_viz.degradation import NoiseSetting, degrade
 from scse_viz.geometry import resize_image, resize_nearest, upsample_map
 from scse_viz.io import LoadedImage, Volume, image_from_slice, slice_count, volume_slice
-from scse_viz.parallel import torch_map
+from scse_viz.parallel import torch_call, torch_map
 from scse_viz.progress import ProgressCallback
 from scse_viz.tasks import Prediction
 from scse_viz.zoo import Family, Prepared
@@ -194,18 +194,26 @@ class FamilyRun:
 def run_model(
     family: Family, model: nn.Module, variant: str, prepared: Prepared, knockout: Sequence[Knockout] = ()
 ) -> ModelOutput:
-    """Run ``model`` once on the prepared input with capture; the family's task reads the output."""
-    started = time.perf_counter()
-    result = capture_attention(model, prepared.tensor, knockout=list(knockout))
-    prediction = family.task.read(result.output, prepared.geometry)
-    return ModelOutput(
-        variant,
-        family.label(variant),
-        prediction,
-        tuple(result.records),
-        tuple(knockout),
-        time.perf_counter() - started,
-    )
+    """Run ``model`` once on the prepared input with capture; the family's task reads the output.
+
+    A shipped model runs where every shipped forward pass runs (:func:`scse_viz.parallel.torch_call`: one torch
+    thread on a pool worker), so an intact run and its knock-out differ only by the knock-out; a brought model runs on
+    the caller's thread, so a slow model someone uploaded never holds the pool other sessions' runs wait in."""
+
+    def run() -> ModelOutput:
+        started = time.perf_counter()
+        result = capture_attention(model, prepared.tensor, knockout=list(knockout))
+        prediction = family.task.read(result.output, prepared.geometry)
+        return ModelOutput(
+            variant,
+            family.label(variant),
+            prediction,
+            tuple(result.records),
+            tuple(knockout),
+            time.perf_counter() - started,
+        )
+
+    return run() if family.loader is not None else torch_call(run)
 
 
 def run_family(

@@ -12,7 +12,8 @@ Why torch work gets its own pool: a forward pass on torch's two threads here kee
 the same four two at a time on one thread each: 0.16 against 0.13 s of CPU and 80 against 70 ms for the brain
 family's four forwards on a 256×256 slice (measured on this 2-core machine). The pool is one per process with one
 worker per usable core, so sessions running models at the same moment queue there instead of putting 2 threads
-per session on the same two cores.
+per session on the same two cores. Every forward pass of a shipped model goes there (``explore.run_model``), so all
+of them, the intact runs, knock-outs, second images and volumes, are computed with the same thread count.
 """
 
 from __future__ import annotations
@@ -52,24 +53,36 @@ def parallel_map(work: Callable[[Item], Result], items: Iterable[Item], workers:
         return list(pool.map(work, items))
 
 
-@lru_cache(maxsize=1)
-def _openmp_runtime() -> ctypes.CDLL | None:
-    """The OpenMP runtime torch's operators run on (GNU's libgomp in torch's Linux wheels, or LLVM's / Intel's), as
-    already loaded into this process; None when torch was built without OpenMP or none is found."""
-    if "OpenMP" not in torch.__config__.parallel_info():
-        return None
+def _loaded_libraries() -> list[str]:
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = {line.split()[-1] for line in maps if line.rstrip().endswith(".so") or ".so." in line}
+            return sorted({line.split()[-1] for line in maps if ".so" in line and "/" in line})
     except OSError:
+        return []
+
+
+@lru_cache(maxsize=1)
+def _openmp_runtime() -> ctypes.CDLL | None:
+    """The OpenMP runtime torch's operators run on, as already loaded into this process: the one inside torch's own
+    folder first (torch's Linux wheels bring their libgomp; scikit-learn's wheel brings another, which must not be
+    the one lowered), else another GNU, LLVM or Intel runtime; None when torch's parallel backend is not OpenMP or
+    no runtime with ``omp_set_num_threads`` is loaded."""
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
         return None
-    for path in sorted(paths):
-        name = os.path.basename(path)
-        if name.startswith(("libgomp", "libiomp", "libomp")):
-            try:
-                return ctypes.CDLL(path)
-            except OSError:
-                continue
+    torch_folder = os.path.dirname(os.path.realpath(torch.__file__))
+    runtimes = [
+        path
+        for path in _loaded_libraries()
+        if os.path.basename(path).startswith(("libgomp", "libiomp5", "libomp."))  # not libomptarget
+    ]
+    runtimes.sort(key=lambda path: not os.path.realpath(path).startswith(torch_folder + os.sep))
+    for path in runtimes:
+        try:
+            runtime = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if hasattr(runtime, "omp_set_num_threads"):
+            return runtime
     return None
 
 
@@ -89,6 +102,14 @@ def _one_torch_thread() -> None:
         runtime.omp_set_num_threads(1)
 
 
+def _forget_pool_in_child() -> None:  # a forked child has none of the parent's threads
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def _torch_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
@@ -99,19 +120,30 @@ def _torch_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+@lru_cache(maxsize=1)
+def torch_workers() -> bool:
+    """Whether torch work goes to the pool of one-thread workers: more than one usable core, an OpenMP runtime
+    found, and a worker really seeing one torch thread (checked once per process). False: it runs on the caller."""
+    if usable_cores() <= 1 or _openmp_runtime() is None:
+        return False
+    return _torch_pool().submit(torch.get_num_threads).result() == 1
+
+
 def torch_map(
     work: Callable[[Item], Result], items: Iterable[Item], on_done: Callable[[int], None] | None = None
 ) -> list[Result]:
     """``[work(item) for item in items]`` for torch work (forward passes), one item per usable core at a time, each
     on one torch thread, in the process's one pool (shared by every caller, so concurrent callers queue).
 
-    Serial on the caller's thread (with torch's own thread count) when there is one item or one usable core, when the
-    OpenMP runtime cannot be reached, or when called from inside the pool itself. ``on_done(k)`` runs on the caller's
-    thread after each item, with how many have finished (for a progress bar: Streamlit accepts calls only from the
-    script's thread). Results come back in the items' order; an item's exception is raised here."""
+    One item goes to the pool too, so that every forward pass of a shipped model runs with the same thread count
+    (oneDNN's sums differ by about 1e-6 between counts: a knock-out compared with the intact run must not show that
+    difference as an effect). On the caller's thread instead (with torch's own thread count) when
+    :func:`torch_workers` is False, or when called from inside the pool itself (no deadlock: the item runs on the
+    worker that asked). ``on_done(k)`` runs on the caller's thread after each item, with how many have finished (for
+    a progress bar: Streamlit accepts calls only from the script's thread). Results come back in the items' order;
+    if items fail, the first to fail raises here and the others' errors are dropped."""
     items = list(items)
-    serial = len(items) <= 1 or usable_cores() <= 1 or _openmp_runtime() is None or getattr(_in_pool, "active", False)
-    if serial:
+    if getattr(_in_pool, "active", False) or not items or not torch_workers():
         results = []
         for count, item in enumerate(items, start=1):
             results.append(work(item))
@@ -129,3 +161,9 @@ def torch_map(
             future.cancel()
         raise
     return [future.result() for future in futures]
+
+
+def torch_call(work: Callable[[], Result]) -> Result:
+    """``work()`` where :func:`torch_map` runs torch work: on one of the pool's one-thread workers when there is a
+    pool, else on the caller's thread."""
+    return torch_map(lambda _: work(), [None])[0]

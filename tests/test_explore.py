@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from scse_viz import capture_attention, explore, export, zoo
 from scse_viz.capture import BlockInfo, BlockRecord, Knockout
 from scse_viz.datasets.brain import brain_slice
 from scse_viz.io import LoadedImage, Volume, volume_slice
-from scse_viz.parallel import usable_cores
+from scse_viz.parallel import torch_call, torch_workers
 from scse_viz.render import charts, raster
 from scse_viz.tasks import SegmentationTask, class_areas
 
@@ -48,24 +47,16 @@ def torch_to_source(maps: np.ndarray, source: tuple[int, int]) -> np.ndarray:
     return square[:, top : top + h, left : left + w].numpy()
 
 
-@contextmanager
-def torch_threads_as_the_app_runs_models():
-    """A shipped family's variants run on one torch thread each where there are cores to run them side by side
-    (``scse_viz.parallel.torch_map``); oneDNN's sums depend on the thread count (by about 1e-6), so the plain forward
-    that the app's numbers must equal is computed with the same count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1 if usable_cores() > 1 else before)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def test_segmentation_output_is_the_plain_forward_mapped_back(brain_run, brain_models):
     image = brain_run.image
     for variant, output in brain_run.outputs.items():
-        with torch.no_grad(), torch_threads_as_the_app_runs_models():
-            logits = brain_models[variant](brain_run.prepared.tensor)
+        # the plain forward, where the app runs every shipped forward pass (a one-thread pool worker where there is
+        # one: oneDNN's sums differ by about 1e-6 between thread counts); no_grad belongs to the thread it is set on
+        def plain_forward(model=brain_models[variant], x=brain_run.prepared.tensor):
+            with torch.no_grad():
+                return model(x)
+
+        logits = torch_call(plain_forward)
         expected = torch_to_source(logits.softmax(dim=1)[0].numpy(), image.size)
         np.testing.assert_allclose(output.prediction.probabilities, expected, atol=1e-6)
         assert output.prediction.mask.shape == image.size
@@ -257,23 +248,30 @@ def test_a_shipped_familys_variants_run_side_by_side_in_the_pool_and_a_brought_m
 
     family = zoo.family("brain")
     image = explore.input_from_image(loaded(brain_slice("axial", 90).pixels))
-    seen: dict[str, set[str]] = {}
+    seen: dict[str, list[tuple[str, int]]] = {}
 
     def watch(variant):
-        return lambda module, args: seen.setdefault(variant, set()).add(threading.current_thread().name)
+        def hook(module, args):
+            seen.setdefault(variant, []).append((threading.current_thread().name, torch.get_num_threads()))
+
+        return hook
 
     handles = [model.register_forward_pre_hook(watch(v)) for v, model in brain_models.items()]
     try:
-        explore.run_family(family, brain_models, image)
-        shipped = dict(seen)
+        run = explore.run_family(family, brain_models, image)
+        explore.run_model(family, brain_models["scse"], "scse", run.prepared, (Knockout("cse", 0.5),))
+        shipped = {v: list(calls) for v, calls in seen.items()}
         seen.clear()
         brought = dataclasses.replace(family, loader=lambda variant: brain_models[variant])
         explore.run_family(brought, brain_models, image)
     finally:
         for handle in handles:
             handle.remove()
-    caller = threading.current_thread().name
-    assert set(seen) == set(brain_models) and all(names == {caller} for names in seen.values())
-    if usable_cores() > 1:
-        assert set(shipped) == set(brain_models)
-        assert all(len(names) == 1 and next(iter(names)).startswith("scse-torch") for names in shipped.values())
+    caller = (threading.current_thread().name, torch.get_num_threads())
+    assert set(seen) == set(brain_models) and all(calls == [caller] for calls in seen.values())
+    assert set(shipped) == set(brain_models) and len(shipped["scse"]) == 2  # the intact run and the knock-out
+    for calls in shipped.values():
+        if torch_workers():  # every shipped forward pass, knock-out included, on a pool worker with one torch thread
+            assert all(name.startswith("scse-torch") and threads == 1 for name, threads in calls), calls
+        else:
+            assert calls == [caller] * len(calls)

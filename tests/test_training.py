@@ -136,6 +136,19 @@ def test_dark_background_next_to_the_brain_weighs_as_head_within_the_margin_only
     assert float(brain_only) == pytest.approx(per_pixel, rel=1e-6)
 
 
+def test_the_margin_is_a_square_around_the_brain_and_stops_at_the_pictures_edge() -> None:
+    # A 6×6 picture, dark everywhere, brain only at the top-left corner pixel; margin 1: the three pixels touching it
+    # (right, below, diagonal) weigh 3, the other 32 background pixels and the brain pixel weigh 1.
+    labels = torch.zeros(1, 6, 6, dtype=torch.long)
+    labels[0, 0, 0] = 2
+    logits = torch.zeros(1, 4, 6, 6)
+    inputs = torch.full((1, 1, 6, 6), 0.02)
+    expected = float(np.log(4.0)) * (33 * 1 + 3 * 3) / 36
+    assert float(head_weighted_cross_entropy(logits, labels, inputs, 3.0, 0.1, margin=1)) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="head_margin"):
+        BrainConfig(head_margin=-1)
+
+
 def test_a_brain_record_from_before_the_head_weight_reads_as_the_recipe_it_was_trained_with() -> None:
     today = BrainConfig(variant="sse").to_dict()
     new_fields = ("head_weight", "channels_last", "head_margin", "autocast_bf16")

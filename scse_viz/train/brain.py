@@ -277,7 +277,8 @@ def head_weighted_cross_entropy(
     """Cross-entropy per pixel, averaged, with the non-brain head pixels weighing ``head_weight`` times the rest:
     tissue painted on the face or skull is the error a user sees first, while plain cross-entropy lets the many easy
     air pixels dilute it. Head pixels are background pixels brighter than ``threshold`` (scalp, fat, face, neck) or
-    within ``margin`` pixels of a brain label (the skull, dark on a T1 scan, where a too-wide CSF rim is drawn)."""
+    in the (2·``margin``+1)-pixel square around a brain label (the skull, dark on a T1 scan, where a too-wide CSF rim
+    is drawn)."""
     per_pixel = nn.functional.cross_entropy(logits, labels, reduction="none")
     if head_weight == 1.0:
         return per_pixel.mean()

@@ -151,11 +151,12 @@ class BrainConfig(RunConfig):
     # scalp, face, eyes and neck, which a model labelling tissue there paints as brain; 1: every pixel alike
     head_weight: float = 3.0
     head_threshold: float = 0.1  # model-input intensity (0..1 after the app's scaling) above which a pixel is head
-    # background pixels within this many pixels of a brain label also weigh head_weight, however dark they are: the
-    # dark skull of a T1 scan lies below head_threshold, and it is where the rim of CSF gets drawn too wide
+    # background pixels in the (2·head_margin+1)-pixel square around a brain label also weigh head_weight, however
+    # dark they are: the dark skull of a T1 scan lies below head_threshold, and it is where the rim of CSF gets drawn
+    # too wide
     head_margin: int = 3
     # forward pass under bfloat16 autocast (loss, optimiser and every measurement in float32): about 1.4 times the
-    # steps per second on this CPU (AVX-512 BF16), spent on more epochs
+    # steps per second on this CPU (AVX-512 BF16); a CPU without BF16 instructions runs it slower (set it false there)
     autocast_bf16: bool = True
     channels_last: bool = True  # NHWC training (about 1.3-1.6 times the steps per second here); measured NCHW
     hflip: float = 0.5
@@ -198,6 +199,8 @@ class BrainConfig(RunConfig):
             low, high = getattr(self, name)
             setattr(self, name, (float(low), float(high)))
         self.contrast_weights = tuple(float(w) for w in self.contrast_weights)
+        if self.head_margin < 0:
+            raise ValueError("head_margin must be at least 0")
         for name in ("synthetic_share", "real_head_share", "real_head_rendered", "crop_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1]")
