@@ -34,9 +34,10 @@ FAMILY = Family(
     prepare=prepare,
     build=ARCHITECTURE.build,
     trained_on="2-D slices (sagittal, coronal, axial) of two heads: a real whole-head T1 scan (Colin 27, from "
-    "Debian's mricron-data: skull, scalp, eyes and face labelled background), 60 % of its samples rendered from its "
-    "label map in random, T1-, T2-, PD- and FLAIR-like contrasts; and the MNI152 2009a brain template, two thirds "
-    "drawn as synthetic heads, the rest its own slices; all cropped and deformed like uploads",
+    "Debian's mricron-data: skull, scalp, eyes and face labelled background; 45 % of the samples), 40 % of its samples "
+    "rendered from its label map in random, T1-, T2-, PD- and FLAIR-like contrasts, the rest its own T1; and the "
+    "MNI152 2009a brain template, 60 % drawn as synthetic heads, the rest its own slices; all cropped and deformed "
+    "like uploads",
     suits=suits,
     test_images=test_images,
 )
