@@ -22,7 +22,7 @@ from scse_viz.color import luma
 from scse_viz.degradation import NoiseSetting, degrade
 from scse_viz.geometry import resize_image, resize_nearest, upsample_map
 from scse_viz.io import LoadedImage, Volume, image_from_slice, slice_count, volume_slice
-from scse_viz.parallel import torch_call, torch_map
+from scse_viz.parallel import serial_map, torch_call, torch_map
 from scse_viz.progress import ProgressCallback
 from scse_viz.tasks import Prediction
 from scse_viz.zoo import Family, Prepared
@@ -191,6 +191,12 @@ class FamilyRun:
         return [v for v in self.outputs if v != self.family.baseline]
 
 
+def _on_shared_pool(family: Family) -> bool:
+    """Whether the family's forward passes go to the process's torch pool: a shipped family's do; a brought model's
+    stay on the caller's thread, so a slow model someone uploaded never holds the pool other sessions wait in."""
+    return family.loader is None
+
+
 def run_model(
     family: Family, model: nn.Module, variant: str, prepared: Prepared, knockout: Sequence[Knockout] = ()
 ) -> ModelOutput:
@@ -213,7 +219,7 @@ def run_model(
             time.perf_counter() - started,
         )
 
-    return run() if family.loader is not None else torch_call(run)
+    return torch_call(run) if _on_shared_pool(family) else run()
 
 
 def run_family(
@@ -237,13 +243,7 @@ def run_family(
 
     if progress:
         progress(0.0, f"running the {len(variants)} models")
-    if family.loader is None:
-        outputs = torch_map(one, variants, on_done=done)
-    else:
-        outputs = []
-        for variant in variants:
-            outputs.append(one(variant))
-            done(len(outputs))
+    outputs = (torch_map if _on_shared_pool(family) else serial_map)(one, variants, done)
     run.outputs.update(zip(variants, outputs))
     if progress:
         progress(1.0, "done")

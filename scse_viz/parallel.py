@@ -144,12 +144,7 @@ def torch_map(
     if items fail, the first to fail raises here and the others' errors are dropped."""
     items = list(items)
     if getattr(_in_pool, "active", False) or not items or not torch_workers():
-        results = []
-        for count, item in enumerate(items, start=1):
-            results.append(work(item))
-            if on_done is not None:
-                on_done(count)
-        return results
+        return serial_map(work, items, on_done)
     futures: list[Future] = [_torch_pool().submit(work, item) for item in items]
     try:
         for count, future in enumerate(as_completed(futures), start=1):
@@ -161,6 +156,19 @@ def torch_map(
             future.cancel()
         raise
     return [future.result() for future in futures]
+
+
+def serial_map(
+    work: Callable[[Item], Result], items: Iterable[Item], on_done: Callable[[int], None] | None = None
+) -> list[Result]:
+    """``[work(item) for item in items]`` on the caller's thread, calling ``on_done(k)`` after the k-th item (what
+    :func:`torch_map` does where it has no pool, for work that must stay on the caller's thread)."""
+    results = []
+    for count, item in enumerate(items, start=1):
+        results.append(work(item))
+        if on_done is not None:
+            on_done(count)
+    return results
 
 
 def torch_call(work: Callable[[], Result]) -> Result:

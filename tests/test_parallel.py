@@ -33,14 +33,20 @@ def test_work_runs_on_several_threads_when_asked_and_on_the_caller_alone_with_on
     assert parallel_map(lambda _: threading.current_thread().name, range(3), workers=1) == [caller] * 3
 
 
-def test_an_error_in_any_item_reaches_the_caller():
-    def fail_on_three(n: int) -> int:
-        if n == 3:
-            raise ValueError("three")
+def failing_at(bad: int, message: str):
+    """Work that returns its item, except for ``bad``, where it raises ValueError(message)."""
+
+    def work(n: int) -> int:
+        if n == bad:
+            raise ValueError(message)
         return n
 
+    return work
+
+
+def test_an_error_in_any_item_reaches_the_caller():
     with pytest.raises(ValueError, match="three"):
-        parallel_map(fail_on_three, range(6), workers=2)
+        parallel_map(failing_at(3, "three"), range(6), workers=2)
 
 
 PINNED_PROBE = (
@@ -117,13 +123,8 @@ def test_torch_map_runs_items_side_by_side_keeps_their_order_and_reports_each_on
 
 
 def test_torch_map_raises_an_items_error_and_runs_nested_calls_on_the_worker_that_asked():
-    def fail_on_two(n: int) -> int:
-        if n == 2:
-            raise ValueError("two")
-        return n
-
     with pytest.raises(ValueError, match="two"):
-        torch_map(fail_on_two, range(4))
+        torch_map(failing_at(2, "two"), range(4))
 
     # every worker of the pool busy with an item that itself calls torch_map: the inner items must run on the worker
     # that asked (queued behind their own callers they would never run: a deadlock, failed by the suite's timeout)
