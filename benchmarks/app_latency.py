@@ -71,22 +71,21 @@ def bare_forward_ms(data: bytes, repeats: int) -> float:
 
 
 def thread_cpu() -> dict[str, float]:
-    """CPU seconds so far of two groups of this process's threads (Linux /proc, schedstat's nanoseconds on a CPU):
-    "pool" (the ``scse-torch`` workers) and "AppTest" (the main thread, which drives the page). Everything else (the
-    script's thread, which ends with its run, and OpenMP's helpers) is the process total minus these two."""
+    """CPU seconds so far of two groups of this process's threads (each thread's own CPU clock,
+    ``pthread_getcpuclockid``): "pool" (the ``scse-torch`` workers) and "AppTest" (the main thread, which drives the
+    page). Everything else (the script's thread, which ends with its run, short-lived helper threads and OpenMP's) is
+    the process total minus these two."""
     import threading
 
-    names = {t.native_id: t.name for t in threading.enumerate()}
     groups = {"pool": 0.0, "AppTest": 0.0}
-    for task in os.listdir("/proc/self/task"):
+    for thread in threading.enumerate():
+        group = "pool" if thread.name.startswith("scse-torch") else "AppTest" if thread.name == "MainThread" else None
+        if group is None or thread.ident is None:
+            continue
         try:
-            on_cpu_ns = int(Path(f"/proc/self/task/{task}/schedstat").read_text().split()[0])
+            groups[group] += time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
         except OSError:
             continue  # the thread ended between the listing and the read
-        name = names.get(int(task), "")
-        group = "pool" if name.startswith("scse-torch") else "AppTest" if name == "MainThread" else None
-        if group is not None:
-            groups[group] += on_cpu_ns / 1e9
     return groups
 
 
@@ -163,7 +162,7 @@ def main() -> None:
     )
     medians = {group: statistics.median(s[group] for s in split) for group in ("pool", "rest", "AppTest")}
     print(
-        f"  of which (medians): the models on the shared pool {medians['pool']:.3f} s, the script and "
+        f"  of which (medians): the shared pool (forwards with capture, outputs read) {medians['pool']:.3f} s, the script and "
         f"Streamlit {medians['rest']:.3f} s, AppTest driving the page {medians['AppTest']:.3f} s"
     )
 
