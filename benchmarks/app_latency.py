@@ -25,6 +25,7 @@ import argparse
 import io
 import os
 import statistics
+import threading
 import time
 from pathlib import Path
 
@@ -75,8 +76,6 @@ def thread_cpu() -> dict[str, float]:
     ``pthread_getcpuclockid``): "pool" (the ``scse-torch`` workers) and "AppTest" (the main thread, which drives the
     page). Everything else (the script's thread, which ends with its run, short-lived helper threads and OpenMP's) is
     the process total minus these two."""
-    import threading
-
     groups = {"pool": 0.0, "AppTest": 0.0}
     for thread in threading.enumerate():
         group = "pool" if thread.name.startswith("scse-torch") else "AppTest" if thread.name == "MainThread" else None
@@ -162,8 +161,8 @@ def main() -> None:
     )
     medians = {group: statistics.median(s[group] for s in split) for group in ("pool", "rest", "AppTest")}
     print(
-        f"  of which (medians): the shared pool (forwards with capture, outputs read) {medians['pool']:.3f} s, the script and "
-        f"Streamlit {medians['rest']:.3f} s, AppTest driving the page {medians['AppTest']:.3f} s"
+        f"  of which (medians): the shared pool (forwards with capture, outputs read) {medians['pool']:.3f} s, "
+        f"the script and Streamlit {medians['rest']:.3f} s, AppTest driving the page {medians['AppTest']:.3f} s"
     )
 
 

@@ -256,8 +256,8 @@ def card_markdown(card: dict[str, Any], about: str, baseline: str | None) -> str
         lines += [
             "",
             (
-                f"Every run above (every seed, shipped or not) was trained on this project's 2-core CPU: {min(minutes):.1f} to "
-                f"{max(minutes):.1f} minutes per model, measured (each run's time above)."
+                "Every run above (every seed, shipped or not) was trained on this project's 2-core CPU: "
+                f"{min(minutes):.1f} to {max(minutes):.1f} minutes per model, measured (each run's time above)."
             ),
         ]
     elif card.get("cpu_minutes_per_model"):
