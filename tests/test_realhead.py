@@ -85,6 +85,27 @@ def test_split_holds_out_mirror_twins_and_keeps_face_slices_for_training(head) -
     assert below_brain, "slices of face and neck below the brain train the models too"
 
 
+def test_the_real_heads_sagittal_midline_is_trained_and_its_validation_mirrors_itself(head) -> None:
+    size = head.tissues.shape[0]
+    slabs = realhead.extent_slabs(head.brain, "sagittal")
+    midline = {i for i, s in slabs.items() if s in (5, 6)}
+    # the voxel column at x = 0 mm: the plane the falx, corpus callosum and brainstem lie in
+    x0 = int(round(-head.head.affine[0, 3] / head.head.affine[0, 0]))
+    assert x0 in midline
+    train = set(realhead.split_indices("sagittal", "train", head))
+    val = set(realhead.split_indices("sagittal", "val", head))
+    assert x0 in train and len(midline & train) >= len(midline) - 6  # all but the guards next to slabs 4 and 7
+    assert not (val & train) and len({size - 1 - i for i in val} & val) >= len(val) - 4  # a mirror pair
+    # the runs recorded before the midline was trained keep their split (their cards describe it)
+    assert x0 in realhead.split_indices("sagittal", "val", head, midline_trained=False)
+    assert x0 not in realhead.split_indices("sagittal", "train", head, midline_trained=False)
+    # coronal and axial slabs 5 and 6 are not a midline: validation as the template's
+    for orientation in ("coronal", "axial"):
+        assert realhead.split_indices(orientation, "val", head) == realhead.split_indices(
+            orientation, "val", head, midline_trained=False
+        )
+
+
 def test_test_slices_show_the_scan_with_its_labels(head) -> None:
     item = realhead.real_head_slice("coronal", 120, head)
     assert item.image.shape == item.tissues.shape == item.labels.shape

@@ -309,7 +309,7 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
     else:
         dataset = AugmentedSlices(images, labels, config)
     if config.real_head_share > 0:
-        real_slices = realhead.load_real_head_slices("train")
+        real_slices = realhead.load_real_head_slices("train", midline_trained=config.real_head_midline)
         if config.max_train_items is not None:
             real_slices = real_slices[:: max(1, len(real_slices) // config.max_train_items)][: config.max_train_items]
         dataset = MixedSources(dataset, RealHeads(real_slices, config), config.real_head_share)
@@ -405,13 +405,24 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
 
 HEAD_CONDITIONS = (("T1-like head", "t1"), ("T2-like head", "t2"))
 REAL_HEAD = "real head"  # Colin 27's held-out slabs with its own T1 intensities (scse_viz.data.realhead)
+# The template's sagittal slabs 5 and 6 (its validation slabs): the midline section, falx, corpus callosum, brainstem
+# and vermis, which no other sagittal slice shows and the slice a person uploads first. No run trains on them (the
+# template stage holds them out, the fine-tune trains on the real head's midline instead); the test slabs 2 and 9
+# are lateral, so without this condition a model that leaves the midline unlabelled passes every other one.
+MIDLINE = "template midline"
+
+
+def midline_slices() -> list[BrainSlice]:
+    """The template's sagittal midline slabs (5 and 6), held out from every run."""
+    return load_brain_slices("val", ("sagittal",))
 
 
 def measure_test(model: nn.Module, device: torch.device | None = None, data_root: Path | None = None) -> dict[str, Any]:
     """Pooled Dice on held-out test slabs in four conditions: the plain template (the headline: mean over CSF, GM and
     WM), the same slices drawn as synthetic heads in a T1-like and in an inverted, T2-like contrast, and the real
     head's (Colin 27) held-out slabs with its own intensities; for the heads also the share of non-brain head pixels
-    labelled as a tissue (on the real head: those at least 3 mm from the brain)."""
+    labelled as a tissue (on the real head: those at least 3 mm from the brain). A fifth, the template's held-out
+    sagittal midline (:data:`MIDLINE`)."""
     report = measure_brain(model, load_brain_slices("test"), device)
     per_class = {
         "template mean Dice": report["mean_dice"],
@@ -426,6 +437,9 @@ def measure_test(model: nn.Module, device: torch.device | None = None, data_root
     per_class[f"{REAL_HEAD} mean Dice"] = real["mean_dice"]
     per_class.update({f"{REAL_HEAD} {name}": real["dice"][name] for name in BRAIN_CLASSES[1:]})
     per_class[f"{REAL_HEAD}: non-brain as tissue"] = real["non_brain_share"]
+    midline = measure_brain(model, midline_slices(), device)
+    per_class[f"{MIDLINE} mean Dice"] = midline["mean_dice"]
+    per_class.update({f"{MIDLINE} {name}": midline["dice"][name] for name in BRAIN_CLASSES[1:]})
     return {**report, "metric": report["mean_dice"], "per_class": per_class}
 
 
@@ -475,8 +489,8 @@ def real_head_picture_slices() -> list[tuple[str, np.ndarray]]:
 
 
 def write_card_pictures(family: Any, data_root: Path | None = None) -> list[Path]:
-    """``real-scan.png`` beside the card: the real head's held-out slices in three orientations, nibabel's real
-    scan's three middle slices and one T1-like and one T2-like test head, each with the mask of the template-trained
+    """``real-scan.png`` beside the card: the real head's held-out slices in three orientations, the template's
+    held-out midline, nibabel's real scan's three middle slices and one T1-like and one T2-like test head, each with the mask of the template-trained
     scSE model the recipe starts from and of the four shipped models."""
     from scse_viz import zoo
     from scse_viz.evaluate import segment
@@ -486,8 +500,11 @@ def write_card_pictures(family: Any, data_root: Path | None = None) -> list[Path
     from scse_viz.render.raster import mask_overlay
 
     heads = {contrast: synthhead.test_heads(contrast) for _, contrast in HEAD_CONDITIONS}
+    midline = midline_slices()
+    middle = midline[len(midline) // 2]
     rows = (
         real_head_picture_slices()
+        + [(f"{MIDLINE} (held out) sagittal {middle.index}", middle.pixels)]
         + real_scan_slices()
         + [
             (f"{label} (test slice {k})", normalise_intensity(heads[contrast][k].image))
@@ -536,7 +553,7 @@ def novelty_inputs(split: str, count: int, data_root: Path | None = None) -> lis
     (the template's, the real head's; for the test also the card's T1- and T2-like heads)."""
     config = BrainConfig()
     slices = load_brain_slices(NOVELTY_SPLITS[split])
-    real = realhead.load_real_head_slices(NOVELTY_SPLITS[split])
+    real = realhead.load_real_head_slices(NOVELTY_SPLITS[split], midline_trained=config.real_head_midline)
     pictures: list[np.ndarray] = []
     if split != "fit":
         pictures += [item.pixels for item in slices] + [item.image for item in real]

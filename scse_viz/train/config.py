@@ -129,12 +129,14 @@ class BrainConfig(RunConfig):
 
     family: ClassVar[str] = "brain"
     # what runs recorded before a field existed were trained with (head weight and NHWC: before 2026-12-06; the
-    # near-brain weighting and bf16 autocast: before the recipe of 2026-12-06's evening)
+    # near-brain weighting and bf16 autocast: before the recipe of 2026-12-06's evening; the real head's midline: before
+    # 2026-12-07)
     ABSENT_MEANS: ClassVar[dict[str, Any]] = {
         "head_weight": 1.0,
         "channels_last": False,
         "head_margin": 0,
         "autocast_bf16": False,
+        "real_head_midline": False,
     }
     epochs: int = 28  # passes over the training samples (template slices and real-head slices together)
     batch_size: int = 16
@@ -183,6 +185,10 @@ class BrainConfig(RunConfig):
     # intensities); and how often a sample (real or rendered) is cropped to a random window that keeps at least
     # ``crop_min`` of each side before the app's pad-to-square, as a cropped upload is
     real_head_share: float = 0.45
+    # train on the real head's sagittal midline slabs (its sagittal validation slabs are then 4 and 7;
+    # scse_viz.data.realhead.VAL_SLABS_BY_ORIENTATION): without a midline section the models left most of one
+    # unlabelled
+    real_head_midline: bool = True
     real_head_rendered: float = 0.4
     crop_probability: float = 0.3
     crop_min: float = 0.45
