@@ -84,6 +84,20 @@ def test_brain_scse_card_real_head_condition_is_reproduced() -> None:
     assert report["non_brain_share"] == pytest.approx(shipped["real head: non-brain as tissue"], abs=1e-4)
 
 
+def test_brain_scse_card_midline_condition_is_reproduced() -> None:
+    """The template's held-out sagittal midline (slabs 5 and 6, which no run trains on): mean Dice and per class
+    equal the card's."""
+    from scse_viz.train.brain import MIDLINE, midline_slices
+
+    shipped = zoo.load_card("brain")["variants"]["scse"]["shipped"]["per_class"]
+    slices = midline_slices()
+    assert len(slices) > 20 and {item.orientation for item in slices} == {"sagittal"}
+    report = measure_brain(zoo.load_model("brain", "scse"), slices)
+    assert report["mean_dice"] == pytest.approx(shipped[f"{MIDLINE} mean Dice"], abs=BRAIN_DICE_TOLERANCE)
+    for name in ("CSF", "GM", "WM"):
+        assert report["dice"][name] == pytest.approx(shipped[f"{MIDLINE} {name}"], abs=BRAIN_DICE_TOLERANCE), name
+
+
 def test_fashion_scse_card_accuracy_is_reproduced() -> None:
     images, _ = fashion_test_set()  # fails with the install command when the dataset is missing
     assert len(images) == 10_000
