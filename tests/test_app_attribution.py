@@ -155,18 +155,18 @@ def test_a_class_one_model_predicts_nowhere_shows_one_error_and_the_rest():
     next(r for r in at.sidebar.radio if r.label == "Input").set_value("Upload your own")
     ran(at)
     pixels = np.zeros((96, 96))
-    pixels[16:80, 16:80] = 0.8  # a bright frame around a darker square: every model but scSE finds white matter
-    pixels[20:76, 20:76] = 0.3  # on it (scSE finds none; searched over frames and squares for the shipped models:
-    # WM pixels baseline 622, cSE 1368, sSE 384, scSE 0 with the three-seed models shipped 2026-12-06)
+    pixels[16:80, 16:80] = 0.8  # a bright frame around a darker square: every model but sSE finds white matter
+    pixels[20:76, 20:76] = 0.6  # on it (sSE finds none; searched over frames and squares for the shipped models:
+    # WM pixels baseline 400, cSE 1956, sSE 0, scSE 971 with the midline-trained models shipped 2026-12-07)
     at.sidebar.file_uploader[0].set_value(("square.png", png_bytes(pixels), "image/png"))
     ran(at)
     target = target_box(at)
-    assert target.options[3] == "WM (predicted nowhere by scSE)"
+    assert target.options[3] == "WM (predicted nowhere by sSE)"
     target.set_value(3)
     at.select_slider(key="attr-steps").set_value(8)
     compute(at)
     assert len(at.error) == 1
-    assert "scSE" in at.error[0].value and "at no pixel" in at.error[0].value
+    assert "sSE" in at.error[0].value and "scSE" not in at.error[0].value and "at no pixel" in at.error[0].value
     captions = [str(c.proto) for c in nodes(at, "image")]
     assert any("sSE map q of" in c for c in captions)  # the other models' results are shown
     assert agreement_shown(at)
