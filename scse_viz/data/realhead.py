@@ -330,10 +330,12 @@ def split_indices(
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
     volumes = volumes or real_head()
     slabs = extent_slabs(volumes.brain, orientation)
+    validation = set(val_slabs(orientation, midline_trained))
     if split != "train":
-        wanted = set(TEST_SLABS if split == "test" else val_slabs(orientation, midline_trained))
+        wanted = set(TEST_SLABS) if split == "test" else validation
         return [i for i, s in slabs.items() if s in wanted]
-    held = [i for i, s in slabs.items() if s in set(TEST_SLABS) | set(val_slabs(orientation, midline_trained))]
+    held_out = set(TEST_SLABS) | validation
+    held = [i for i, s in slabs.items() if s in held_out]
     axis = ORIENTATIONS.index(orientation)
     head_counts = (volumes.tissues != AIR).sum(axis=tuple(a for a in range(3) if a != axis))
     candidates = [i for i in range(volumes.tissues.shape[axis]) if head_counts[i] >= MIN_BRAIN_PIXELS]

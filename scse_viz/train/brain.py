@@ -417,6 +417,11 @@ def midline_slices() -> list[BrainSlice]:
     return load_brain_slices("val", ("sagittal",))
 
 
+def _dice_entries(label: str, report: dict[str, Any]) -> dict[str, float]:
+    """A condition's card entries: ``<label> mean Dice`` and ``<label> CSF/GM/WM``."""
+    return {f"{label} mean Dice": report["mean_dice"], **{f"{label} {n}": report["dice"][n] for n in BRAIN_CLASSES[1:]}}
+
+
 def measure_test(model: nn.Module, device: torch.device | None = None, data_root: Path | None = None) -> dict[str, Any]:
     """Pooled Dice on held-out test slabs in four conditions: the plain template (the headline: mean over CSF, GM and
     WM), the same slices drawn as synthetic heads in a T1-like and in an inverted, T2-like contrast, and the real
@@ -424,22 +429,15 @@ def measure_test(model: nn.Module, device: torch.device | None = None, data_root
     labelled as a tissue (on the real head: those at least 3 mm from the brain). A fifth, the template's held-out
     sagittal midline (:data:`MIDLINE`)."""
     report = measure_brain(model, load_brain_slices("test"), device)
-    per_class = {
-        "template mean Dice": report["mean_dice"],
-        **{f"template {name}": report["dice"][name] for name in BRAIN_CLASSES[1:]},
-    }
+    per_class = _dice_entries("template", report)
     for label, contrast in HEAD_CONDITIONS:
         heads = measure_heads(model, synthhead.test_heads(contrast), device)
-        per_class[f"{label} mean Dice"] = heads["mean_dice"]
-        per_class.update({f"{label} {name}": heads["dice"][name] for name in BRAIN_CLASSES[1:]})
+        per_class.update(_dice_entries(label, heads))
         per_class[f"{label}: non-brain as tissue"] = heads["non_brain_share"]
     real = measure_heads(model, realhead.test_slices(), device)
-    per_class[f"{REAL_HEAD} mean Dice"] = real["mean_dice"]
-    per_class.update({f"{REAL_HEAD} {name}": real["dice"][name] for name in BRAIN_CLASSES[1:]})
+    per_class.update(_dice_entries(REAL_HEAD, real))
     per_class[f"{REAL_HEAD}: non-brain as tissue"] = real["non_brain_share"]
-    midline = measure_brain(model, midline_slices(), device)
-    per_class[f"{MIDLINE} mean Dice"] = midline["mean_dice"]
-    per_class.update({f"{MIDLINE} {name}": midline["dice"][name] for name in BRAIN_CLASSES[1:]})
+    per_class.update(_dice_entries(MIDLINE, measure_brain(model, midline_slices(), device)))
     return {**report, "metric": report["mean_dice"], "per_class": per_class}
 
 
@@ -490,8 +488,8 @@ def real_head_picture_slices() -> list[tuple[str, np.ndarray]]:
 
 def write_card_pictures(family: Any, data_root: Path | None = None) -> list[Path]:
     """``real-scan.png`` beside the card: the real head's held-out slices in three orientations, the template's
-    held-out midline, nibabel's real scan's three middle slices and one T1-like and one T2-like test head, each with the mask of the template-trained
-    scSE model the recipe starts from and of the four shipped models."""
+    held-out midline, nibabel's real scan's three middle slices and one T1-like and one T2-like test head, each with
+    the mask of the template-trained scSE model the recipe starts from and of the four shipped models."""
     from scse_viz import zoo
     from scse_viz.evaluate import segment
     from scse_viz.render.export import figure_bytes, new_figure
