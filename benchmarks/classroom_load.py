@@ -1,7 +1,7 @@
 """A class uploading at once: K real browser sessions against one ``streamlit run`` and against the replicated set-up.
 
 ``python -m benchmarks.classroom_load [--sessions 1 4 8 16] [--same 16] [--same-open 16] [--ones 5] [--replicas 2]
-[--setups one replicas] [--placement shared pinned] [--timeout 300]``
+[--page-loads 3] [--setups one replicas] [--placement shared pinned] [--timeout 300]``
 
 Each session is a headless chromium page of its own (own cookies) on loopback. Upload rounds: all K open Explore,
 then all upload a different 256×256 brain slice at the same moment; a session is settled when its script run has
@@ -11,12 +11,19 @@ these cores are part of the figure; settled when the outputs are on screen. Same
 (``--same-open``): K pages already open on Explore all choose the same unrun sample at the same moment, so the figure
 is the server's answer and the drawing of the outputs, as in the upload rounds.
 ``--ones N`` repeats a lone upload N times first (one browser, one upload: the median is the figure a single student
-sees).
+sees); before it, ``--page-loads N`` loads About (text only) and Explore (to its outputs) N times each in a context of
+its own and prints the browser's CPU for one load (what a page costs a student's laptop, whatever the server does).
 
 Printed per placement, set-up and round: p50 / p95 / max seconds to settled, failures (a session that did not settle
 in time, showed an error, or showed another file's name), the server's resident memory (all its processes) and its
 growth per session, the server's CPU seconds (user + system of all its processes, from /proc) per session of the
-round (page loads included) and of it those from the first upload or choice to the last session settled, the server's own time per Explore script run and how often the models ran (``SCSE_TIMING_LOG``).
+round (page loads included) and of it those from the first upload or choice to the last session settled, the server's own time per Explore script run and how often the models ran (``SCSE_TIMING_LOG``), and the CPU
+seconds per session of everything else this benchmark started (chromium and its driver): what the browsers cost.
+
+Each page notes by itself when it is settled (``SETTLE_WATCH``: a MutationObserver, the page's own clock), and the
+driver reads that note from each page every ``POLL_S``. Until 2026-12-07 the driver asked every page every 50 ms
+whether it was settled (a script evaluation and two DOM queries each): with 16 pages that asking ran the whole round
+and took a share of the same cores the pages and the server need, so the figures before that date include it.
 
 Placements: ``shared`` lets the browsers and the servers share every core (as on one laptop); ``pinned`` puts the
 servers on ``--server-cores`` (``taskset --cpu-list`` for the one process; the replicas and HAProxy inherit the
@@ -48,6 +55,39 @@ from scse_viz import serve
 from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, launch_chromium
 
 MAX_SESSIONS = 32
+POLL_S = 0.5  # how often the driver reads each page's own note (the note's time is the page's, not the poll's)
+AREA_HEADING = "Area per class"  # the Outputs tab's last heading: the outputs are on screen
+
+# Installed after ``COUNT_FINISHED_RUNS``. ``window.__armSettle(caption, after)``: from now on, note in
+# ``window.__settledAt`` (epoch milliseconds) the first moment the app runs no script, more than ``after`` runs have
+# finished, the outputs' heading is on screen and, unless ``caption`` is null, so is the text ``caption``. Checked once
+# after each burst of DOM changes, so the note is at most one task late.
+SETTLE_WATCH = """
+(() => {
+  window.__settle = null;
+  window.__settledAt = null;
+  let pending = false;
+  const check = () => {
+    pending = false;
+    const want = window.__settle;
+    if (want === null || window.__settledAt !== null) return;
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (app === null || app.getAttribute("data-test-script-state") !== "notRunning") return;
+    if (!(window.__scriptRunsFinished > want.after)) return;
+    const headings = document.querySelectorAll('[data-testid="stHeading"]');
+    if (![...headings].some((h) => h.textContent.includes(__HEADING__))) return;
+    if (want.caption !== null && !document.body.textContent.includes(want.caption)) return;
+    window.__settledAt = performance.timeOrigin + performance.now();
+  };
+  const schedule = () => { if (!pending) { pending = true; setTimeout(check, 0); } };
+  window.__armSettle = (caption, after) => { window.__settle = {caption, after}; window.__settledAt = null; schedule(); };
+  new MutationObserver(schedule).observe(document, {subtree: true, childList: true, attributes: true,
+                                                    characterData: true});
+})();
+""".replace("__HEADING__", repr(AREA_HEADING))
+# A caption the page did not show before the action proves the action's run: counting runs would not, a quick run's
+# "running" state can be batched away before it reaches the DOM (a shared sample's run takes 0.04 s).
+ARM = "(caption) => window.__armSettle(caption, -1)"
 
 
 @dataclass
@@ -61,6 +101,9 @@ class Round:
     cpu_seconds: float = 0.0
     model_runs: int = 0
     action_cpu_seconds: float = float("nan")  # from the first upload or choice to the last session settled
+    client_cpu_seconds: float = float(
+        "nan"
+    )  # chromium and the driver (everything this process started but the servers)
 
 
 def _slices(count: int) -> list[bytes]:
@@ -123,35 +166,48 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
-def _settled(page, name: str) -> bool:
-    if not page.evaluate(APP_IDLE, -1):
-        return False
-    return (
-        page.get_by_text(f"{name} —", exact=False).count() > 0
-        and page.locator('[data-testid="stHeading"]', has_text="Area per class").count() > 0
-    )
+def _new_page(browser, arm_on_load: bool = False):
+    """A page of its own that counts its finished script runs and can note when it is settled (armed from its first
+    moment with ``arm_on_load``: settled once any run has finished with the outputs on screen)."""
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.add_init_script(COUNT_FINISHED_RUNS)
+    page.add_init_script(SETTLE_WATCH)
+    if arm_on_load:
+        page.add_init_script("window.__armSettle(null, -1)")
+    return page
 
 
 def _open_explore(browser, url: str, sessions: int) -> list:
-    """``sessions`` pages of their own on Explore (the default sample), each counting its finished script runs."""
+    """``sessions`` pages of their own on Explore (the default sample)."""
     pages = []
     for _ in range(sessions):
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
-        page.add_init_script(COUNT_FINISHED_RUNS)
+        page = _new_page(browser)
         page.goto(f"{url}/Explore", wait_until="domcontentloaded")
         pages.append(page)
     return pages
 
 
-def _wait_settled(pages: list, started: dict[int, float], timeout: float, settled) -> dict[int, float]:
-    """Seconds from ``started[i]`` until ``settled(i, page)`` holds, for each page that settles within ``timeout``."""
+def _settled_at(page) -> float | None:
+    """The page's note of when it settled (epoch milliseconds), None before it has (or while it loads its document)."""
+    try:
+        return page.evaluate("window.__settledAt")
+    except Exception:  # noqa: BLE001  (the page is still loading its document)
+        return None
+
+
+def _wait_settled(pages: list, started: dict[int, float], timeout: float) -> dict[int, float]:
+    """Seconds from ``started[i]`` (``time.time()``) to the moment page ``i`` noted itself settled, for each page that
+    does within ``timeout``."""
     done: dict[int, float] = {}
-    deadline = time.perf_counter() + timeout
-    while len(done) < len(pages) and time.perf_counter() < deadline:
+    deadline = time.time() + timeout
+    while len(done) < len(pages) and time.time() < deadline:
+        time.sleep(POLL_S)
         for i, page in enumerate(pages):
-            if i not in done and settled(i, page):
-                done[i] = time.perf_counter() - started[i]
-        time.sleep(0.05)
+            if i in done:
+                continue
+            at = _settled_at(page)
+            if at is not None:
+                done[i] = at / 1000 - started[i]
     return done
 
 
@@ -165,13 +221,15 @@ def _round(browser, url: str, sessions: int, timeout: float, cpu) -> tuple[list[
         page.wait_for_function(APP_IDLE, arg=0, timeout=timeout * 1000)
     files = _slices(sessions)
     names = [f"student-{i:02d}.png" for i in range(sessions)]
+    for i, page in enumerate(pages):
+        page.evaluate(ARM, f"{names[i]} —")
     started, cpu_before = {}, cpu()
     for i, page in enumerate(pages):  # as close to "at the same moment" as one driver gets
-        started[i] = time.perf_counter()
+        started[i] = time.time()
         page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(
             files=[{"name": names[i], "mimeType": "image/png", "buffer": files[i]}]
         )
-    done = _wait_settled(pages, started, timeout, lambda i, page: _settled(page, names[i]))
+    done = _wait_settled(pages, started, timeout)
     action_cpu = cpu() - cpu_before
     failures = [f"{names[i]}: not settled within {timeout:.0f} s" for i in range(sessions) if i not in done]
     for i, page in enumerate(pages):
@@ -189,22 +247,12 @@ def _same_sample_round(
     browser, url: str, sessions: int, sample: str, timeout: float, cpu
 ) -> tuple[list[float], list[str], float]:
     """``sessions`` pages open Explore on the same sample at the same moment (as a class following one link)."""
-    pages = [browser.new_page(viewport={"width": 1300, "height": 1000}) for _ in range(sessions)]
+    pages = [_new_page(browser, arm_on_load=True) for _ in range(sessions)]
     started = {}
     for i, page in enumerate(pages):
-        page.add_init_script(COUNT_FINISHED_RUNS)
-        started[i] = time.perf_counter()
+        started[i] = time.time()
         page.goto(f"{url}/Explore?family=brain&sample={sample}", wait_until="commit")
-
-    def ready(i: int, page) -> bool:
-        try:
-            return page.evaluate(APP_IDLE, -1) and (
-                page.locator('[data-testid="stHeading"]', has_text="Area per class").count() > 0
-            )
-        except Exception:  # noqa: BLE001  (the page is still loading its document)
-            return False
-
-    done = _wait_settled(pages, started, timeout, ready)
+    done = _wait_settled(pages, started, timeout)
     failures = [f"session {i}: not settled within {timeout:.0f} s" for i in range(sessions) if i not in done]
     for i, page in enumerate(pages):
         if i in done and page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
@@ -224,12 +272,14 @@ def _same_sample_open_round(
         page.get_by_role("heading", name="Area per class (% of the image)").wait_for(timeout=timeout * 1000)
         page.wait_for_function(APP_IDLE, arg=-1, timeout=timeout * 1000)
     caption = f"{sample.path.name} —"
+    for page in pages:
+        page.evaluate(ARM, caption)
     started, cpu_before = {}, cpu()
     for i, page in enumerate(pages):  # as close to "at the same moment" as one driver gets
-        started[i] = time.perf_counter()
+        started[i] = time.time()
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Sample").click()
         page.get_by_role("option", name=sample.title).click()
-    done = _wait_settled(pages, started, timeout, lambda i, page: _settled(page, sample.path.name))
+    done = _wait_settled(pages, started, timeout)
     action_cpu = cpu() - cpu_before
     failures = [f"session {i}: not settled within {timeout:.0f} s" for i in range(sessions) if i not in done]
     for i, page in enumerate(pages):
@@ -239,6 +289,22 @@ def _same_sample_open_round(
             failures.append(f"session {i}: shows an error")
         page.close()
     return sorted(done.values()), failures, action_cpu
+
+
+def _page_load_cpu(browser, url: str, path: str, servers: list[int], timeout: float) -> float:
+    """CPU seconds chromium and the driver spend on one page load of ``path`` in a context of its own (no cache), to
+    the end of its first script run (on Explore: with the outputs on screen)."""
+    client = _cpu_seconds([os.getpid()]) - _cpu_seconds(servers)
+    page = _new_page(browser, arm_on_load=path == "Explore")
+    page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+    if path == "Explore":
+        page.wait_for_function("window.__settledAt !== null", timeout=timeout * 1000)
+    else:
+        page.wait_for_function(APP_IDLE, arg=0, timeout=timeout * 1000)
+    time.sleep(POLL_S)  # what the page draws after its last run
+    spent = _cpu_seconds([os.getpid()]) - _cpu_seconds(servers) - client
+    page.close()
+    return spent
 
 
 def _warm_up(browser, url: str, pages: int) -> None:
@@ -310,7 +376,8 @@ def _print_round(setup: str, label: str, result: Round, idle_rss: float) -> None
         f" ({(result.rss_mb - idle_rss) / k:+.0f} MB/session)  server CPU {result.cpu_seconds / k:.3f} s/session"
         f" (of it from the action to settled {result.action_cpu_seconds / k:.3f} s)"
         f"  script run median {statistics.median(runs) if runs else float('nan'):.2f} s"
-        f" ({len(runs)} runs)  models ran {result.model_runs}×",
+        f" ({len(runs)} runs)  models ran {result.model_runs}×"
+        f"  browsers and driver CPU {result.client_cpu_seconds / k:.2f} s/session",
         flush=True,
     )
     for failure in result.failures:
@@ -319,8 +386,9 @@ def _print_round(setup: str, label: str, result: Round, idle_rss: float) -> None
 
 def _measured(log: Path, pids: list[int], setup: str, k: int, play) -> Round:
     """Run ``play(cpu)`` (``cpu()``: the servers' CPU seconds so far) and gather the round's figures."""
-    since, cpu = _log_length(log), _cpu_seconds(pids)
+    since, cpu, everything = _log_length(log), _cpu_seconds(pids), _cpu_seconds([os.getpid()])
     seconds, failures, action_cpu = play(lambda: _cpu_seconds(pids))
+    server_cpu = _cpu_seconds(pids) - cpu
     return Round(
         setup,
         k,
@@ -328,9 +396,10 @@ def _measured(log: Path, pids: list[int], setup: str, k: int, play) -> Round:
         failures,
         _rss_mb(pids),
         _server_runs(log, since),
-        _cpu_seconds(pids) - cpu,
+        server_cpu,
         _model_runs(log, since),
         action_cpu,
+        _cpu_seconds([os.getpid()]) - everything - server_cpu,
     )
 
 
@@ -342,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         "--same-open", type=int, nargs="*", default=[16], help="same-sample rounds, chosen in pages already open"
     )
     parser.add_argument("--ones", type=int, default=5, help="lone uploads first (their median is printed)")
+    parser.add_argument(
+        "--page-loads", type=int, default=3, help="page loads of About and of Explore first (browser CPU, median)"
+    )
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--setups", nargs="+", choices=["one", "replicas"], default=["one", "replicas"])
     parser.add_argument("--placement", nargs="+", choices=["shared", "pinned"], default=["shared", "pinned"])
@@ -394,11 +466,21 @@ def main(argv: list[str] | None = None) -> int:
                             )
                         finally:
                             os.sched_setaffinity(0, driver)
-                        url, pids, stop = cluster.url, [p.pid for p in cluster.replicas], cluster.stop
+                        servers = [*cluster.replicas, *([cluster.balancer] if cluster.balancer else [])]
+                        url, pids, stop = cluster.url, [p.pid for p in servers], cluster.stop
                     try:
                         _warm_up(browser, url, pages=len(pids))
                         idle_rss = _rss_mb(pids)
                         print(f"{setup}: server memory with the models loaded, no session open: {idle_rss:.0f} MB")
+                        for path in ("About", "Explore") if args.page_loads else ():
+                            costs = [
+                                _page_load_cpu(browser, url, path, pids, args.timeout) for _ in range(args.page_loads)
+                            ]
+                            print(
+                                f"{setup:>34}  one page load of {path} in a context of its own ×{len(costs)}: "
+                                f"browser and driver CPU median {statistics.median(costs):.2f} s",
+                                flush=True,
+                            )
                         ones = []
                         for _ in range(args.ones):
                             result = _measured(
@@ -412,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
                             print(
                                 f"{setup:>34}  lone upload ×{len(ones)}: upload→settled median "
                                 f"{_quantile(seconds, 0.5):.2f} s (min {min(seconds, default=float('nan')):.2f}), "
-                                f"server CPU per upload median {statistics.median(cpu):.3f} s, failures "
+                                f"server CPU per upload median {statistics.median(cpu):.3f} s, browsers and driver "
+                                f"{statistics.median(r.client_cpu_seconds for r in ones):.2f} s, failures "
                                 f"{sum(len(r.failures) for r in ones)}",
                                 flush=True,
                             )
