@@ -56,12 +56,15 @@ from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, launch_chro
 
 MAX_SESSIONS = 32
 POLL_S = 0.5  # how often the driver reads each page's own note (the note's time is the page's, not the poll's)
-AREA_HEADING = "Area per class"  # the Outputs tab's last heading: the outputs are on screen
+OUTPUTS_HEADING = "Area per class"  # a heading of Explore's Outputs tab, drawn after the masks
+ABOUT_HEADING = "About scSE Lens"  # the About page's title
 
-# Installed after ``COUNT_FINISHED_RUNS``. ``window.__armSettle(caption, after)``: from now on, note in
-# ``window.__settledAt`` (epoch milliseconds) the first moment the app runs no script, more than ``after`` runs have
-# finished, the outputs' heading is on screen and, unless ``caption`` is null, so is the text ``caption``. Checked once
-# after each burst of DOM changes, so the note is at most one task late.
+# ``window.__armSettle(caption, heading)``: from now on, note in ``window.__settledAt`` (epoch milliseconds) the first
+# moment the app runs no script, a heading containing ``heading`` (default: the Outputs tab's) is on screen and,
+# unless ``caption`` is null, so is the text ``caption``. Checked one task after each burst of DOM changes. No count
+# of finished runs: a quick run's "running" state can be batched away before it reaches the DOM (a shared sample's
+# run takes 0.04 s), so the proof of the action's run is a caption the page did not show before it (the file's or the
+# sample's name), as it was when the driver asked.
 SETTLE_WATCH = """
 (() => {
   window.__settle = null;
@@ -73,21 +76,22 @@ SETTLE_WATCH = """
     if (want === null || window.__settledAt !== null) return;
     const app = document.querySelector('[data-testid="stApp"]');
     if (app === null || app.getAttribute("data-test-script-state") !== "notRunning") return;
-    if (!(window.__scriptRunsFinished > want.after)) return;
     const headings = document.querySelectorAll('[data-testid="stHeading"]');
-    if (![...headings].some((h) => h.textContent.includes(__HEADING__))) return;
+    if (![...headings].some((h) => h.textContent.includes(want.heading))) return;
     if (want.caption !== null && !document.body.textContent.includes(want.caption)) return;
     window.__settledAt = performance.timeOrigin + performance.now();
   };
   const schedule = () => { if (!pending) { pending = true; setTimeout(check, 0); } };
-  window.__armSettle = (caption, after) => { window.__settle = {caption, after}; window.__settledAt = null; schedule(); };
+  window.__armSettle = (caption, heading = __HEADING__) => {
+    window.__settle = {caption, heading};
+    window.__settledAt = null;
+    schedule();
+  };
   new MutationObserver(schedule).observe(document, {subtree: true, childList: true, attributes: true,
                                                     characterData: true});
 })();
-""".replace("__HEADING__", repr(AREA_HEADING))
-# A caption the page did not show before the action proves the action's run: counting runs would not, a quick run's
-# "running" state can be batched away before it reaches the DOM (a shared sample's run takes 0.04 s).
-ARM = "(caption) => window.__armSettle(caption, -1)"
+""".replace("__HEADING__", repr(OUTPUTS_HEADING))
+ARM = "(caption) => window.__armSettle(caption)"
 
 
 @dataclass
@@ -121,26 +125,9 @@ def _slices(count: int) -> list[bytes]:
     return out
 
 
-def _rss_mb(pids: list[int]) -> float:
-    """Resident memory of the processes and their children (from /proc), in MB."""
-    seen, total, queue = set(), 0, list(pids)
-    while queue:
-        pid = queue.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            queue.extend(int(c) for c in children)
-        except (OSError, StopIteration):
-            continue
-    return total / 1024
-
-
 def _tree(pids: list[int]) -> list[int]:
-    """The processes and all their children (from /proc)."""
+    """The processes and all their descendants (from /proc: the children of every thread, as chromium starts some of
+    its processes from other threads than its main one)."""
     seen, queue = [], list(pids)
     while queue:
         pid = queue.pop()
@@ -148,32 +135,51 @@ def _tree(pids: list[int]) -> list[int]:
             continue
         seen.append(pid)
         try:
-            queue.extend(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                queue.extend(int(c) for c in (task / "children").read_text().split())
         except OSError:
             continue
     return seen
 
 
+def _rss_mb(pids: list[int]) -> float:
+    """Resident memory of the processes and their descendants (from /proc), in MB."""
+    total = 0
+    for pid in _tree(pids):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
+
+
 def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds the processes and their children have used so far (/proc/<pid>/stat)."""
+    """User + system CPU seconds the processes and their descendants have used so far, those that exited and were
+    waited for included (/proc/<pid>/stat: utime, stime, cutime, cstime). With the exited ones counted, a chromium
+    page's renderer that ends with its page still counts, and one that ends during a round is not lost from it."""
     ticks, total = os.sysconf("SC_CLK_TCK"), 0
     for pid in _tree(pids):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        total += sum(int(f) for f in fields[11:15])  # fields 14-17 of stat
     return total / ticks
 
 
-def _new_page(browser, arm_on_load: bool = False):
-    """A page of its own that counts its finished script runs and can note when it is settled (armed from its first
-    moment with ``arm_on_load``: settled once any run has finished with the outputs on screen)."""
+def page_script(arm_on_load_for: str | None = None) -> str:
+    """The one script a page runs before its own (one, because Playwright does not promise the order of several): it
+    counts finished script runs (``COUNT_FINISHED_RUNS``) and can note when it is settled; with ``arm_on_load_for``
+    (a heading) it is armed from its first moment, settled once that heading is on screen and no script runs."""
+    arm = "" if arm_on_load_for is None else f"window.__armSettle(null, {arm_on_load_for!r});"
+    return COUNT_FINISHED_RUNS + SETTLE_WATCH + arm
+
+
+def _new_page(browser, arm_on_load_for: str | None = None):
+    """A page of its own running :func:`page_script`."""
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    page.add_init_script(COUNT_FINISHED_RUNS)
-    page.add_init_script(SETTLE_WATCH)
-    if arm_on_load:
-        page.add_init_script("window.__armSettle(null, -1)")
+    page.add_init_script(page_script(arm_on_load_for))
     return page
 
 
@@ -247,7 +253,7 @@ def _same_sample_round(
     browser, url: str, sessions: int, sample: str, timeout: float, cpu
 ) -> tuple[list[float], list[str], float]:
     """``sessions`` pages open Explore on the same sample at the same moment (as a class following one link)."""
-    pages = [_new_page(browser, arm_on_load=True) for _ in range(sessions)]
+    pages = [_new_page(browser, arm_on_load_for=OUTPUTS_HEADING) for _ in range(sessions)]
     started = {}
     for i, page in enumerate(pages):
         started[i] = time.time()
@@ -269,7 +275,7 @@ def _same_sample_open_round(
     answer and the drawing of the outputs, as in the upload rounds."""
     pages = _open_explore(browser, url, sessions)
     for page in pages:
-        page.get_by_role("heading", name="Area per class (% of the image)").wait_for(timeout=timeout * 1000)
+        page.get_by_role("heading", name=f"{OUTPUTS_HEADING} (% of the image)").wait_for(timeout=timeout * 1000)
         page.wait_for_function(APP_IDLE, arg=-1, timeout=timeout * 1000)
     caption = f"{sample.path.name} —"
     for page in pages:
@@ -292,15 +298,12 @@ def _same_sample_open_round(
 
 
 def _page_load_cpu(browser, url: str, path: str, servers: list[int], timeout: float) -> float:
-    """CPU seconds chromium and the driver spend on one page load of ``path`` in a context of its own (no cache), to
-    the end of its first script run (on Explore: with the outputs on screen)."""
+    """CPU seconds chromium and the driver spend on one page load of ``path`` (About or Explore) in a context of its
+    own (no cache), to the end of its first script run (on Explore: with the outputs on screen), and half a second on."""
     client = _cpu_seconds([os.getpid()]) - _cpu_seconds(servers)
-    page = _new_page(browser, arm_on_load=path == "Explore")
+    page = _new_page(browser, arm_on_load_for=OUTPUTS_HEADING if path == "Explore" else ABOUT_HEADING)
     page.goto(f"{url}/{path}", wait_until="domcontentloaded")
-    if path == "Explore":
-        page.wait_for_function("window.__settledAt !== null", timeout=timeout * 1000)
-    else:
-        page.wait_for_function(APP_IDLE, arg=0, timeout=timeout * 1000)
+    page.wait_for_function("window.__settledAt !== null", timeout=timeout * 1000)
     time.sleep(POLL_S)  # what the page draws after its last run
     spent = _cpu_seconds([os.getpid()]) - _cpu_seconds(servers) - client
     page.close()
@@ -317,7 +320,7 @@ def _warm_up(browser, url: str, pages: int) -> None:
         page.goto(f"{url}/Explore", wait_until="domcontentloaded")
         opened.append(page)
     for page in opened:
-        page.get_by_role("heading", name="Area per class (% of the image)").wait_for(timeout=180_000)
+        page.get_by_role("heading", name=f"{OUTPUTS_HEADING} (% of the image)").wait_for(timeout=180_000)
         page.close()
     time.sleep(3)
 
@@ -469,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
                         servers = [*cluster.replicas, *([cluster.balancer] if cluster.balancer else [])]
                         url, pids, stop = cluster.url, [p.pid for p in servers], cluster.stop
                     try:
-                        _warm_up(browser, url, pages=len(pids))
+                        _warm_up(browser, url, pages=1 if choice == "one" else args.replicas)
                         idle_rss = _rss_mb(pids)
                         print(f"{setup}: server memory with the models loaded, no session open: {idle_rss:.0f} MB")
                         for path in ("About", "Explore") if args.page_loads else ():
