@@ -155,17 +155,25 @@ def _rss_mb(pids: list[int]) -> float:
 
 
 def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds the processes and their descendants have used so far, those that exited and were
-    waited for included (/proc/<pid>/stat: utime, stime, cutime, cstime). With the exited ones counted, a chromium
-    page's renderer that ends with its page still counts, and one that ends during a round is not lost from it."""
+    """User + system CPU seconds the processes and their descendants have used so far (/proc/<pid>/stat)."""
     ticks, total = os.sysconf("SC_CLK_TCK"), 0
     for pid in _tree(pids):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += sum(int(f) for f in fields[11:15])  # fields 14-17 of stat
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return total / ticks
+
+
+def _machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent working so far, all cores (/proc/stat: user, nice, system, irq,
+    softirq, steal). Less the servers' it is what the browsers and the driver spent, nothing else running: counting
+    chromium's own processes instead loses a page's renderer when it exits with its page, and adding the exited ones'
+    times (cutime) counted some twice here (more CPU seconds than the cores had in the round)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def page_script(arm_on_load_for: str | None = None) -> str:
@@ -300,12 +308,12 @@ def _same_sample_open_round(
 def _page_load_cpu(browser, url: str, path: str, servers: list[int], timeout: float) -> float:
     """CPU seconds chromium and the driver spend on one page load of ``path`` (About or Explore) in a context of its
     own (no cache), to the end of its first script run (on Explore: with the outputs on screen), and half a second on."""
-    client = _cpu_seconds([os.getpid()]) - _cpu_seconds(servers)
+    client = _machine_cpu_seconds() - _cpu_seconds(servers)
     page = _new_page(browser, arm_on_load_for=OUTPUTS_HEADING if path == "Explore" else ABOUT_HEADING)
     page.goto(f"{url}/{path}", wait_until="domcontentloaded")
     page.wait_for_function("window.__settledAt !== null", timeout=timeout * 1000)
     time.sleep(POLL_S)  # what the page draws after its last run
-    spent = _cpu_seconds([os.getpid()]) - _cpu_seconds(servers) - client
+    spent = _machine_cpu_seconds() - _cpu_seconds(servers) - client
     page.close()
     return spent
 
@@ -389,7 +397,7 @@ def _print_round(setup: str, label: str, result: Round, idle_rss: float) -> None
 
 def _measured(log: Path, pids: list[int], setup: str, k: int, play) -> Round:
     """Run ``play(cpu)`` (``cpu()``: the servers' CPU seconds so far) and gather the round's figures."""
-    since, cpu, everything = _log_length(log), _cpu_seconds(pids), _cpu_seconds([os.getpid()])
+    since, cpu, everything = _log_length(log), _cpu_seconds(pids), _machine_cpu_seconds()
     seconds, failures, action_cpu = play(lambda: _cpu_seconds(pids))
     server_cpu = _cpu_seconds(pids) - cpu
     return Round(
@@ -402,7 +410,7 @@ def _measured(log: Path, pids: list[int], setup: str, k: int, play) -> Round:
         server_cpu,
         _model_runs(log, since),
         action_cpu,
-        _cpu_seconds([os.getpid()]) - everything - server_cpu,
+        _machine_cpu_seconds() - everything - server_cpu,
     )
 
 
