@@ -18,7 +18,8 @@ Printed per placement, set-up and round: p50 / p95 / max seconds to settled, fai
 in time, showed an error, or showed another file's name), the server's resident memory (all its processes) and its
 growth per session, the server's CPU seconds (user + system of all its processes, from /proc) per session of the
 round (page loads included) and of it those from the first upload or choice to the last session settled, the server's own time per Explore script run and how often the models ran (``SCSE_TIMING_LOG``), and the CPU
-seconds per session of everything else this benchmark started (chromium and its driver): what the browsers cost.
+seconds per session the rest of the machine spent (chromium and its driver, nothing else running): what the
+browsers cost.
 
 Each page notes by itself when it is settled (``SETTLE_WATCH``: a MutationObserver, the page's own clock), and the
 driver reads that note from each page every ``POLL_S``. Until 2026-12-07 the driver asked every page every 50 ms
