@@ -12,7 +12,7 @@ these cores are part of the figure; settled when the outputs are on screen. Same
 is the server's answer and the drawing of the outputs, as in the upload rounds.
 ``--ones N`` repeats a lone upload N times first (one browser, one upload: the median is the figure a single student
 sees); before it, ``--page-loads N`` loads About (text only) and Explore (to its outputs) N times each in a context of
-its own and prints the browser's CPU for one load (what a page costs a student's laptop, whatever the server does).
+its own and prints what one load costs the machine outside the server (chromium, a new context, the driver).
 
 Printed per placement, set-up and round: p50 / p95 / max seconds to settled, failures (a session that did not settle
 in time, showed an error, or showed another file's name), the server's resident memory (all its processes) and its
@@ -106,9 +106,7 @@ class Round:
     cpu_seconds: float = 0.0
     model_runs: int = 0
     action_cpu_seconds: float = float("nan")  # from the first upload or choice to the last session settled
-    client_cpu_seconds: float = float(
-        "nan"
-    )  # chromium and the driver (everything this process started but the servers)
+    client_cpu_seconds: float = float("nan")  # the machine's working CPU less the servers': chromium and the driver
 
 
 def _slices(count: int) -> list[bytes]:
@@ -169,12 +167,12 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 def _machine_cpu_seconds() -> float:
     """CPU seconds the whole machine has spent working so far, all cores (/proc/stat: user, nice, system, irq,
-    softirq, steal). Less the servers' it is what the browsers and the driver spent, nothing else running: counting
+    softirq). Less the servers' it is what the browsers and the driver spent, nothing else running: counting
     chromium's own processes instead loses a page's renderer when it exits with its page, and adding the exited ones'
     times (cutime) counted some twice here (more CPU seconds than the cores had in the round)."""
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])  # not steal: another VM's
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def page_script(arm_on_load_for: str | None = None) -> str:
@@ -312,10 +310,11 @@ def _page_load_cpu(browser, url: str, path: str, servers: list[int], timeout: fl
     client = _machine_cpu_seconds() - _cpu_seconds(servers)
     page = _new_page(browser, arm_on_load_for=OUTPUTS_HEADING if path == "Explore" else ABOUT_HEADING)
     page.goto(f"{url}/{path}", wait_until="domcontentloaded")
-    page.wait_for_function("window.__settledAt !== null", timeout=timeout * 1000)
+    page.wait_for_function("window.__settledAt !== null", polling=POLL_S * 1000, timeout=timeout * 1000)
     time.sleep(POLL_S)  # what the page draws after its last run
     spent = _machine_cpu_seconds() - _cpu_seconds(servers) - client
     page.close()
+    time.sleep(1.0)  # its teardown, before the next load's first reading
     return spent
 
 
