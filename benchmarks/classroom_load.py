@@ -175,6 +175,11 @@ def _machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_outside(servers: list[int]) -> float:
+    """The machine's working CPU seconds so far less the servers': the browsers' and the driver's."""
+    return _machine_cpu_seconds() - _cpu_seconds(servers)
+
+
 def page_script(arm_on_load_for: str | None = None) -> str:
     """The one script a page runs before its own (one, because Playwright does not promise the order of several): it
     counts finished script runs (``COUNT_FINISHED_RUNS``) and can note when it is settled; with ``arm_on_load_for``
@@ -198,6 +203,11 @@ def _open_explore(browser, url: str, sessions: int) -> list:
         page.goto(f"{url}/Explore", wait_until="domcontentloaded")
         pages.append(page)
     return pages
+
+
+def _shows_error(page) -> bool:
+    """Whether the page shows an exception or an error message."""
+    return page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count() > 0
 
 
 def _settled_at(page) -> float | None:
@@ -250,7 +260,7 @@ def _round(browser, url: str, sessions: int, timeout: float, cpu) -> tuple[list[
             others = [n for j, n in enumerate(names) if j != i and page.get_by_text(f"{n} —", exact=False).count()]
             if others:
                 failures.append(f"{names[i]}: shows {others}")
-            if page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
+            if _shows_error(page):
                 failures.append(f"{names[i]}: shows an error")
         page.close()
     return sorted(done.values()), failures, action_cpu
@@ -268,7 +278,7 @@ def _same_sample_round(
     done = _wait_settled(pages, started, timeout)
     failures = [f"session {i}: not settled within {timeout:.0f} s" for i in range(sessions) if i not in done]
     for i, page in enumerate(pages):
-        if i in done and page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
+        if i in done and _shows_error(page):
             failures.append(f"session {i}: shows an error")
         page.close()
     return sorted(done.values()), failures, float("nan")  # page loads and the sample are one action here
@@ -298,7 +308,7 @@ def _same_sample_open_round(
     for i, page in enumerate(pages):
         if i in done and page.get_by_text(caption, exact=False).count() != 1:
             failures.append(f"session {i}: does not show {caption!r} once")
-        if i in done and page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count():
+        if i in done and _shows_error(page):
             failures.append(f"session {i}: shows an error")
         page.close()
     return sorted(done.values()), failures, action_cpu
@@ -307,12 +317,12 @@ def _same_sample_open_round(
 def _page_load_cpu(browser, url: str, path: str, servers: list[int], timeout: float) -> float:
     """CPU seconds chromium and the driver spend on one page load of ``path`` (About or Explore) in a context of its
     own (no cache), to the end of its first script run (on Explore: with the outputs on screen), and half a second on."""
-    client = _machine_cpu_seconds() - _cpu_seconds(servers)
+    before = _cpu_outside(servers)
     page = _new_page(browser, arm_on_load_for=OUTPUTS_HEADING if path == "Explore" else ABOUT_HEADING)
     page.goto(f"{url}/{path}", wait_until="domcontentloaded")
     page.wait_for_function("window.__settledAt !== null", polling=POLL_S * 1000, timeout=timeout * 1000)
     time.sleep(POLL_S)  # what the page draws after its last run
-    spent = _machine_cpu_seconds() - _cpu_seconds(servers) - client
+    spent = _cpu_outside(servers) - before
     page.close()
     time.sleep(1.0)  # its teardown, before the next load's first reading
     return spent
@@ -323,8 +333,7 @@ def _warm_up(browser, url: str, pages: int) -> None:
     so every process has loaded its models; then leave, and wait for the sessions to be freed."""
     opened = []
     for _ in range(pages):
-        page = browser.new_page()
-        page.add_init_script(COUNT_FINISHED_RUNS)
+        page = _new_page(browser)
         page.goto(f"{url}/Explore", wait_until="domcontentloaded")
         opened.append(page)
     for page in opened:
@@ -397,9 +406,9 @@ def _print_round(setup: str, label: str, result: Round, idle_rss: float) -> None
 
 def _measured(log: Path, pids: list[int], setup: str, k: int, play) -> Round:
     """Run ``play(cpu)`` (``cpu()``: the servers' CPU seconds so far) and gather the round's figures."""
-    since, cpu, everything = _log_length(log), _cpu_seconds(pids), _machine_cpu_seconds()
+    since, cpu, outside = _log_length(log), _cpu_seconds(pids), _cpu_outside(pids)
     seconds, failures, action_cpu = play(lambda: _cpu_seconds(pids))
-    server_cpu = _cpu_seconds(pids) - cpu
+    server_cpu, outside_cpu = _cpu_seconds(pids) - cpu, _cpu_outside(pids) - outside
     return Round(
         setup,
         k,
@@ -410,7 +419,7 @@ def _measured(log: Path, pids: list[int], setup: str, k: int, play) -> Round:
         server_cpu,
         _model_runs(log, since),
         action_cpu,
-        _machine_cpu_seconds() - everything - server_cpu,
+        outside_cpu,
     )
 
 
