@@ -13,9 +13,15 @@ Labels, all decided on the scan's 1 mm grid:
   filled. :func:`brain_mask_report` gives its Dice with the MNI152 2009a template's brain resampled onto this grid.
 - **CSF/GM/WM** inside the brain from the scan's own intensities: a three-class Gaussian mixture gives each class's
   mean; partial volume is handled the way the renderer mixes it, as linear fractions between the two neighbouring
-  class means (a voxel halfway between GM and WM is half of each), and a voxel's label is its largest fraction. A thin
-  GM shell that partial volume paints at CSF/WM borders (ventricles) is given back to CSF or WM.
-  :func:`tissue_report` compares the labels with the MNI152 GM/WM maps (Dice per class).
+  class means (a voxel halfway between GM and WM is half of each). Where a partial-volume voxel stops being one class
+  and becomes the next follows the template's own labels (:func:`template_class_boundaries`): the models learn one
+  definition of each class from two heads, and the template's is the headline's. Measured on the template, its
+  CSF/GM boundary lies at its CSF mean (a voxel is CSF only where it is as dark as pure CSF) and its GM/WM boundary
+  about halfway between the GM and WM means; the real head's boundaries sit at the same fractions of its own means.
+  (Its labels were the largest fraction before, which put the CSF/GM boundary halfway and called 13 % of the brain
+  CSF against the template's 8.5 %: the models were taught two CSFs.) A thin GM shell that partial volume paints at
+  CSF/WM borders (ventricles) is given back to CSF or WM. :func:`tissue_report` compares the labels with the MNI152
+  GM/WM maps (Dice per class).
 - **outside the brain** (background for the models; head tissue for synthesis, indices of
   :data:`scse_viz.data.synthhead.TISSUES`): the head is everything above a low threshold with holes filled per slice;
   its outer 2 mm is skin; inside, by intensity relative to the brain's class means: below 0.6 × the CSF mean bone
@@ -196,6 +202,55 @@ def head_tissues(
     return tissues
 
 
+def best_threshold(values: np.ndarray, upper: np.ndarray) -> tuple[float, float]:
+    """The threshold ``t`` for which ``values > t`` agrees with the boolean ``upper`` on the most items, and that
+    agreement (a share): exact, from the sorted values (every gap between two neighbours is a candidate)."""
+    order = np.argsort(values, kind="stable")
+    v, u = np.asarray(values, np.float64)[order], np.asarray(upper, bool)[order]
+    # agreement when the first k sorted items are called lower: lower ones among them + upper ones after them
+    lower_before = np.concatenate([[0], np.cumsum(~u)])
+    upper_after = u.sum() - np.concatenate([[0], np.cumsum(u)])
+    agree = lower_before + upper_after
+    distinct = np.concatenate([[True], v[1:] > v[:-1], [True]])  # a cut between equal values is not a threshold
+    k = int(np.argmax(np.where(distinct, agree, -1)))
+    t = v[0] - 1.0 if k == 0 else v[-1] if k == len(v) else 0.5 * (v[k - 1] + v[k])
+    return float(t), float(agree[k] / len(v))
+
+
+@lru_cache(maxsize=1)
+def template_class_boundaries() -> tuple[tuple[float, float], tuple[float, float]]:
+    """Where the MNI152 template's own labels put the CSF/GM and the GM/WM boundary in its T1 intensities, each as a
+    fraction of the way between the two classes' mixture means (0: at the lower class's mean, 1: at the upper's),
+    with the share of those two classes' voxels the boundary puts on their own side: ((fraction, agreement) CSF/GM,
+    (fraction, agreement) GM/WM)."""
+    from scse_viz.datasets.brain import class_probabilities, labels_from_probabilities
+
+    t1, gm, wm = template_volumes()
+    data = np.asarray(t1.data, dtype=np.float32)
+    brain = data > 0
+    labels = labels_from_probabilities(class_probabilities(data, gm.data, wm.data)[:, brain])
+    values = data[brain]
+    means = class_means(values)
+    found = []
+    for lower in (CSF, GM):
+        pair = (labels == lower) | (labels == lower + 1)
+        threshold, agreement = best_threshold(values[pair], labels[pair] == lower + 1)
+        low, high = means[lower - CSF], means[lower - CSF + 1]
+        found.append(((threshold - low) / (high - low), agreement))
+    return found[0], found[1]
+
+
+def tissue_labels(intensities: np.ndarray, brain: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """CSF/GM/WM labels inside ``brain`` (0 outside) with the class boundaries at the template's fractions
+    (:func:`template_class_boundaries`) of this scan's own class means, then the border GM given back."""
+    (csf_gm, _), (gm_wm, _) = template_class_boundaries()
+    lower = means[0] + csf_gm * (means[1] - means[0])
+    upper = means[1] + gm_wm * (means[2] - means[1])
+    labels = CSF + (intensities > lower).astype(np.uint8) + (intensities > upper).astype(np.uint8)
+    labels = np.where(brain, labels, 0).astype(np.uint8)
+    return np.where(brain, give_back_border_gm(labels, intensities, means), 0).astype(np.uint8)
+
+
 @lru_cache(maxsize=1)
 def real_head(folder: Path = FOLDER) -> RealHeadVolumes:
     """Colin 27 with its labels (cached: about 20 s to compute)."""
@@ -204,13 +259,10 @@ def real_head(folder: Path = FOLDER) -> RealHeadVolumes:
     brain, removed = clean_brain_mask(_read(folder, BRAIN_FILE).data)
     data = np.asarray(head.data, dtype=np.float32)
     means = class_means(data[brain])
+    # the fractions stay the physical partial-volume mix (the renderer draws with them); the labels are the classes
+    # the models learn, cut where the template cuts (tissue_labels)
     fractions = partial_volume_fractions(data, means) * brain
-    labels = np.where(brain, 1 + np.argmax(fractions, axis=0), 0).astype(np.uint8)
-    labels = np.where(brain, give_back_border_gm(labels, data, means), 0).astype(np.uint8)
-    changed = brain & (labels != 1 + np.argmax(fractions, axis=0))
-    if changed.any():  # the fractions follow the corrected label: pure class there
-        pure = np.eye(3, dtype=np.float32)[labels[changed] - 1].T
-        fractions[:, changed] = pure
+    labels = tissue_labels(data, brain, means)
     probabilities = np.concatenate([(~brain)[None].astype(np.float32), fractions])
     tissues = head_tissues(data, brain, labels, means, head.affine)
     return RealHeadVolumes(head, brain, probabilities, tissues, removed)
@@ -256,7 +308,7 @@ def tissue_report(volumes: RealHeadVolumes | None = None) -> dict[str, float]:
     volumes = volumes or real_head()
     mni_brain, gm, wm = template_on_grid(volumes.head)
     mni = np.argmax(np.stack([np.clip(1 - gm - wm, 0, 1), gm, wm]), axis=0) + 1
-    ours = np.argmax(volumes.probabilities[1:], axis=0) + 1
+    ours = volumes.tissues  # inside the brain: the labels the models learn
     both = volumes.brain & mni_brain
     names = {CSF: "CSF", GM: "GM", WM: "WM"}
     counts = dice_counts(ours[both], mni[both], max(names) + 1)
