@@ -150,8 +150,10 @@ class BrainConfig(RunConfig):
     size: int = 160  # model input side (scse_viz.preprocess.BRAIN_SIZE)
     dice_weight: float = 1.0  # loss = cross-entropy + dice_weight · (1 - mean soft Dice over CSF, GM, WM)
     # cross-entropy weight of the non-brain head pixels (labelled background, input above head_threshold): skull,
-    # scalp, face, eyes and neck, which a model labelling tissue there paints as brain; 1: every pixel alike
-    head_weight: float = 3.0
+    # scalp, face, eyes and neck, which a model labelling tissue there paints as brain; 1: every pixel alike. 4 since
+    # the real head's labels follow the template's class boundaries (2026-12-07): with them 3 left 2.1 % of the
+    # T1-like heads' non-brain pixels tissue (cSE seed 0), 5 cost it 0.015 template Dice
+    head_weight: float = 4.0
     head_threshold: float = 0.1  # model-input intensity (0..1 after the app's scaling) above which a pixel is head
     # background pixels in the (2·head_margin+1)-pixel square around a brain label also weigh head_weight, however
     # dark they are: the dark skull of a T1 scan lies below head_threshold, and it is where the rim of CSF gets drawn
