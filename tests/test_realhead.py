@@ -69,17 +69,12 @@ def test_the_real_heads_classes_are_cut_where_the_templates_are(head) -> None:
     head, applied to the template's own intensities, must give back the template's labels (the headline's
     definition), and the rule it replaced (each voxel's largest partial-volume fraction, halfway between the means)
     must do visibly worse there, or the test could not tell them apart."""
-    from scse_viz.datasets.brain import class_probabilities, labels_from_probabilities, template_volumes
-
     (csf_gm, agree_low), (gm_wm, agree_high) = realhead.template_class_boundaries()
     assert agree_low >= 0.95 and agree_high >= 0.95  # the template's labels are intensity cuts to 5 %
     # the template calls a voxel CSF only where it is nearly as dark as pure CSF, not halfway to GM as the largest
     # fraction did; GM/WM lies between the means
     assert csf_gm < 0.25 and 0.25 < gm_wm < 0.75, (csf_gm, gm_wm)
-    t1, gm, wm = template_volumes()
-    data = np.asarray(t1.data, dtype=np.float32)
-    brain = data > 0
-    truth = labels_from_probabilities(class_probabilities(data, gm.data, wm.data)[:, brain])
+    data, brain, truth = realhead.template_labels()
     means = realhead.class_means(data[brain])
     ours = realhead.tissue_labels(data, brain, means)[brain]
     fractions = realhead.partial_volume_fractions(data[brain], means)

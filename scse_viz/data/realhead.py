@@ -66,7 +66,17 @@ from scse_viz.data.synthhead import (
     WM,
     training_labels,
 )
-from scse_viz.datasets.brain import GUARD, MIN_BRAIN_PIXELS, SLABS, SPLITS, TEST_SLABS, VAL_SLABS, template_volumes
+from scse_viz.datasets.brain import (
+    GUARD,
+    MIN_BRAIN_PIXELS,
+    SLABS,
+    SPLITS,
+    TEST_SLABS,
+    VAL_SLABS,
+    class_probabilities,
+    labels_from_probabilities,
+    template_volumes,
+)
 from scse_viz.io import ORIENTATIONS, Volume, image_from_slice, load_volume, volume_slice
 from scse_viz.metrics import dice_counts, dice_report
 
@@ -217,18 +227,22 @@ def best_threshold(values: np.ndarray, upper: np.ndarray) -> tuple[float, float]
     return float(t), float(agree[k] / len(v))
 
 
+def template_labels() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The MNI152 template's T1 intensities (float32), its brain mask and its brain voxels' labels (1-3, the
+    template dataset's rule): what its class boundaries are measured on."""
+    t1, gm, wm = template_volumes()
+    data = np.asarray(t1.data, dtype=np.float32)
+    brain = data > 0
+    return data, brain, labels_from_probabilities(class_probabilities(data, gm.data, wm.data)[:, brain])
+
+
 @lru_cache(maxsize=1)
 def template_class_boundaries() -> tuple[tuple[float, float], tuple[float, float]]:
     """Where the MNI152 template's own labels put the CSF/GM and the GM/WM boundary in its T1 intensities, each as a
     fraction of the way between the two classes' mixture means (0: at the lower class's mean, 1: at the upper's),
     with the share of those two classes' voxels the boundary puts on their own side: ((fraction, agreement) CSF/GM,
     (fraction, agreement) GM/WM)."""
-    from scse_viz.datasets.brain import class_probabilities, labels_from_probabilities
-
-    t1, gm, wm = template_volumes()
-    data = np.asarray(t1.data, dtype=np.float32)
-    brain = data > 0
-    labels = labels_from_probabilities(class_probabilities(data, gm.data, wm.data)[:, brain])
+    data, brain, labels = template_labels()
     values = data[brain]
     means = class_means(values)
     found = []
@@ -247,8 +261,7 @@ def tissue_labels(intensities: np.ndarray, brain: np.ndarray, means: np.ndarray)
     lower = means[0] + csf_gm * (means[1] - means[0])
     upper = means[1] + gm_wm * (means[2] - means[1])
     labels = CSF + (intensities > lower).astype(np.uint8) + (intensities > upper).astype(np.uint8)
-    labels = np.where(brain, labels, 0).astype(np.uint8)
-    return np.where(brain, give_back_border_gm(labels, intensities, means), 0).astype(np.uint8)
+    return give_back_border_gm(np.where(brain, labels, 0).astype(np.uint8), intensities, means)  # changes GM only
 
 
 @lru_cache(maxsize=1)
