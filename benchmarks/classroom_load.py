@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scse_viz import serve
-from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, launch_chromium
+from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, free_ports, launch_chromium
 
 MAX_SESSIONS = 32
 POLL_S = 0.5  # how often the driver reads each page's own note (the note's time is the page's, not the poll's)
@@ -481,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
                                 args.replicas,
                                 free_port(),
                                 "127.0.0.1",
-                                first_replica_port=free_port(),
+                                first_replica_port=free_ports(args.replicas),
                                 logs=work / f"serve-{placement}",
                             )
                         finally:

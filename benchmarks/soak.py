@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.classroom_load import _rss_mb
 from scse_viz import serve
-from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, launch_chromium
+from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, free_ports, launch_chromium
 
 MAX_SESSIONS = 32
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="soak-"))
     model = _model_zip(work)
-    cluster = serve.start(args.replicas, free_port(), "127.0.0.1", first_replica_port=free_port(), logs=work)
+    cluster = serve.start(
+        args.replicas, free_port(), "127.0.0.1", first_replica_port=free_ports(args.replicas), logs=work
+    )
     pids = [p.pid for p in cluster.replicas]
     series: list[tuple[float, list[float]]] = []
     actions, errors, crosstalk, names = 0, [], [], []

@@ -6,6 +6,7 @@ Browser tests fail (never skip) when chromium is missing: CI must not pass witho
 from __future__ import annotations
 
 import os
+import random
 import socket
 
 import pytest
@@ -55,7 +56,33 @@ def launch_chromium(playwright, extra_args: tuple[str, ...] = ()):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args])
 
 
+# Ports for servers are drawn below Linux's ephemeral range (32768-60999 here), where the kernel hands out the source
+# ports of client connections: a replica at `first + 1`, a port nobody had checked, was once taken ("Port 35098 is not
+# available", test_serve in a fresh clone, 2026-12-07), most likely by such a connection.
+_SERVER_PORTS = range(20000, 32000)
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive loopback ports that are all free now (replicas listen on first, first + 1, ...)."""
+    draw = random.Random()
+    for _ in range(200):
+        first = draw.randrange(_SERVER_PORTS.start, _SERVER_PORTS.stop - count)
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(first, first + count):
+                sockets.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                sockets[-1].bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for held in sockets:
+                held.close()
+    raise RuntimeError(f"no {count} consecutive free loopback ports in {_SERVER_PORTS}")
+
+
 def free_port() -> int:
+    """One loopback port that is free now, chosen by the kernel (so never inside the range `free_ports` draws from)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -23,7 +23,7 @@ from PIL import Image
 
 from scse_viz import serve
 
-from .browsing import choose_upload, free_port, idle, open_page, runs_finished
+from .browsing import choose_upload, free_port, free_ports, idle, open_page, runs_finished
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -87,7 +87,7 @@ def _no_exception(page, errors) -> None:
 
 def test_the_serve_command_uploads_through_the_balancer_and_stops_cleanly(browser, repo_root: Path, artifacts_dir):
     _needs_haproxy()
-    port, first = free_port(), free_port()
+    port, first = free_port(), free_ports(2)
     logs = artifacts_dir / "serve-command"
     command = subprocess.Popen(
         [
@@ -140,7 +140,7 @@ def test_a_replica_dies_during_class(browser, artifacts_dir):
     _needs_haproxy()
     port = free_port()
     cluster = serve.start(
-        replicas=2, port=port, address="127.0.0.1", first_replica_port=free_port(), logs=artifacts_dir / "serve-fault"
+        replicas=2, port=port, address="127.0.0.1", first_replica_port=free_ports(2), logs=artifacts_dir / "serve-fault"
     )
     try:
         alice, _alice_errors = _explore(browser, cluster.url)
