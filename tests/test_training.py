@@ -152,12 +152,8 @@ def test_the_margin_is_a_square_around_the_brain_and_stops_at_the_pictures_edge(
 def test_a_brain_record_from_before_the_head_weight_reads_as_the_recipe_it_was_trained_with() -> None:
     today = BrainConfig(variant="sse").to_dict()
     new_fields = ("head_weight", "channels_last", "head_margin", "autocast_bf16")
-    assert tuple(today[k] for k in new_fields) == (
-        4.0,
-        True,
-        3,
-        True,
-    )  # the shipped recipe's defaults (head weight 4 since 2026-12-07)
+    # the shipped recipe's defaults (head weight 4 since 2026-12-07)
+    assert tuple(today[k] for k in new_fields) == (4.0, True, 3, True)
     older = {k: v for k, v in today.items() if k not in new_fields}
     rebuilt = BrainConfig.from_dict(older)
     assert tuple(getattr(rebuilt, k) for k in new_fields) == (1.0, False, 0, False)  # what runs before them had
