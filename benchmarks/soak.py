@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.classroom_load import _rss_mb
 from scse_viz import serve
-from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, free_ports, launch_chromium
+from tests.browsing import APP_IDLE, COUNT_FINISHED_RUNS, free_port, free_ports, launch_chromium, wait_enabled
 
 MAX_SESSIONS = 32
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
@@ -112,11 +112,10 @@ class Session:
         before = page.evaluate("window.__scriptRunsFinished")
         page.get_by_role("option").filter(has_text="Your own model").click()
         page.wait_for_function(APP_IDLE, arg=before, timeout=timeout * 1000)
-        before = page.evaluate("window.__scriptRunsFinished")
         page.locator('[data-testid="stFileUploader"]', has_text="Model files").locator(
             'input[type="file"]'
         ).set_input_files(model)  # a path: playwright takes buffers of at most 50 MB
-        page.wait_for_function(APP_IDLE, arg=before, timeout=timeout * 1000)
+        wait_enabled(page, "Load the model", timeout=int(timeout * 1000))  # the upload's quick run enables it
         before = page.evaluate("window.__scriptRunsFinished")
         page.get_by_role("button", name="Load the model").click()
         page.wait_for_function(APP_IDLE, arg=before, timeout=timeout * 1000)

@@ -16,7 +16,7 @@ import pytest
 
 from scse_viz import serve
 
-from .browsing import COUNT_FINISHED_RUNS, choose_upload, free_port
+from .browsing import COUNT_FINISHED_RUNS, choose_upload, free_port, wait_enabled
 from .browsing import idle as _idle
 from .browsing import open_page as _open
 from .browsing import runs_finished as _runs_finished
@@ -461,11 +461,10 @@ def test_bring_your_own_model_in_chromium(browser, app_url: str, artifacts_dir: 
         page.get_by_role("option", name="＋ Your own model…").click()
         sidebar.get_by_text("Model files", exact=True).wait_for(state="visible", timeout=120_000)  # the form's run
         _idle(page)
-        before = _runs_finished(page)
         archive = tmp_path / "my_unet.zip"  # about 56 MB: more than playwright passes as a buffer
         archive.write_bytes(_smp_zip(tmp_path))
         sidebar.locator('input[type="file"]').first.set_input_files(str(archive))
-        _idle(page, after=before)
+        wait_enabled(page, "Load the model")  # the upload's run is quick: wait for the button it enables
         before = _runs_finished(page)
         sidebar.get_by_role("button", name="Load the model").click()
         sidebar.get_by_text("resized to 256×256", exact=False).wait_for(state="visible", timeout=120_000)
