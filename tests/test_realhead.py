@@ -168,7 +168,8 @@ def test_real_head_labels_stay_on_their_pixels_through_warps_and_crops(head) -> 
     torch.manual_seed(0)
     scores = []
     for k in range(12):
-        image, labels = dataset[k % len(dataset)]
+        image, labels, head_drawn = dataset[k % len(dataset)]
+        assert bool(head_drawn)  # the real head is a head: its samples take the head weight
         truth = labels.numpy() == 3
         if truth.sum() < 50:
             continue
@@ -176,7 +177,7 @@ def test_real_head_labels_stay_on_their_pixels_through_warps_and_crops(head) -> 
         scores.append(2 * (found & truth).sum() / (found.sum() + truth.sum()))
     assert len(scores) >= 6 and min(scores) > 0.9, scores
     # Planted failure: the same image against labels mirrored left-right does not line up.
-    image, labels = dataset[0]
+    image, labels, _ = dataset[0]
     mirrored = labels.numpy()[:, ::-1] == 3
     found = image[0].numpy() > 0.5
     assert 2 * (found & mirrored).sum() / (found.sum() + mirrored.sum() + 1) < 0.9
@@ -192,7 +193,7 @@ def test_rendered_real_heads_follow_the_drawn_contrast(head) -> None:
         config = BrainConfig(real_head_rendered=1.0, crop_probability=0.0, contrast_weights=weights)
         dataset = RealHeads(slices, config)
         torch.manual_seed(1)
-        image, labels = dataset[0]
+        image, labels, _ = dataset[0]
         image, labels = image[0].numpy(), labels.numpy()
         orders[contrast] = [float(np.median(image[labels == k])) for k in (1, 2, 3)]
     assert orders["t1"][0] < orders["t1"][1] < orders["t1"][2], orders

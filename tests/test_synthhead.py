@@ -120,7 +120,8 @@ def test_training_samples_show_both_tissue_orders(slices):
     torch.manual_seed(0)
     orders = []
     for k in range(30):
-        image, target = dataset[k % len(dataset)]
+        image, target, head_drawn = dataset[k % len(dataset)]
+        assert bool(head_drawn)  # synthetic_share 1: every sample has a drawn head
         image, target = image[0].numpy(), target.numpy()
         assert image.shape == target.shape == (config.size, config.size)
         assert 0.0 <= image.min() and image.max() <= 1.0
@@ -164,3 +165,14 @@ def test_non_brain_share_counts_head_pixels_labelled_as_tissue():
     wm = np.sum([(h.labels == 3).sum() for h in heads])
     total = np.sum([h.labels.size for h in heads])
     assert everything_wm["dice"]["WM"] == pytest.approx(2 * wm / (wm + total), rel=1e-6)
+
+
+def test_the_templates_own_slices_are_marked_headless(slices):
+    """With no synthetic heads every sample is the template's own skull-stripped slice, marked False, so that
+    ``head_weight_on_template=False`` leaves its pixels unweighted; with all synthetic, every sample is marked True."""
+    for share, expected in ((0.0, False), (1.0, True)):
+        config = BrainConfig(variant="none", synthetic_share=share)
+        images, labels = model_inputs(slices, config.size)
+        dataset = SyntheticHeads(slices, images, labels, config)
+        torch.manual_seed(0)
+        assert {bool(dataset[k % len(dataset)][2]) for k in range(6)} == {expected}

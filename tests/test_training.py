@@ -136,6 +136,22 @@ def test_dark_background_next_to_the_brain_weighs_as_head_within_the_margin_only
     assert float(brain_only) == pytest.approx(per_pixel, rel=1e-6)
 
 
+def test_samples_without_a_drawn_head_weigh_every_pixel_alike() -> None:
+    # Two samples of one row of seven pixels, as in the margin test: brain at column 0, dark background after it, equal
+    # logits (each pixel's loss log 4). Margin 2 makes columns 1 and 2 head in both; only the first sample has a head
+    # drawn (weighted True), so the second (a skull-stripped template slice) weighs all seven pixels 1.
+    labels = torch.tensor([[1, 0, 0, 0, 0, 0, 0]]).reshape(1, 1, 7).repeat(2, 1, 1)
+    logits = torch.zeros(2, 4, 1, 7)
+    inputs = torch.full((2, 1, 1, 7), 0.02)
+    per_pixel = float(np.log(4.0))
+    both = head_weighted_cross_entropy(logits, labels, inputs, 3.0, 0.1, 2, torch.tensor([True, True]))
+    assert float(both) == pytest.approx(per_pixel * (5 + 2 * 3) / 7, rel=1e-6)
+    first = head_weighted_cross_entropy(logits, labels, inputs, 3.0, 0.1, 2, torch.tensor([True, False]))
+    assert float(first) == pytest.approx(per_pixel * ((5 + 2 * 3) + 7) / 14, rel=1e-6)
+    none = head_weighted_cross_entropy(logits, labels, inputs, 3.0, 0.1, 2, torch.tensor([False, False]))
+    assert float(none) == pytest.approx(per_pixel, rel=1e-6)
+
+
 def test_the_margin_is_a_square_around_the_brain_and_stops_at_the_pictures_edge() -> None:
     # A 6×6 picture, dark everywhere, brain only at the top-left corner pixel; margin 1: the three pixels touching it
     # (right, below, diagonal) weigh 3, the other 32 background pixels and the brain pixel weigh 1.

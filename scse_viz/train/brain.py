@@ -44,6 +44,10 @@ from scse_viz.train.config import BrainConfig
 from scse_viz.train.parts import FamilyTraining
 from scse_viz.zoo import load_checkpoint
 
+# One training sample: the model input (1×H×W), its labels (H×W) and whether a head is drawn around the brain (a
+# synthetic or the real head: True; the template's own skull-stripped slice: False)
+Sample = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
 
 def model_inputs(slices: list[BrainSlice], size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Preprocessed images (N×1×size×size float32) and labels at the model's resolution (N×size×size int64)."""
@@ -92,6 +96,9 @@ def intensity_augmentation(image: torch.Tensor, config: BrainConfig) -> torch.Te
 
 
 class AugmentedSlices(Dataset):
+    """The template's own slices, augmented (geometry, then intensities). Each sample is ``(image, labels, False)``:
+    the last element says whether a head is drawn around the brain (never here: the template is skull-stripped)."""
+
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, config: BrainConfig) -> None:
         self.images, self.labels, self.config = images, labels, config
         self.geometric = geometric_augmentation(config)
@@ -99,9 +106,10 @@ class AugmentedSlices(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> Sample:
         image, mask = self.geometric(tv_tensors.Image(self.images[index]), tv_tensors.Mask(self.labels[index]))
-        return intensity_augmentation(image.as_subclass(torch.Tensor), self.config), mask.as_subclass(torch.Tensor)
+        image = intensity_augmentation(image.as_subclass(torch.Tensor), self.config)
+        return image, mask.as_subclass(torch.Tensor), torch.tensor(False)
 
 
 class SyntheticHeads(Dataset):
@@ -130,7 +138,7 @@ class SyntheticHeads(Dataset):
     def __len__(self) -> int:
         return len(self.canvases)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> Sample:
         if float(torch.rand(())) >= self.config.synthetic_share:
             return self.template[index]
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
@@ -149,6 +157,7 @@ class SyntheticHeads(Dataset):
         return (
             torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
             torch.from_numpy(synthhead.training_labels(tissues).astype(np.int64)),
+            torch.tensor(True),
         )
 
 
@@ -200,7 +209,7 @@ class RealHeads(Dataset):
     def __len__(self) -> int:
         return len(self.tissues)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> Sample:
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
         stack, tissues = self.geometric(tv_tensors.Image(self.stacks[index]), tv_tensors.Mask(self.tissues[index]))
         stack = stack.as_subclass(torch.Tensor)
@@ -217,6 +226,7 @@ class RealHeads(Dataset):
         return (
             torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
             torch.from_numpy(synthhead.training_labels(tissues).astype(np.int64)),
+            torch.tensor(True),
         )
 
 
@@ -230,7 +240,7 @@ class MixedSources(Dataset):
     def __len__(self) -> int:
         return len(self.template) + len(self.real)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> Sample:
         if float(torch.rand(())) < self.share:
             return self.real[index % len(self.real)]
         return self.template[index % len(self.template)]
@@ -247,13 +257,14 @@ class RandomCrops(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, labels = self.dataset[index]
+    def __getitem__(self, index: int) -> Sample:
+        image, labels, head_drawn = self.dataset[index]
         h, w = labels.shape
         top, left = int(torch.randint(0, h - self.side + 1, ())), int(torch.randint(0, w - self.side + 1, ()))
         return (
             image[:, top : top + self.side, left : left + self.side],
             labels[top : top + self.side, left : left + self.side],
+            head_drawn,
         )
 
 
@@ -273,12 +284,13 @@ def head_weighted_cross_entropy(
     head_weight: float,
     threshold: float,
     margin: int = 0,
+    weighted: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy per pixel, averaged, with the non-brain head pixels weighing ``head_weight`` times the rest:
     tissue painted on the face or skull is the error a user sees first, while plain cross-entropy lets the many easy
     air pixels dilute it. Head pixels are background pixels brighter than ``threshold`` (scalp, fat, face, neck) or
     in the (2·``margin``+1)-pixel square around a brain label (the skull, dark on a T1 scan, where a too-wide CSF rim
-    is drawn)."""
+    is drawn). ``weighted``: a boolean per sample, whose False samples weigh every pixel alike (None: all True)."""
     per_pixel = nn.functional.cross_entropy(logits, labels, reduction="none")
     if head_weight == 1.0:
         return per_pixel.mean()
@@ -288,6 +300,8 @@ def head_weighted_cross_entropy(
         brain = (~background)[:, None].to(per_pixel.dtype)
         near = nn.functional.max_pool2d(brain, 2 * margin + 1, stride=1, padding=margin)[:, 0] > 0
         head = head | (background & near)
+    if weighted is not None:
+        head = head & weighted.to(head.device).view(-1, 1, 1)
     return (per_pixel * (1.0 + (head_weight - 1.0) * head.to(per_pixel.dtype))).mean()
 
 
@@ -340,13 +354,14 @@ def train_brain(config: BrainConfig, out_dir: str | Path) -> TrainResult:
             disable=not config.progress,
             leave=False,
         )
-        for batch, target in bar:
+        for batch, target, head_drawn in bar:
             batch, target = batch.to(device, non_blocking=True), target.to(device, non_blocking=True)
+            weighted = None if config.head_weight_on_template else head_drawn
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.autocast_bf16):
                 logits = model(batch.contiguous(memory_format=memory_format))
             logits = logits.float()
             cross_entropy = head_weighted_cross_entropy(
-                logits, target, batch, config.head_weight, config.head_threshold, config.head_margin
+                logits, target, batch, config.head_weight, config.head_threshold, config.head_margin, weighted
             )
             loss = cross_entropy + config.dice_weight * soft_dice_loss(logits, target)
             optimizer.zero_grad(set_to_none=True)

@@ -137,6 +137,7 @@ class BrainConfig(RunConfig):
         "head_margin": 0,
         "autocast_bf16": False,
         "real_head_midline": False,
+        "head_weight_on_template": True,
     }
     epochs: int = 28  # passes over the training samples (template slices and real-head slices together)
     batch_size: int = 16
@@ -159,6 +160,10 @@ class BrainConfig(RunConfig):
     # dark they are: the dark skull of a T1 scan lies below head_threshold, and it is where the rim of CSF gets drawn
     # too wide
     head_margin: int = 3
+    # whether the head weight also applies to the template's own slices (skull-stripped: no head, and the margin's
+    # pixels are the dark edge of the brain, where weighting background pushes the CSF rim inwards); False: only the
+    # samples with a drawn or the real head are weighted
+    head_weight_on_template: bool = True
     # forward pass under bfloat16 autocast (loss, optimiser and every measurement in float32): about 1.4 times the
     # steps per second on this CPU (AVX-512 BF16); a CPU without BF16 instructions runs it slower (set it false there)
     autocast_bf16: bool = True
