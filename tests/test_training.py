@@ -167,12 +167,12 @@ def test_the_margin_is_a_square_around_the_brain_and_stops_at_the_pictures_edge(
 
 def test_a_brain_record_from_before_the_head_weight_reads_as_the_recipe_it_was_trained_with() -> None:
     today = BrainConfig(variant="sse").to_dict()
-    new_fields = ("head_weight", "channels_last", "head_margin", "autocast_bf16")
-    # the shipped recipe's defaults (head weight 4 since 2026-12-07)
-    assert tuple(today[k] for k in new_fields) == (4.0, True, 3, True)
+    new_fields = ("head_weight", "channels_last", "head_margin", "autocast_bf16", "head_weight_on_template")
+    # the shipped recipe's defaults (head weight 4 since 2026-12-07; the template's own slices weighted as the heads)
+    assert tuple(today[k] for k in new_fields) == (4.0, True, 3, True, True)
     older = {k: v for k, v in today.items() if k not in new_fields}
     rebuilt = BrainConfig.from_dict(older)
-    assert tuple(getattr(rebuilt, k) for k in new_fields) == (1.0, False, 0, False)  # what runs before them had
+    assert tuple(getattr(rebuilt, k) for k in new_fields) == (1.0, False, 0, False, True)  # what runs before had
     assert BrainConfig.from_dict(today).to_dict() == today  # a record that has them keeps them
 
 
