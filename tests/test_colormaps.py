@@ -105,3 +105,29 @@ def test_a_long_label_wraps_instead_of_running_off_the_picture():
     under = long.picture[long.bottom + 25 :]  # the label's rows, below the ticks' numbers
     ink = np.where((under < 128).all(axis=2).any(axis=0))[0]
     assert ink.min() > 2 and ink.max() < long.picture.shape[1] - 3  # no text touches the picture's edges
+
+
+@pytest.mark.parametrize(
+    "cmap", sorted({colormaps.LEVEL, NOISE_CMAP, SIGMA_CMAP, SSE_CMAP, GAIN_CMAP, *COLORMAPS, "viridis", "RdBu_r"})
+)
+def test_colorize_gives_matplotlibs_own_colours_bit_for_bit(cmap: str) -> None:
+    """The table lookup against matplotlib's own call on the clipped values: every edge of the 256 bins (k/256 and a
+    hair either side), both ends, values outside the limits, NaN and random values; as float32 and as bytes."""
+    from scse_viz.render.raster import _to_uint8, colorize_uint8
+
+    n = mpl_colormaps[cmap].N
+    edges = np.arange(n + 1) / n
+    values = np.concatenate(
+        [edges, np.nextafter(edges, -1.0), np.nextafter(edges, 2.0), [-0.5, 1.5, np.nan, -np.inf, np.inf, -0.0]]
+    )
+    values = np.concatenate([values, np.random.default_rng(0).uniform(-0.1, 1.1, 5000)])
+    for vmin, vmax in ((0.0, 1.0), (-0.3, 0.3)):
+        raw = vmin + values * (vmax - vmin)
+        clipped = np.clip((raw - vmin) / (vmax - vmin), 0.0, 1.0)
+        expected = mpl_colormaps[cmap](clipped)[..., :3].astype(np.float32)
+        got = colorize(raw, cmap, vmin, vmax)
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        assert np.array_equal(got, expected, equal_nan=True), np.argwhere(got != expected)[:5]
+        assert np.array_equal(colorize_uint8(raw, cmap, vmin, vmax), _to_uint8(expected))
+    # Planted failure: a table read one bin off (the old way with values a bin higher) differs.
+    assert not np.array_equal(colorize(edges[:-1] + 1.0 / n, cmap, 0.0, 1.0), colorize(edges[:-1], cmap, 0.0, 1.0))

@@ -10,6 +10,7 @@ repeats pixels.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -27,12 +28,49 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
 
 
-def colorize(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
-    """Map values through a matplotlib colormap with fixed limits (clipped) -> float32 H×W×3."""
+@cache
+def _color_table(cmap: str) -> tuple[np.ndarray, np.ndarray]:
+    """The colormap's N colours and, last, its colour for NaN ("bad"), as matplotlib returns them (float32 RGB), and
+    the same table as uint8 (:func:`_to_uint8` of each row): read once per colormap, by matplotlib's own calls."""
+    colormap = colormaps[cmap]
+    rows = colormap(np.arange(colormap.N))[:, :3]  # integers are direct lookups: the table's rows
+    bad = colormap(np.array([np.nan]))[:, :3]
+    table = np.concatenate([rows, bad]).astype(np.float32)
+    table.flags.writeable = False
+    as_bytes = _to_uint8(table)
+    as_bytes.flags.writeable = False
+    return table, as_bytes
+
+
+def _color_indices(values: np.ndarray, vmin: float, vmax: float, n: int) -> np.ndarray:
+    """Row of :func:`_color_table` for each value: the arithmetic of matplotlib's ``Colormap.__call__`` on floats
+    clipped to 0…1 (times N, 1.0 onto the last colour, truncated; NaN onto the bad colour, row N)."""
     if vmax <= vmin:
         raise ValueError(f"vmax ({vmax}) must be larger than vmin ({vmin})")
     scaled = np.clip((np.asarray(values, dtype=np.float64) - vmin) / (vmax - vmin), 0.0, 1.0)
-    return colormaps[cmap](scaled)[..., :3].astype(np.float32)
+    scaled *= n
+    scaled[scaled == n] = n - 1
+    bad = np.isnan(scaled)
+    with np.errstate(invalid="ignore"):
+        indices = scaled.astype(np.intp)
+    indices[bad] = n
+    return indices
+
+
+def colorize(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
+    """Map values through a matplotlib colormap with fixed limits (clipped) -> float32 H×W×3.
+
+    The same colours as ``colormaps[cmap](clipped)[..., :3].astype(np.float32)``, bit for bit (the tests compare the
+    two), from a table read once: matplotlib's call builds a float64 RGBA image first, which made colouring most of
+    the cost of a 512×512 map (``python -m benchmarks.photo_latency``)."""
+    table, _ = _color_table(cmap)
+    return table[_color_indices(values, vmin, vmax, len(table) - 1)]
+
+
+def colorize_uint8(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
+    """``_to_uint8(colorize(values, cmap, vmin, vmax))`` -> uint8 H×W×3, looked up as bytes directly."""
+    _, as_bytes = _color_table(cmap)
+    return as_bytes[_color_indices(values, vmin, vmax, len(as_bytes) - 1)]
 
 
 def _to_uint8(rgb: np.ndarray) -> np.ndarray:

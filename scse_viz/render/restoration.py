@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from scse_viz.render import colormaps
 from scse_viz.render.export import new_figure
-from scse_viz.render.raster import _to_uint8, colorize, to_rgb
+from scse_viz.render.raster import _to_uint8, colorize_uint8, to_rgb
 
 NOISE_CMAP = colormaps.DIVERGING  # centred on 0: red where the model took brightness away, blue where it added
 SIGMA_CMAP = colormaps.NOISE_LEVEL
@@ -29,12 +29,12 @@ def removed_noise(noisy: np.ndarray, output: np.ndarray) -> np.ndarray:
 def noise_picture(difference: np.ndarray, scale: float = NOISE_RANGE) -> np.ndarray:
     """A residual (H×W×3, or H×W) as a picture: its mean over colours on the diverging scale ±``scale`` -> uint8."""
     plane = difference.mean(axis=-1) if difference.ndim == 3 else difference
-    return _to_uint8(colorize(plane, NOISE_CMAP, -scale, scale))
+    return colorize_uint8(plane, NOISE_CMAP, -scale, scale)
 
 
 def sigma_picture(sigma: np.ndarray, max_sigma: float) -> np.ndarray:
     """σ map (0–1 scale) on 0 … max_sigma -> uint8."""
-    return _to_uint8(colorize(sigma, SIGMA_CMAP, 0.0, max_sigma))
+    return colorize_uint8(sigma, SIGMA_CMAP, 0.0, max_sigma)
 
 
 def image_picture(image: np.ndarray) -> np.ndarray:

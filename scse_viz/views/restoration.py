@@ -117,14 +117,11 @@ class RestorationView(TaskView):
                     "compare the outputs and the noise each model removed by eye."
                 )
             )
+        outputs = list(run.outputs.values())
+        removed = parallel_map(lambda o: noise_picture(removed_noise(noisy, o.prediction.image)), outputs)  # type: ignore[attr-defined]
         sections += [
             Heading("The noise each model removed"),
-            Pictures(
-                tuple(
-                    (f"{o.label}: noisy − output", noise_picture(removed_noise(noisy, o.prediction.image)))
-                    for o in run.outputs.values()
-                )
-            ),  # type: ignore[attr-defined]
+            Pictures(tuple((f"{o.label}: noisy − output", picture) for o, picture in zip(outputs, removed))),
             NOISE_SCALE,
         ]
         sections += self._gates(run, truth)
