@@ -109,17 +109,16 @@ def idle(page, after: int = -1, timeout: int = 120_000) -> None:
     page.wait_for_function(APP_IDLE, arg=after, timeout=timeout)
 
 
-BUTTON_ENABLED = """(label) => [...document.querySelectorAll("button")].some(
-  (button) => button.innerText.trim() === label && !button.disabled)"""
-
-
 def wait_enabled(page, label: str, timeout: int = 180_000) -> None:
-    """Wait until a button labelled ``label`` can be pressed, then until the app is idle.
+    """Wait until the button labelled ``label`` can be pressed (playwright's own ``to_be_enabled``), then until the
+    app is idle.
 
     For actions whose run is quick and whose only mark is a button it enables (an upload that fills a form): such a
     run's "running" state can be batched away in the frontend and never reach the DOM attribute, so counting
     finished runs since the action can wait forever (CI, 2026-12-07: the 56 MB model upload)."""
-    page.wait_for_function(BUTTON_ENABLED, arg=label, timeout=timeout)
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("button", name=label, exact=True)).to_be_enabled(timeout=timeout)
     idle(page, timeout=timeout)
 
 
