@@ -163,7 +163,8 @@ class BrainConfig(RunConfig):
     # whether the head weight also applies to the template's own slices (skull-stripped: no head, and the margin's
     # pixels are the dark edge of the brain, where weighting background pushes the CSF rim inwards); False: only the
     # samples with a drawn or the real head are weighted. A probe of all three seeds of cSE and sSE (2026-12-07,
-    # brain about.md) lifted cSE's template Dice by 0.010 and left sSE's where it was; not yet the shipped recipe
+    # brain about.md) lifted cSE's template Dice by 0.010 and left sSE's where it was; a full round with it (and more
+    # T1-like drawn contrasts) missed more targets than the shipped one, so it is not the shipped recipe
     head_weight_on_template: bool = True
     # forward pass under bfloat16 autocast (loss, optimiser and every measurement in float32): about 1.4 times the
     # steps per second on this CPU (AVX-512 BF16); a CPU without BF16 instructions runs it slower (set it false there)
