@@ -41,6 +41,7 @@ from scse_viz.train.common import (
     write_run,
 )
 from scse_viz.train.config import BrainConfig
+from scse_viz.train.elastic import SeparableElasticTransform
 from scse_viz.train.parts import FamilyTraining
 from scse_viz.zoo import load_checkpoint
 
@@ -71,7 +72,7 @@ def geometric_augmentation(config: BrainConfig, scale: tuple[float, float] | Non
                 scale=config.affine_scale if scale is None else scale,
             ),
             v2.RandomApply(
-                [v2.ElasticTransform(alpha=config.elastic_alpha, sigma=config.elastic_sigma)],
+                [SeparableElasticTransform(alpha=config.elastic_alpha, sigma=config.elastic_sigma)],
                 p=config.elastic_probability,
             ),
         ]
