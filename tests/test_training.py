@@ -80,16 +80,18 @@ def test_tiny_brain_run_lowers_the_loss_and_records_its_weights(tmp_path) -> Non
         val_every=100,
         init_from=None,
         real_head_share=0.0,
+        synthetic_share=0.0,  # only the template's own slices: the run minimises the loss measured below
     )
     # (the real head's own tiny run: tests/test_realhead.py) The same eight slices the run takes (every k-th training slice), without augmentation.
     slices = load_brain_slices("train")
     chosen = slices[:: len(slices) // 8][:8]
     images, labels = model_inputs(chosen, config.size)
 
-    def loss_of(model):  # the loss the run minimises: head-weighted cross-entropy and soft Dice
-        logits = model(images)
+    def loss_of(model):  # the loss the run minimises on these slices: cross-entropy and soft Dice (the template's own
+        logits = model(images)  # slices take no head weight: head_weight_on_template is False)
+        own_slices = torch.zeros(len(images), dtype=torch.bool)
         weighted = head_weighted_cross_entropy(
-            logits, labels, images, config.head_weight, config.head_threshold, config.head_margin
+            logits, labels, images, config.head_weight, config.head_threshold, config.head_margin, own_slices
         )
         return weighted + config.dice_weight * soft_dice_loss(logits, labels)
 
@@ -168,8 +170,9 @@ def test_the_margin_is_a_square_around_the_brain_and_stops_at_the_pictures_edge(
 def test_a_brain_record_from_before_the_head_weight_reads_as_the_recipe_it_was_trained_with() -> None:
     today = BrainConfig(variant="sse").to_dict()
     new_fields = ("head_weight", "channels_last", "head_margin", "autocast_bf16", "head_weight_on_template")
-    # the shipped recipe's defaults (head weight 4 since 2026-12-07; the template's own slices weighted as the heads)
-    assert tuple(today[k] for k in new_fields) == (4.0, True, 3, True, True)
+    # the shipped recipe's defaults (head weight 4 since 2026-12-07; the template's own slices unweighted since its
+    # evening)
+    assert tuple(today[k] for k in new_fields) == (4.0, True, 3, True, False)
     older = {k: v for k, v in today.items() if k not in new_fields}
     rebuilt = BrainConfig.from_dict(older)
     assert tuple(getattr(rebuilt, k) for k in new_fields) == (1.0, False, 0, False, True)  # what runs before had
