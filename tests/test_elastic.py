@@ -48,3 +48,10 @@ def test_separable_blur_is_the_two_dimensional_blur_with_reflect_edges() -> None
     expected = v2.functional.gaussian_blur(field, [9, 13], [1.5, 3.0])
     got = separable_gaussian_blur(field, [9, 13], [1.5, 3.0])
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+
+
+def test_a_double_precision_field_is_blurred_in_double_precision() -> None:
+    field = torch.rand(1, 1, 30, 40, dtype=torch.float64)
+    got = separable_gaussian_blur(field, [9, 9], [2.0, 2.0])
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, v2.functional.gaussian_blur(field, [9, 9], [2.0, 2.0]), rtol=0, atol=1e-12)
