@@ -1,8 +1,8 @@
 """Time of one brain training sample's elastic warp parameters, torchvision's 2-D blur against the separable one.
 
 Both draw the same random field (``tests/test_elastic.py`` checks they agree); this prints what the separable blur
-saves per warp (median time of the warp's parameters), measured in one run, in turn, on one thread (as the recipe's training runs
-go two at a time, one thread each). Prints figures; asserts nothing.
+saves per warp (median time of the warp's parameters), measured in one run, in turn, on one thread (as the recipe's
+training runs go two at a time, one thread each). Prints figures; asserts nothing.
 Run from the repository root: python -m benchmarks.elastic_warp [--repeats 200]
 """
 

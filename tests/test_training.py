@@ -82,18 +82,21 @@ def test_tiny_brain_run_lowers_the_loss_and_records_its_weights(tmp_path) -> Non
         real_head_share=0.0,
         synthetic_share=0.0,  # only the template's own slices: the run minimises the loss measured below
     )
-    # (the real head's own tiny run: tests/test_realhead.py) The same eight slices the run takes (every k-th training slice), without augmentation.
+    # (the real head's own tiny run: tests/test_realhead.py) The same eight slices the run takes (every k-th training
+    # slice), without augmentation.
     slices = load_brain_slices("train")
     chosen = slices[:: len(slices) // 8][:8]
     images, labels = model_inputs(chosen, config.size)
 
-    def loss_of(model):  # the loss the run minimises on these slices: cross-entropy and soft Dice (the template's own
-        logits = model(images)  # slices take no head weight: head_weight_on_template is False)
-        own_slices = torch.zeros(len(images), dtype=torch.bool)
-        weighted = head_weighted_cross_entropy(
-            logits, labels, images, config.head_weight, config.head_threshold, config.head_margin, own_slices
+    # which samples take the head weight, chosen as the run chooses: the template's own slices have no drawn head
+    weighted = None if config.head_weight_on_template else torch.zeros(len(images), dtype=torch.bool)
+
+    def loss_of(model):  # the loss the run minimises on these slices: (head-weighted) cross-entropy and soft Dice
+        logits = model(images)
+        cross_entropy = head_weighted_cross_entropy(
+            logits, labels, images, config.head_weight, config.head_threshold, config.head_margin, weighted
         )
-        return weighted + config.dice_weight * soft_dice_loss(logits, labels)
+        return cross_entropy + config.dice_weight * soft_dice_loss(logits, labels)
 
     before = batch_loss(untrained(config), loss_of)
     result = train_brain(config, tmp_path)

@@ -140,8 +140,8 @@ def feature_parts(widths: Mapping[str, int], outputs: Sequence[str], output_widt
 
     A family without output features (a segmenter, a classifier) keeps every gate in one part: measured on the
     brain family, one part per variant lowered the AUROC against every out-of-family input from 0.967 to 0.942
-    (0.955 to 0.927 against the other families' inputs; one side-by-side run, on the models of 2026-12-06), where the joint distance sees how the variants' gates
-    move together."""
+    (0.955 to 0.927 against the other families' inputs; one side-by-side run, on the models of 2026-12-06), where
+    the joint distance sees how the variants' gates move together."""
     if not outputs:
         return [("gates", 0, sum(widths.values()))]
     parts: list[tuple[str, int, int]] = []
